@@ -1,0 +1,76 @@
+"""The `ich` command: one entry point, one module per subcommand.
+
+Exit codes: 0 ok, 1 internal error, 2 bad input or option (an `ICHError`), 130 interrupted.
+Each subcommand module defines `register(subparsers)`; heavy imports happen inside the command
+so that `ich --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import warnings
+
+from .. import __version__
+from ..errors import ICHError, ICHWarning
+
+# subcommand name -> module under ichkit.cli (one line per command; order is the help order)
+COMMANDS = [
+    "inspect",
+    "volume",
+    "radiomics",
+    "phantom",
+    "demo",
+]
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ich",
+        description="ICH toolkit: intracerebral hemorrhage on non-contrast head CT (headless backend).",
+        epilog="Exit codes: 0 ok, 1 internal error, 2 bad input, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"ich {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name.replace('-', '_')}_cmd").register(sub)
+    return parser
+
+
+def _one_line_warnings(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, ICHWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        logging.getLogger("ichkit").debug("%s:%s: %s: %s", filename, lineno, category.__name__, message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not args.debug:
+        warnings.showwarning = _one_line_warnings
+    try:
+        return int(args.func(args) or 0)
+    except ICHError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the one place internal errors become a clean exit
+        if args.debug:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"internal error: {type(exc).__name__}: {first} (rerun with --debug for details)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def entry() -> None:
+    sys.exit(main())
