@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import re
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +29,28 @@ def read_header(path: str | Path) -> sitk.ImageFileReader:
 
 
 def _itk_reason(exc: Exception) -> str:
+    """ITK's messages repeat the path and the C++ location: keep only what went wrong."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    useful = [ln for ln in lines if "Description:" in ln or "error" in ln.lower()]
-    text = (useful or lines or ["unknown reason"])[-1]
-    return text.split("Description:")[-1].strip()[:200]
+    teem = [ln for ln in lines if ln.startswith("[nrrd]")]
+    if teem:  # NRRD errors nest; the innermost (last) line says what is wrong
+        return teem[-1].split(":", 1)[-1].strip()[:160]
+    text = " ".join(lines)
+    if "Unable to determine ImageIO reader" in text:
+        return "not a recognised image format, or the file is corrupt"
+    text = text.split("Description:")[-1].split(".cxx:")[-1]
+    text = re.sub(r"\S*(sitk|itk)::ERROR:\s*(\w+\(0x[0-9a-f]+\):\s*)?", "", text)
+    text = re.sub(r"\S+/\S+", "", text)  # drop file paths, the caller names the file
+    return " ".join(text.split()).strip(" :")[:160] or "unknown reason"
+
+
+def _check_gzip(path: Path) -> None:
+    """ITK silently accepts a truncated .gz (reads zeros); decompress once to prove integrity."""
+    try:
+        with gzip.open(path, "rb") as f:
+            while f.read(1 << 24):
+                pass
+    except (EOFError, OSError, zlib.error) as exc:
+        raise UnreadableFileError(path, f"truncated or corrupt gzip data ({exc.__class__.__name__})") from None
 
 
 def _read_itk(path: Path) -> Volume:
@@ -44,6 +65,8 @@ def _read_itk(path: Path) -> Volume:
     elif dim != 3:
         raise NotVolumeError(path, f"is {dim}D with size {size}; a CT volume must be 3D")
     check_size(path, size)
+    if path.name.lower().endswith(".gz"):
+        _check_gzip(path)
     try:
         img = reader.Execute()
     except RuntimeError as exc:

@@ -1,0 +1,85 @@
+"""Writes small synthetic DICOM CT series for tests (made-up identities, never real patients)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+FAKE_IDENTITY = {
+    "PatientName": "Zzyzx^Quentavious",
+    "PatientID": "ZQ-99871-FAKE",
+    "PatientBirthDate": "19020304",
+    "AccessionNumber": "ACC-FAKE-55512",
+    "InstitutionName": "Nowhere General Hospital",
+    "ReferringPhysicianName": "Xylophon^Bartholomew",
+}
+
+
+def write_series(
+    folder: Path,
+    hu: np.ndarray,
+    *,
+    spacing=(0.5, 0.5, 5.0),
+    positions: list[float] | None = None,
+    shear_mm_per_slice=(0.0, 0.0),
+    modality: str = "CT",
+    slope: float = 1.0,
+    intercept: float = -1024.0,
+    series_uid: str | None = None,
+    orientation=(1, 0, 0, 0, 1, 0),
+    identity: dict | None = None,
+    samples_per_pixel: int = 1,
+) -> Path:
+    """One file per slice; `hu` is [z, y, x]; stored = (hu - intercept) / slope."""
+    folder.mkdir(parents=True, exist_ok=True)
+    series_uid = series_uid or generate_uid()
+    study_uid = generate_uid()
+    positions = positions if positions is not None else [k * spacing[2] for k in range(hu.shape[0])]
+    stored = np.round((hu - intercept) / slope).astype(np.uint16)
+    for k, z in enumerate(positions):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = CTImageStorage
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID = CTImageStorage
+        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID = study_uid
+        ds.SeriesInstanceUID = series_uid
+        ds.Modality = modality
+        for key, value in (identity if identity is not None else FAKE_IDENTITY).items():
+            setattr(ds, key, value)
+        ds.ImagePositionPatient = [-100.0 + k * shear_mm_per_slice[0], -120.0 + k * shear_mm_per_slice[1], float(z)]
+        ds.ImageOrientationPatient = list(orientation)
+        ds.PixelSpacing = [spacing[1], spacing[0]]
+        ds.SliceThickness = spacing[2]
+        ds.InstanceNumber = k + 1
+        ds.RescaleSlope = slope
+        ds.RescaleIntercept = intercept
+        ds.Rows, ds.Columns = hu.shape[1], hu.shape[2]
+        ds.SamplesPerPixel = samples_per_pixel
+        ds.PhotometricInterpretation = "MONOCHROME2" if samples_per_pixel == 1 else "RGB"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        if samples_per_pixel == 1:
+            ds.PixelData = stored[k].tobytes()
+        else:
+            ds.PlanarConfiguration = 0
+            ds.PixelData = np.repeat(stored[k][..., None], samples_per_pixel, axis=-1).tobytes()
+        ds.save_as(folder / f"slice_{k:03d}.dcm", enforce_file_format=True)
+    return folder
+
+
+def head_like(shape=(8, 64, 64), seed: int = 0) -> np.ndarray:
+    """A crude HU volume: air outside a disc of brain (~35 HU) with a bright rim."""
+    rng = np.random.default_rng(seed)
+    z, y, x = np.indices(shape)
+    r = np.hypot(y - shape[1] / 2, x - shape[2] / 2)
+    hu = np.full(shape, -1000.0)
+    hu[r < shape[1] * 0.4] = 1000.0
+    hu[r < shape[1] * 0.35] = 35.0
+    return hu + rng.normal(0, 3, shape)
