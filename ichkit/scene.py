@@ -1,0 +1,211 @@
+"""Scene glue: images <-> MRML nodes, the one module of the backend that imports `slicer`.
+
+It runs unchanged in desktop Slicer and with the `slicer-core` wheel (tests, web workstation).
+MRML stores geometry in RAS, our `Volume` in LPS (as ITK and DICOM do), so x and y of origin and
+direction change sign on the way across; the voxels, spacing and the rest travel exactly.
+Segment names and colours come from `ichkit.labels`; each segment we create carries its label
+value in a tag so the way back gives the same values even after the user renames a segment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import slicer
+import vtk
+from vtk.util import numpy_support
+
+from ichkit.errors import NotVolumeError
+from ichkit.image import Volume
+from ichkit.labels import LABELS, label_for_name
+
+LPS_TO_RAS = np.array([-1.0, -1.0, 1.0])  # diagonal sign flip; its own inverse
+LABEL_TAG = "ichkit.label"
+LABELMAP = "Binary labelmap"
+CONVERTER_RULES = (
+    "vtkBinaryLabelmapToClosedSurfaceConversionRule",
+    "vtkClosedSurfaceToBinaryLabelmapConversionRule",
+)
+
+
+def register_converter_rules() -> None:
+    """Register Slicer's segmentation converters (desktop Slicer does it at start-up; idempotent)."""
+    factory = slicer.vtkSegmentationConverterFactory.GetInstance()
+    present = {rule.GetClassName() for rule in factory.GetConverterRules()}
+    for name in CONVERTER_RULES:
+        if name not in present:
+            factory.RegisterConverterRule(getattr(slicer, name)())
+
+
+def new_scene() -> Any:
+    """An empty MRML scene ready for segmentations (tests, batch, web)."""
+    register_converter_rules()
+    return slicer.vtkMRMLScene()
+
+
+def _matrix4(m3: np.ndarray) -> vtk.vtkMatrix4x4:
+    m = vtk.vtkMatrix4x4()
+    for r in range(3):
+        for c in range(3):
+            m.SetElement(r, c, float(m3[r, c]))
+    return m
+
+
+def _matrix3(m4: vtk.vtkMatrix4x4) -> np.ndarray:
+    return np.array([[m4.GetElement(r, c) for c in range(3)] for r in range(3)])
+
+
+def _image_data(array: np.ndarray, image: vtk.vtkImageData) -> vtk.vtkImageData:
+    """Fill `image` with the voxels of a [z, y, x] array (VTK runs x fastest, as C order does)."""
+    voxels = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
+    image.SetDimensions(voxels.shape[::-1])
+    scalars = numpy_support.numpy_to_vtk(voxels.ravel(), deep=True)
+    image.GetPointData().SetScalars(scalars)
+    return image
+
+
+def _array(image: vtk.vtkImageData, path: str) -> np.ndarray:
+    if image is None or image.GetPointData().GetScalars() is None:
+        raise NotVolumeError(path, "the node holds no image data")
+    if image.GetNumberOfScalarComponents() != 1:
+        raise NotVolumeError(path, f"{image.GetNumberOfScalarComponents()} components per voxel, expected 1")
+    dims = image.GetDimensions()
+    return numpy_support.vtk_to_numpy(image.GetPointData().GetScalars()).reshape(dims[::-1]).copy()
+
+
+def _oriented_image(vol: Volume) -> Any:
+    """A vtkOrientedImageData (segmentation labelmap) with the voxels and RAS geometry of `vol`."""
+    image = _image_data(vol.array, slicer.vtkOrientedImageData())
+    image.SetSpacing(vol.spacing)
+    image.SetOrigin(tuple(LPS_TO_RAS * vol.origin))
+    image.SetDirectionMatrix(_matrix4(LPS_TO_RAS[:, None] * vol.direction))
+    return image
+
+
+def volume_to_node(scene: Any, vol: Volume, name: str) -> Any:
+    """Add `vol` to the scene as a scalar volume node (exact voxels, dtype and geometry)."""
+    node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
+    node.SetAndObserveImageData(_image_data(vol.array, vtk.vtkImageData()))
+    node.SetSpacing(vol.spacing)
+    node.SetOrigin(tuple(LPS_TO_RAS * vol.origin))
+    node.SetIJKToRASDirectionMatrix(_matrix4(LPS_TO_RAS[:, None] * vol.direction))
+    node.CreateDefaultDisplayNodes()
+    return node
+
+
+def node_to_volume(node: Any) -> Volume:
+    """The node's voxels on its own grid (a parent transform is not applied)."""
+    m = vtk.vtkMatrix4x4()
+    node.GetIJKToRASDirectionMatrix(m)
+    return Volume(
+        array=_array(node.GetImageData(), node.GetName()),
+        spacing=node.GetSpacing(),
+        origin=LPS_TO_RAS * np.array(node.GetOrigin()),
+        direction=LPS_TO_RAS[:, None] * _matrix3(m),
+        meta={"name": node.GetName()},
+    )
+
+
+def labelmap_to_segmentation(
+    scene: Any,
+    labels: Volume,
+    reference_node: Any = None,
+    names: dict[int, str] | None = None,
+    node_name: str = "ICH segmentation",
+) -> Any:
+    """One segment per non-zero label value, all sharing one labelmap layer (as Slicer imports do).
+
+    Names: `names`, else labels.meta["segments"] (as `load_mask` gives), else the product's keys.
+    """
+    register_converter_rules()
+    known = {value: lab.key for value, lab in LABELS.items()} | labels.meta.get("segments", {}) | (names or {})
+    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", node_name)
+    node.CreateDefaultDisplayNodes()
+    image = _oriented_image(labels)
+    segmentation = node.GetSegmentation()
+    if reference_node is not None:
+        node.SetReferenceImageGeometryParameterFromVolumeNode(reference_node)
+    else:
+        segmentation.SetConversionParameter(
+            slicer.vtkSegmentationConverter.GetReferenceImageGeometryParameterName(),
+            slicer.vtkSegmentationConverter.SerializeImageGeometry(image),
+        )
+    for value in (int(v) for v in np.unique(labels.array) if v != 0):
+        segment = slicer.vtkSegment()
+        segment.SetName(known.get(value, f"label {value}"))
+        if value in LABELS:
+            segment.SetColor(LABELS[value].color)
+        segment.SetLabelValue(value)
+        segment.SetTag(LABEL_TAG, str(value))
+        segment.AddRepresentation(LABELMAP, image)
+        segmentation.AddSegment(segment, segment.GetName())
+    return node
+
+
+def _segment_value(segment: Any, taken: set[int]) -> int:
+    """Our tag, else the product label the name means, else the next value no segment uses."""
+    tagged = vtk.reference("")
+    if segment.GetTag(LABEL_TAG, tagged):
+        return int(str(tagged))
+    label = label_for_name(segment.GetName())
+    if label is not None:
+        return label.value
+    return max(taken | set(LABELS)) + 1
+
+
+def segmentation_to_labelmap(seg_node: Any, reference: Volume) -> Volume:
+    """All segments merged into a uint8 label volume on the grid of `reference`."""
+    register_converter_rules()
+    seg_node.CreateBinaryLabelmapRepresentation()
+    segmentation = seg_node.GetSegmentation()
+    ids, values = vtk.vtkStringArray(), vtk.vtkIntArray()
+    segments: dict[int, str] = {}
+    for segment_id in segmentation.GetSegmentIDs():
+        segment = segmentation.GetSegment(segment_id)
+        value = _segment_value(segment, set(segments))
+        segments[value] = segment.GetName()
+        ids.InsertNextValue(segment_id)
+        values.InsertNextValue(value)
+    geometry = _oriented_image(reference.with_array(np.zeros(reference.shape, np.uint8)))
+    merged = slicer.vtkOrientedImageData()
+    if ids.GetNumberOfValues() == 0:
+        return reference.with_array(np.zeros(reference.shape, np.uint8), segments={})
+    seg_node.GenerateMergedLabelmapForAllSegments(
+        merged, slicer.vtkSegmentation.EXTENT_REFERENCE_GEOMETRY, geometry, ids, values
+    )
+    array = _array(merged, seg_node.GetName()).astype(np.uint8)
+    return Volume(array, reference.spacing, reference.origin, reference.direction, meta={"segments": segments})
+
+
+def closed_surface_volume_ml(seg_node: Any, segment_id: str) -> float:
+    """Volume enclosed by Slicer's own labelmap -> closed-surface conversion (smoothed surface)."""
+    register_converter_rules()
+    seg_node.CreateClosedSurfaceRepresentation()
+    surface = vtk.vtkPolyData()
+    seg_node.GetClosedSurfaceRepresentation(segment_id, surface)
+    if surface.GetNumberOfPolys() == 0:
+        return 0.0
+    triangles = vtk.vtkTriangleFilter()
+    triangles.SetInputData(surface)
+    mass = vtk.vtkMassProperties()
+    mass.SetInputConnection(triangles.GetOutputPort())
+    mass.Update()
+    return mass.GetVolume() / 1000.0
+
+
+def table_node(scene: Any, name: str, rows: list[dict[str, Any]], units: dict[str, str] | None = None) -> Any:
+    """A table node with one column per key of the rows (strings, ints or floats)."""
+    node = scene.AddNewNodeByClass("vtkMRMLTableNode", name)
+    table = node.GetTable()
+    kinds = {str: vtk.vtkStringArray, int: vtk.vtkIntArray, float: vtk.vtkDoubleArray}
+    for key in rows[0] if rows else []:
+        column = kinds[type(rows[0][key])]()
+        column.SetName(key)
+        for row in rows:
+            column.InsertNextValue(row[key])
+        table.AddColumn(column)
+    for key, unit in (units or {}).items():
+        node.SetColumnUnitLabel(key, unit)
+    node.Modified()
+    return node
