@@ -15,6 +15,9 @@ from typing import Iterator
 
 from .errors import OutputExistsError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def check_writable(path: str | Path, overwrite: bool) -> Path:
     """Refuse to replace an existing user file unless asked."""
@@ -35,6 +38,7 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -46,6 +46,7 @@ ImageTooLargeError = _error("ImageTooLargeError", "too_large", "The image exceed
 OutputExistsError = _error("OutputExistsError", "output_exists", "The output exists and would be overwritten.")
 ModelError = _error("ModelError", "model", "A model is missing, corrupt or fails its checksum.")
 OptionError = _error("OptionError", "bad_option", "A command-line option or parameter file is invalid.")
+TableError = _error("TableError", "bad_table", "A table (CSV) lacks a column or holds values the command cannot use.")
 
 
 class ICHWarning(UserWarning):

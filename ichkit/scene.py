@@ -23,6 +23,13 @@ from ichkit.labels import LABELS, label_for_name
 LPS_TO_RAS = np.array([-1.0, -1.0, 1.0])  # diagonal sign flip; its own inverse
 LABEL_TAG = "ichkit.label"
 LABELMAP = "Binary labelmap"
+COLUMN_KINDS = {  # numpy dtype kind of a table column -> (VTK array class, Python cast)
+    "U": (vtk.vtkStringArray, str),
+    "b": (vtk.vtkIntArray, int),
+    "i": (vtk.vtkIntArray, int),
+    "u": (vtk.vtkIntArray, int),
+    "f": (vtk.vtkDoubleArray, float),
+}
 CONVERTER_RULES = (
     "vtkBinaryLabelmapToClosedSurfaceConversionRule",
     "vtkClosedSurfaceToBinaryLabelmapConversionRule",
@@ -83,9 +90,9 @@ def _oriented_image(vol: Volume) -> Any:
     return image
 
 
-def volume_to_node(scene: Any, vol: Volume, name: str) -> Any:
-    """Add `vol` to the scene as a scalar volume node (exact voxels, dtype and geometry)."""
-    node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
+def volume_to_node(scene: Any, vol: Volume, name: str, node: Any = None) -> Any:
+    """`vol` as a scalar volume node (exact voxels, dtype and geometry): a new one, or `node` refilled."""
+    node = node if node is not None else scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
     node.SetAndObserveImageData(_image_data(vol.array, vtk.vtkImageData()))
     node.SetSpacing(vol.spacing)
     node.SetOrigin(tuple(LPS_TO_RAS * vol.origin))
@@ -112,18 +119,21 @@ def labelmap_to_segmentation(
     labels: Volume,
     reference_node: Any = None,
     names: dict[int, str] | None = None,
-    node_name: str = "ICH segmentation",
+    node: Any = None,
+    name: str = "ICH segmentation",
 ) -> Any:
-    """One segment per non-zero label value, all sharing one labelmap layer (as Slicer imports do).
+    """One segment per non-zero label value, all sharing one labelmap layer (as Slicer imports do),
+    in a new segmentation node or in `node` (its segments replaced).
 
     Names: `names`, else labels.meta["segments"] (as `load_mask` gives), else the product's keys.
     """
     register_converter_rules()
     known = {value: lab.key for value, lab in LABELS.items()} | labels.meta.get("segments", {}) | (names or {})
-    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", node_name)
+    node = node if node is not None else scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
     node.CreateDefaultDisplayNodes()
     image = _oriented_image(labels)
     segmentation = node.GetSegmentation()
+    segmentation.RemoveAllSegments()
     if reference_node is not None:
         node.SetReferenceImageGeometryParameterFromVolumeNode(reference_node)
     else:
@@ -194,16 +204,20 @@ def closed_surface_volume_ml(seg_node: Any, segment_id: str) -> float:
     return mass.GetVolume() / 1000.0
 
 
-def table_node(scene: Any, name: str, rows: list[dict[str, Any]], units: dict[str, str] | None = None) -> Any:
-    """A table node with one column per key of the rows (strings, ints or floats)."""
-    node = scene.AddNewNodeByClass("vtkMRMLTableNode", name)
+def table_node(
+    scene: Any, name: str, rows: list[dict[str, Any]], units: dict[str, str] | None = None, node: Any = None
+) -> Any:
+    """A table node with one column per key of the rows (strings, ints or floats): new, or `node` refilled."""
+    node = node if node is not None else scene.AddNewNodeByClass("vtkMRMLTableNode", name)
+    node.RemoveAllColumns()
     table = node.GetTable()
-    kinds = {str: vtk.vtkStringArray, int: vtk.vtkIntArray, float: vtk.vtkDoubleArray}
     for key in rows[0] if rows else []:
-        column = kinds[type(rows[0][key])]()
+        values = np.asarray([row[key] for row in rows])
+        make, cast = COLUMN_KINDS[values.dtype.kind]
+        column = make()
         column.SetName(key)
-        for row in rows:
-            column.InsertNextValue(row[key])
+        for value in values.tolist():
+            column.InsertNextValue(cast(value))
         table.AddColumn(column)
     for key, unit in (units or {}).items():
         node.SetColumnUnitLabel(key, unit)

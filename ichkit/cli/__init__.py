@@ -21,8 +21,13 @@ COMMANDS = [
     "inspect",
     "volume",
     "radiomics",
+    "segment",
+    "models",
     "phantom",
     "demo",
+    "run",
+    "evaluate",
+    "view",
 ]
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130

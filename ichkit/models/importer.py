@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -148,14 +149,22 @@ def _configuration(folder: Path, plans: dict) -> tuple[str, dict]:
     """The trained configuration (from the `Trainer__Plans__config` folder name), inheritance resolved."""
     configs = plans.get("configurations", {})
     parts = folder.name.split("__")
-    name = parts[2] if len(parts) == 3 else (next(iter(configs)) if len(configs) == 1 else DEFAULT_NNUNET_CONFIGURATION)
+    if len(parts) == 3:
+        name = parts[2]
+    elif len(configs) == 1:
+        name = next(iter(configs))
+    else:
+        name = DEFAULT_NNUNET_CONFIGURATION
     if name not in configs:
         raise ModelError(folder, f"plans.json has no configuration {name!r} (has: {', '.join(configs) or 'none'})")
     merged: dict = {}
-    while name:
-        merged = {**configs[name], **merged}
-        name = configs[name].get("inherits_from")
-    return parts[2] if len(parts) == 3 else name or DEFAULT_NNUNET_CONFIGURATION, merged
+    chain: list[str] = []
+    step = name
+    while step in configs and step not in chain:
+        chain.append(step)
+        merged = {**configs[step], **merged}
+        step = configs[step].get("inherits_from")
+    return name, merged
 
 
 def _slug(text: str) -> str:
@@ -227,13 +236,9 @@ def _save_user_entry(entry: ModelEntry) -> None:
     """Add or replace the entry in the user manifest (one entry per id, the latest import wins)."""
     path = cache.user_manifest_path()
     entries = load_manifest(path, user=True) if path.exists() else []
-    replaced = [e for e in entries if e.id == entry.id and e.version != entry.version]
-    for old in replaced:
-        old_dir = cache.model_dir(old)
-        if old_dir.exists():
-            import shutil
-
-            shutil.rmtree(old_dir)
+    for old in entries:
+        if old.id == entry.id and old.version != entry.version and cache.model_dir(old).exists():
+            shutil.rmtree(cache.model_dir(old))
     entries = [e for e in entries if e.id != entry.id] + [entry]
     write_json(path, manifest_document(entries))
 

@@ -1,0 +1,5 @@
+"""ICHSegment logic that is more than glue, free of Qt so pytest runs it against slicer-core."""
+
+from .logic import SegmentResult, SegmentSceneLogic
+
+__all__ = ["SegmentResult", "SegmentSceneLogic"]

@@ -1,0 +1,70 @@
+"""Cohort reports rebuilt from the per-scan status files: summary, failures, HE pairs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from ..atomic import write_text
+from .cohort import Scan
+from .scan_task import RESULT, scan_dir
+
+VOLUME_COLUMNS = [(label, key) for label in ("IPH", "IVH", "edema", "EAH") for key in ("mesh_ml", "voxel_ml", "abc2_ml")]
+
+
+def _csv(rows: list[dict], columns: list[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _result(outdir: Path, scan: Scan) -> dict | None:
+    try:
+        return json.loads((scan_dir(outdir, scan) / RESULT).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_reports(scans: list[Scan], statuses: dict, outdir: Path) -> dict:
+    summary, failures, results = [], [], {}
+    for scan in scans:
+        status = statuses.get(scan.scan_id) or {"state": "missing"}
+        row = {"scan_id": scan.scan_id, "patient_id": scan.patient_id or "", "timepoint": scan.timepoint or "", "state": status["state"]}
+        if status["state"] == "done":
+            res = _result(outdir, scan) or {}
+            results[scan.scan_id] = res
+            vols = res.get("volumes", {})
+            for label, key in VOLUME_COLUMNS:
+                if label in vols:
+                    row[f"{label}_{key}"] = round(float(vols[label][key]), 4)
+            row["labels_source"] = res.get("labels", {}).get("model_id", res.get("labels", {}).get("source", ""))
+        else:
+            failures.append({"scan_id": scan.scan_id, "code": status.get("code", status["state"]), "reason": status.get("reason", "not processed")})
+        summary.append(row)
+    columns = ["scan_id", "patient_id", "timepoint", "state", *[f"{l}_{k}" for l, k in VOLUME_COLUMNS], "labels_source"]
+    write_text(outdir / "summary.csv", _csv(summary, columns))
+    write_text(outdir / "failures.csv", _csv(failures, ["scan_id", "code", "reason"]))
+    pairs = _expansion_pairs(scans, results)
+    write_text(outdir / "pairs.csv", _csv(pairs, ["patient_id", "baseline", "followup", "he", "abs_growth_ml", "rel_growth", "revised_he"]))
+    return {"n": len(scans), "done": len(results), "failed": len(failures), "pairs": len(pairs), "outdir": str(outdir)}
+
+
+def _expansion_pairs(scans: list[Scan], results: dict) -> list[dict]:
+    from ..expansion import expansion_verdict
+
+    by_patient: dict[str, dict[str, Scan]] = {}
+    for s in scans:
+        if s.patient_id and s.timepoint:
+            by_patient.setdefault(s.patient_id, {})[s.timepoint] = s
+    rows = []
+    for pid, pair in sorted(by_patient.items()):
+        base, follow = pair.get("baseline"), pair.get("followup")
+        if not (base and follow and base.scan_id in results and follow.scan_id in results):
+            continue
+        v = expansion_verdict(results[base.scan_id]["volumes"], results[follow.scan_id]["volumes"]).to_dict()
+        rows.append({"patient_id": pid, "baseline": base.scan_id, "followup": follow.scan_id, **{k: v.get(k) for k in ("he", "abs_growth_ml", "rel_growth", "revised_he")}})
+    return rows

@@ -1,0 +1,143 @@
+"""The per-scan task: validate -> segment (or given mask) -> volumes -> radiomics -> report.
+
+It is a plain function of (scan, outdir, config) so the local pool and a Dask cluster run the
+same code. Every output is written atomically and `status.json` is written last: a scan whose
+status is `done` (with matching inputs and config) is complete, anything else is redone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..atomic import write_json
+from ..errors import ICHError
+from .cohort import Scan
+
+RESULT, RADIOMICS, LABELS, STATUS = "result.json", "radiomics.json", "labels.nii.gz", "status.json"
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """What decides a scan's outputs; a change of any field redoes finished scans."""
+
+    model: str | None = None  # registry id; None = the default installed model
+    device: str = "cpu"
+    radiomics: str | None = "shape"  # parameter set, or None to skip radiomics
+    min_component_ml: float = 0.0
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def scan_dir(outdir: Path, scan: Scan) -> Path:
+    return Path(outdir) / "scans" / scan.scan_id
+
+
+def input_fingerprint(scan: Scan) -> list:
+    """Size and mtime of the inputs: an edited input file makes a finished scan stale."""
+    out = []
+    for p in (scan.ct, scan.mask):
+        if p is None:
+            continue
+        path = Path(p)
+        files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+        out.append([str(p), sum(f.stat().st_size for f in files if f.exists()), max((f.stat().st_mtime_ns for f in files if f.exists()), default=0)])
+    return out
+
+
+def read_status(outdir: Path, scan: Scan) -> dict | None:
+    try:
+        return json.loads((scan_dir(outdir, scan) / STATUS).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_complete(outdir: Path, scan: Scan, config: TaskConfig) -> bool:
+    status = read_status(outdir, scan)
+    if not status or status.get("config") != config.digest() or status.get("inputs") != input_fingerprint(scan):
+        return False
+    folder = scan_dir(outdir, scan)
+    return all(_sha256(folder / name) == digest for name, digest in status.get("outputs", {}).items())
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+_SEGMENTERS: dict = {}
+
+
+def _segment(ct, config: TaskConfig):
+    """One segmenter per worker process, loaded on first use."""
+    from ..models.engines import create_segmenter, default_segmentation_model
+    from ..models.registry import load_registry
+
+    key = (config.model, config.device)
+    if key not in _SEGMENTERS:
+        if os.environ.get("ICHKIT_TORCH_THREADS"):
+            import torch
+
+            torch.set_num_threads(int(os.environ["ICHKIT_TORCH_THREADS"]))
+        entry = load_registry().get(config.model) if config.model else default_segmentation_model()
+        _SEGMENTERS[key] = (entry, create_segmenter(entry, config.device))
+    entry, segmenter = _SEGMENTERS[key]
+    return entry, segmenter.predict(ct)
+
+
+def process_scan(scan: Scan, outdir: str | Path, config: TaskConfig) -> dict:
+    """Run one scan; returns its status record (state done or failed). Never raises for bad input."""
+    outdir = Path(outdir)
+    folder = scan_dir(outdir, scan)
+    if folder.exists():
+        shutil.rmtree(folder)  # a partial or stale result: redo from scratch
+    folder.mkdir(parents=True)
+    started = time.time()
+    status = {"scan_id": scan.scan_id, "config": config.digest(), "inputs": input_fingerprint(scan), "pid": os.getpid()}
+    try:
+        outputs = _run_steps(scan, folder, config)
+        status.update(state="done", outputs={name: _sha256(folder / name) for name in outputs})
+    except ICHError as exc:
+        status.update(state="failed", code=exc.code, reason=exc.message)
+    except Exception as exc:  # noqa: BLE001 - one scan's internal error must not stop the cohort
+        status.update(state="failed", code="internal", reason=f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    status["seconds"] = round(time.time() - started, 3)
+    write_json(folder / STATUS, status)
+    return status
+
+
+def _run_steps(scan: Scan, folder: Path, config: TaskConfig) -> list[str]:
+    from ..io import load_ct, load_mask, save_labelmap
+    from ..measure import measure
+
+    ct = load_ct(scan.ct)
+    outputs = []
+    if scan.mask:
+        labels = load_mask(scan.mask, ct)
+        provenance = {"source": "given mask"}
+    else:
+        entry, seg = _segment(ct, config)
+        labels = seg.labels
+        save_labelmap(labels, folder / LABELS)
+        outputs.append(LABELS)
+        provenance = {"source": "model", "model_id": entry.id, "model_version": entry.version, "demo": entry.demo}
+    volumes = measure(labels).to_dict()
+    result = {"scan_id": scan.scan_id, "patient_id": scan.patient_id, "timepoint": scan.timepoint, "labels": provenance, "volumes": volumes}
+    if config.radiomics and (labels.array == 1).any():
+        from ..radiomics import extract
+
+        features = extract(ct, labels, params=config.radiomics, label=1)
+        write_json(folder / RADIOMICS, features)
+        outputs.append(RADIOMICS)
+        result["radiomics_features"] = len(features)
+    write_json(folder / RESULT, result)
+    outputs.append(RESULT)
+    return outputs

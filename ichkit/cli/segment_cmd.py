@@ -1,0 +1,131 @@
+"""`ich segment CT -o OUTDIR`: AI segmentation with a registry model, cleaned, measured, recorded.
+
+Writes `<name>_seg.nii.gz`, `<name>.seg.nrrd` (Slicer segment names and colours),
+`<name>_volumes.json` (volumes plus the provenance sidecar: model id, version, demo flag,
+ichkit version, time) and, with --probabilities, `<name>_probabilities.nii.gz`. Every output is
+checked for --overwrite before the model runs, and written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import add_json, add_progress, emit
+
+DEMO_NOTICE = "demo model, not for clinical use"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("segment", help="AI hemorrhage segmentation with a registry model", description=__doc__)
+    p.add_argument("ct", metavar="CT", help="head CT: DICOM folder, NIfTI, NRRD or MHA")
+    p.add_argument("-o", "--outdir", required=True, help="output folder")
+    p.add_argument("--model", metavar="ID", help="registry model (default: the best installed one; see `ich models list`)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
+    p.add_argument(
+        "--min-component-ml", type=float, metavar="X",
+        help="drop connected components smaller than X mL, per label (default: ichkit.segment.postprocess.MIN_COMPONENT_ML)",
+    )
+    p.add_argument("--probabilities", action="store_true", help="also write the class probabilities (4D NIfTI)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_json(p)
+    add_progress(p)
+    p.set_defaults(func=run)
+
+
+def output_name(ct_path: Path) -> str:
+    """The scan's name without its image suffix (a DICOM folder keeps its folder name)."""
+    from ..io.formats import SEG_SUFFIX, VOLUME_SUFFIXES
+
+    name = ct_path.resolve().name
+    for suffix in (SEG_SUFFIX, *VOLUME_SUFFIXES, ".dcm"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def output_paths(outdir: Path, name: str, probabilities: bool) -> dict[str, Path]:
+    paths = {
+        "labels_nifti": outdir / f"{name}_seg.nii.gz",
+        "labels_seg_nrrd": outdir / f"{name}.seg.nrrd",
+        "volumes_json": outdir / f"{name}_volumes.json",
+    }
+    if probabilities:
+        paths["probabilities"] = outdir / f"{name}_probabilities.nii.gz"
+    return paths
+
+
+def _device(requested: str | None) -> str:
+    import torch
+
+    from ..errors import OptionError
+
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise OptionError(None, "--device cuda: no CUDA device is available (use --device cpu)")
+    return requested or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def provenance(entry, device: str, ct_path: Path, postprocess: dict) -> dict:
+    from datetime import datetime, timezone
+
+    from .. import __version__
+
+    return {
+        "model": {"id": entry.id, "version": entry.version, "architecture": entry.architecture, "demo": entry.demo, "licence": entry.licence},
+        "ichkit_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "device": device,
+        "input": str(ct_path),
+        "postprocess": postprocess,
+    }
+
+
+def run(args) -> int:
+    from dataclasses import asdict
+
+    from ..atomic import check_writable, write_json
+    from ..io import load_ct, save_labelmap
+    from ..measure import measure
+    from ..models import create_segmenter, default_segmentation_model, load_registry
+    from ..progress import tqdm_bar
+    from ..segment.postprocess import MIN_COMPONENT_ML, drop_small_components
+    from ..segment.probabilities import save_probabilities
+
+    ct_path, outdir = Path(args.ct), Path(args.outdir)
+    paths = output_paths(outdir, output_name(ct_path), args.probabilities)
+    for path in paths.values():
+        check_writable(path, args.overwrite)
+    registry = load_registry()
+    entry = registry.get(args.model) if args.model else default_segmentation_model(registry)
+    device = _device(args.device)
+    min_ml = MIN_COMPONENT_ML if args.min_component_ml is None else args.min_component_ml
+
+    ct = load_ct(ct_path)
+    show = not (args.no_progress or args.json)
+    report, close = tqdm_bar(f"segment ({entry.id})", enabled=show)
+    try:
+        result = create_segmenter(entry, device, report).predict(ct, report)
+    finally:
+        close()
+    labels, removed = drop_small_components(result.labels, min_ml)
+
+    save_labelmap(labels, paths["labels_nifti"], overwrite=args.overwrite)
+    save_labelmap(labels, paths["labels_seg_nrrd"], overwrite=args.overwrite)
+    if args.probabilities:
+        save_probabilities(result, paths["probabilities"], overwrite=args.overwrite)
+    volumes = measure(labels).to_dict()
+    record = {
+        "ct": str(ct_path),
+        "files": {k: str(v) for k, v in paths.items()},
+        "volumes": volumes,
+        "provenance": provenance(entry, device, ct_path, {"min_component_ml": min_ml, **asdict(removed)}),
+    }
+    write_json(paths["volumes_json"], record)
+
+    lines = [f"mask produced by model {entry.id} {entry.version} on {device}"]
+    if entry.demo:
+        lines.append(DEMO_NOTICE)
+        record["notice"] = DEMO_NOTICE
+    lines += [f"{key}: {v['mesh_ml']:.2f} mL (mesh), {v['voxel_ml']:.2f} mL (voxels)" for key, v in volumes.items()] or ["no hemorrhage found"]
+    lines += [f"wrote {p}" for p in paths.values()]
+    emit(args, record, "\n".join(lines))
+    return 0

@@ -1,0 +1,84 @@
+"""`ich volume CT MASK [--followup CT2 MASK2]`: mesh / voxel / ABC/2 volumes and the HE verdict."""
+
+from __future__ import annotations
+
+from .common import add_json, emit
+
+
+def register(sub) -> None:
+    p = sub.add_parser("volume", help="hematoma volumes (mesh, voxel, ABC/2) and, with --followup, the expansion verdict")
+    p.add_argument("ct", help="baseline CT (DICOM folder, .nii(.gz), .nrrd, .mha)")
+    p.add_argument("mask", help="label mask on the CT's grid (.nii(.gz), .nrrd, .seg.nrrd)")
+    p.add_argument("--followup", nargs=2, metavar=("CT2", "MASK2"), help="follow-up CT and mask: adds the hematoma expansion verdict")
+    p.add_argument("--label-map", metavar="V=KEY,...", help="mask value to product label, e.g. '1=IPH,2=IVH,3=edema' (unlisted values are ignored)")
+    p.add_argument("--abc2", choices=["count", "kothari"], default="count", help="ABC/2's C: every slice with hematoma (default) or Kothari's 1/0.5/0 weights")
+    p.add_argument("--abs-ml", type=float, default=6.0, help="HE: absolute growth above this (mL, default 6)")
+    p.add_argument("--rel", type=float, default=0.33, help="HE: relative growth above this (default 0.33)")
+    p.add_argument("--ivh-growth-ml", type=float, default=1.0, help="revised HE: IVH growth of at least this (mL, default 1)")
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def parse_label_map(text: str | None) -> dict[int, int]:
+    """'1=IPH,2=IVH' -> {1: 1, 2: 2} (mask value -> product label value)."""
+    from ..errors import OptionError
+    from ..labels import BY_KEY
+
+    if not text:
+        return {}
+    mapping = {}
+    for item in text.split(","):
+        value, _, key = item.partition("=")
+        label = BY_KEY.get(key.strip().lower())
+        if not value.strip().isdigit() or int(value) > 255 or label is None:
+            raise OptionError(None, f"--label-map: bad entry {item!r}; expected VALUE=KEY with KEY one of IPH, IVH, edema, EAH")
+        mapping[int(value)] = label.value
+    return mapping
+
+
+def _load(ct_path, mask_path, mapping):
+    import numpy as np
+
+    from ..io import load_ct, load_mask
+
+    ct = load_ct(ct_path)
+    mask = load_mask(mask_path, ct)
+    if mapping:
+        lut = np.zeros(256, dtype=np.uint8)
+        for value, label in mapping.items():
+            lut[value] = label
+        mask = mask.with_array(lut[mask.array])
+    return mask
+
+
+def _table(name: str, measures) -> str:
+    lines = [f"{name}", f"  {'region':<11}{'mesh mL':>9}{'voxel mL':>10}{'ABC/2 mL':>10}{'slices':>8}{'max slice':>11}"]
+    for key, r in measures.regions.items():
+        lines.append(f"  {key:<11}{r.mesh_ml:>9.2f}{r.voxel_ml:>10.2f}{r.abc2_ml:>10.2f}{r.slices:>8d}{r.max_area_slice:>11d}")
+    return "\n".join(lines)
+
+
+def _verdict_text(v) -> str:
+    rel = f"{v.relative_growth:+.0%}" if v.relative_growth is not None else "n/a"
+    flags = ", ".join(f"{k}: {'yes' if on else 'no'}" for k, on in v.thresholds.items())
+    text = f"{v.region} {v.baseline_ml:.2f} -> {v.followup_ml:.2f} mL ({v.growth_ml:+.2f} mL, {rel}): HE {'YES' if v.expansion else 'no'}\n  {flags}"
+    if v.revised_expansion is not None:
+        text += f"\n  revised HE (IVH {v.ivh_baseline_ml:.2f} -> {v.ivh_followup_ml:.2f} mL): {'YES' if v.revised_expansion else 'no'}"
+    return text
+
+
+def run(args) -> int:
+    from ..expansion import expansion_verdict
+    from ..measure import measure
+
+    mapping = parse_label_map(args.label_map)
+    baseline = measure(_load(args.ct, args.mask, mapping), c_rule=args.abc2)
+    payload = {"baseline": baseline.to_dict(), "abc2_c_rule": args.abc2}
+    text = [_table(f"baseline {args.mask}", baseline)]
+    if args.followup:
+        followup = measure(_load(*args.followup, mapping), c_rule=args.abc2)
+        verdict = expansion_verdict(baseline.to_dict(), followup.to_dict(), abs_ml=args.abs_ml, rel=args.rel, ivh_growth_ml=args.ivh_growth_ml)
+        payload |= {"followup": followup.to_dict(), "expansion": verdict.to_dict()}
+        text += [_table(f"follow-up {args.followup[1]}", followup), _verdict_text(verdict)]
+    emit(args, payload, "\n".join(text))
+    return 0

@@ -1,0 +1,121 @@
+"""Head mask without the fixation brace (spec 1, from 004) and the optional brain mask (skull strip).
+
+004's recipe on each axial slice: binarise, erode with a disk, zero the edge columns, flood-fill
+to a head mask, apply it. Here the flood fill is "keep the largest 3D connected component, fill
+holes slice by slice", then the erosion is undone (dilation limited to the binarised voxels), so
+the head keeps its true border while a brace (thin, separated by air, reaching the image's
+lateral edges) is dropped. Morphology is in-plane: slices are thick (5 mm), so the disk is 2D.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ..errors import GeometryMismatchError
+from ..image import Volume
+
+HEAD_THRESHOLD_HU = -300.0  # above: scalp, bone, brain and brace; below: air and foam cushions
+ERODE_RADIUS_MM = 3.0  # removes braces and bridges thinner than about 6 mm
+EDGE_COLUMNS = 8  # image columns zeroed at both lateral edges, where head holders leave the image
+BONE_HU = 200.0  # the skull (diploe included) is above this
+BRAIN_HU = (-20.0, 100.0)  # intracranial soft tissue: CSF, brain and acute blood
+BONE_CLOSE_MM = 2.0  # closes small gaps in the skull ring (sutures, foramina) before filling it
+BRAIN_OPEN_MM = 1.0  # cuts thin soft-tissue bridges through skull gaps
+
+
+def _disk(radius_mm: float, spacing) -> np.ndarray:
+    """An in-plane disk structuring element of shape (1, h, w) in voxels."""
+    ry, rx = (max(0, int(np.floor(radius_mm / s))) for s in (spacing[1], spacing[0]))
+    y, x = np.mgrid[-ry : ry + 1, -rx : rx + 1]
+    disk = (y * spacing[1]) ** 2 + (x * spacing[0]) ** 2 <= radius_mm**2 + 1e-9
+    return disk[None]
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    comp, n = ndimage.label(mask)
+    if n <= 1:
+        return mask
+    return comp == 1 + int(np.argmax(np.bincount(comp.ravel())[1:]))
+
+
+def _bbox(mask: np.ndarray, pad: tuple[int, int]) -> tuple[slice, slice, slice]:
+    """All slices, and the in-plane bounding box of `mask` grown by `pad` (y, x) voxels."""
+    rows, cols = np.nonzero(mask.any(axis=(0, 2)))[0], np.nonzero(mask.any(axis=(0, 1)))[0]
+    if rows.size == 0:
+        return slice(None), slice(0, 0), slice(0, 0)
+    return (slice(None), slice(max(rows[0] - pad[0], 0), rows[-1] + pad[0] + 1),
+            slice(max(cols[0] - pad[1], 0), cols[-1] + pad[1] + 1))
+
+
+def _fill_holes_slices(mask: np.ndarray) -> np.ndarray:
+    return np.stack([ndimage.binary_fill_holes(s) for s in mask]) if mask.size else mask
+
+
+def _open_largest(mask: np.ndarray, disk: np.ndarray) -> np.ndarray:
+    """Erode, keep the largest component, dilate back inside the original mask."""
+    core = _largest_component(ndimage.binary_erosion(mask, disk))
+    return ndimage.binary_dilation(core, disk) & mask
+
+
+def head_mask(
+    vol: Volume,
+    *,
+    threshold_hu: float = HEAD_THRESHOLD_HU,
+    erode_radius_mm: float = ERODE_RADIUS_MM,
+    edge_columns: int = EDGE_COLUMNS,
+    remove_brace: bool = True,
+) -> Volume:
+    """uint8 mask of the head (scalp included, brace and table excluded) on `vol`'s grid."""
+    binary = vol.array > threshold_hu
+    if remove_brace:
+        disk = _disk(erode_radius_mm, vol.spacing)
+        core = ndimage.binary_erosion(binary, disk)
+        if edge_columns > 0:
+            core[:, :, :edge_columns] = False
+            core[:, :, -edge_columns:] = False
+        core = _largest_component(core)
+        box = _bbox(core, (disk.shape[1] // 2, disk.shape[2] // 2))  # undo the erosion near the head only
+        head = np.zeros_like(binary)
+        head[box] = ndimage.binary_dilation(core[box], disk) & binary[box]
+    else:
+        head = _largest_component(binary)
+        box = _bbox(head, (0, 0))
+    out = np.zeros(binary.shape, np.uint8)
+    out[box] = _fill_holes_slices(head[box])
+    return vol.with_array(out, kind="head_mask")
+
+
+def brain_mask(
+    vol: Volume,
+    *,
+    head: Volume | None = None,
+    bone_hu: float = BONE_HU,
+    brain_hu: tuple[float, float] = BRAIN_HU,
+    bone_close_mm: float = BONE_CLOSE_MM,
+    open_mm: float = BRAIN_OPEN_MM,
+) -> Volume:
+    """uint8 mask of the intracranial soft tissue (brain, CSF, blood): the optional skull strip.
+
+    The cavity is what the (closed) skull ring encloses on each slice; inside it, voxels in the
+    `brain_hu` range, opened to cut bridges, largest component, holes filled (calcifications).
+    """
+    head = head if head is not None else head_mask(vol)
+    close = _disk(bone_close_mm, vol.spacing)
+    box = _bbox(head.array > 0, (close.shape[1], close.shape[2]))  # work on the head only
+    a = vol.array[box]
+    bone = ndimage.binary_closing((a >= bone_hu) & (head.array[box] > 0), close)
+    cavity = _fill_holes_slices(bone) & ~bone
+    soft = cavity & (a >= brain_hu[0]) & (a <= brain_hu[1])
+    brain = _open_largest(soft, _disk(open_mm, vol.spacing)) if soft.any() else soft
+    out = np.zeros(vol.shape, np.uint8)
+    out[box] = _fill_holes_slices(brain)
+    return vol.with_array(out, kind="brain_mask")
+
+
+def apply_mask(vol: Volume, mask: Volume, fill: float | None = None) -> Volume:
+    """Set voxels outside `mask` to `fill` (default: the image minimum, i.e. air)."""
+    if not vol.same_geometry(mask):
+        raise GeometryMismatchError(mask.meta.get("source"), f"mask grid {mask.shape} does not match the image grid {vol.shape}")
+    fill = float(vol.array.min()) if fill is None else fill
+    return vol.with_array(np.where(mask.array > 0, vol.array, np.asarray(fill, dtype=vol.array.dtype)))

@@ -1,0 +1,50 @@
+"""nnU-Net v2 trainer subclasses, one per preset, built from the `Preset` fields.
+
+nnU-Net sets its hyperparameters in `nnUNetTrainer.__init__`; the subclass overwrites them from
+its preset and passes the momentum to the SGD optimiser (nnU-Net hard-codes 0.99). The loss
+stays nnU-Net's Dice + cross-entropy, as the methods ask. A `progress` callback, when set,
+hears about every finished epoch.
+"""
+
+from __future__ import annotations
+
+import torch
+from nnunetv2.training.lr_scheduler.polylr import PolyLRScheduler
+from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+from ..progress import Progress, silent
+from .presets import PRESETS, Preset
+
+
+class ICHTrainer(nnUNetTrainer):
+    preset: Preset = PRESETS["nnunet"]
+    progress: Progress = staticmethod(silent)
+
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict, device: torch.device = torch.device("cuda")):
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        p = self.preset
+        self.num_epochs = p.epochs
+        self.num_iterations_per_epoch = p.iterations_per_epoch
+        self.num_val_iterations_per_epoch = p.val_iterations_per_epoch
+        self.initial_lr = p.initial_lr
+        self.weight_decay = p.weight_decay
+        self.save_every = p.save_every
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.network.parameters(), self.initial_lr, weight_decay=self.weight_decay,
+                                    momentum=self.preset.momentum, nesterov=True)
+        return optimizer, PolyLRScheduler(optimizer, self.initial_lr, self.num_epochs)
+
+    def on_epoch_end(self):
+        super().on_epoch_end()
+        self.progress(self.current_epoch, self.num_epochs, f"epoch {self.current_epoch}/{self.num_epochs}")
+
+
+def trainer_class(preset: Preset) -> type[ICHTrainer]:
+    """The trainer of a preset; its class name names the results folder (nnUNetTrainerICH_<preset>)."""
+    return type(f"nnUNetTrainerICH_{preset.name}", (ICHTrainer,), {"preset": preset, "__module__": __name__})
+
+
+nnUNetTrainerICH_seed = trainer_class(PRESETS["seed"])
+nnUNetTrainerICH_nnunet = trainer_class(PRESETS["nnunet"])
+nnUNetTrainerICH_smoke = trainer_class(PRESETS["smoke"])

@@ -1,0 +1,230 @@
+"""The trame server: trame-slicer views and Segment Editor on the left, the ICH panel on the right.
+
+The `Session` (state.py) is the truth; the MRML scene mirrors it. Loading replaces the scene
+(trame-slicer 2.0.0 needs `scene.Clear()` before data is added from Python, else the effects
+crash on first use). Every change of the segmentation (an effect, undo, redo) is read back as a
+labelmap and re-measured, so the panel always shows the volumes of what the reader sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from trame.app import TrameApp
+from trame.widgets import vuetify3 as v3
+from trame_server.utils.asynchronous import create_task
+from trame_slicer import module as trame_slicer_module
+from trame_slicer.app.logic import SegmentEditorLogic
+from trame_slicer.app.ui import SegmentEditorUI, SegmentEditorUndoRedoUI, ViewerLayout
+from trame_slicer.core import LayoutManager, SlicerApp
+from trame_slicer.rca_view import register_rca_factories
+from trame_slicer.utils import write_client_files_to_dir
+from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition
+
+from .. import scene as glue
+from ..errors import ICHError
+from ..io import load_ct, load_mask
+from .export import export_scan, save_ground_truth
+from .job import SegmentJob
+from .panel import FORM_DEFAULTS, build_panel
+from .report import BRAIN_WINDOW
+from .state import Session, Source
+
+POLL_S = 0.25  # how often a running segmentation's progress is read
+
+
+def layouts() -> dict[str, Layout]:
+    axial, coronal, sagittal = ViewLayoutDefinition.axial_view(), ViewLayoutDefinition.coronal_view(), ViewLayoutDefinition.sagittal_view()
+    return {
+        "Axial": Layout(LayoutDirection.Vertical, [axial]),
+        "Axial + coronal + sagittal": Layout(LayoutDirection.Horizontal, [axial, Layout(LayoutDirection.Vertical, [coronal, sagittal])]),
+    }
+
+
+class Workstation(TrameApp):
+    def __init__(self, server=None, *, workdir: str | Path | None = None):
+        super().__init__(server)
+        self.server.enable_module(trame_slicer_module)
+        self.session = Session()
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="ichkit-web-"))
+        self.job: SegmentJob | None = None
+        self._ct_node = self._seg_node = None
+        self.timings: dict[str, float] = {}
+        self.slicer = SlicerApp()
+        register_rca_factories(self.slicer.view_manager, self.server)
+        self.editor = SegmentEditorLogic(self.server, self.slicer)
+        self.layout_manager = LayoutManager(self.slicer.scene, self.slicer.view_manager, self.server)
+        self.layout_manager.register_layout_dict(layouts(), lazy_initialization=True)
+        self.state.update({**FORM_DEFAULTS, "ich": self.session.panel(), "trame__title": "ICH workstation"})
+        self.state.change("layout")(lambda layout, **_: self.layout_manager.set_layout(layout))
+        self.state.change("upload")(self._on_upload)
+        for name in ("ich_load", "ich_load_followup", "ich_segment", "ich_cancel", "ich_export", "ich_ground_truth"):
+            self.ctrl[name] = getattr(self, name[4:])
+        self._build_ui()
+        self.layout_manager.set_layout(FORM_DEFAULTS["layout"])
+        self.slicer.segmentation_editor.segmentation_modified.connect(self._on_segmentation_modified)
+
+    # --- UI -------------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        with ViewerLayout(self.server, title="ICH workstation", is_drawer_visible=True) as self.ui:
+            with self.ui.drawer:
+                editor_ui = SegmentEditorUI()
+            with self.ui.undo_redo:
+                SegmentEditorUndoRedoUI(editor_ui=editor_ui)
+            with v3.VNavigationDrawer(location="right", permanent=True, width=360):
+                build_panel(self.ctrl, list(layouts()))
+            with self.ui.content:
+                self.layout_manager.initialize_layout_grid(self.ui)
+        self.editor.set_ui(editor_ui)
+
+    def _push(self) -> None:
+        with self.state:
+            self.state.ich = self.session.panel()
+
+    def _fail(self, exc: Exception) -> None:
+        self.session.status = f"Error: {exc}"
+        self._push()
+
+    # --- scene mirror ---------------------------------------------------------------------
+    def _show(self) -> None:
+        """Rebuild the scene from the baseline scan: CT in the slice views, mask in the editor."""
+        scan = self.session.baseline
+        scene = self.slicer.scene
+        scene.Clear()
+        self._seg_node = None
+        self._ct_node = glue.volume_to_node(scene, scan.ct, scan.name)
+        self._ct_node.GetDisplayNode().AutoWindowLevelOff()
+        self._ct_node.GetDisplayNode().SetWindowLevel(BRAIN_WINDOW[1], BRAIN_WINDOW[0])
+        self.slicer.display_manager.show_volume_in_slice_background(self._ct_node)
+        self.slicer.display_manager.show_volume_in_slice_foreground(None)
+        if scan.labels is not None:
+            glue.labelmap_to_segmentation(scene, scan.labels, self._ct_node)
+        self.editor.on_volume_changed(self._ct_node)
+        self._seg_node = self.slicer.segmentation_editor.active_segmentation_node
+        self.slicer.display_manager.reset_views()
+        self.timings["shown"] = time.perf_counter()
+
+    def _on_segmentation_modified(self, *_args) -> None:
+        scan = self.session.baseline
+        if scan is None or self._seg_node is None:
+            return
+        t0 = time.perf_counter()
+        scan.edit(glue.segmentation_to_labelmap(self._seg_node, scan.ct))
+        self.timings["measure_s"] = time.perf_counter() - t0
+        self.session.status = f"Measured after edit in {self.timings['measure_s']:.2f} s"
+        self._push()
+
+    # --- actions ----------------------------------------------------------------------------
+    def load_files(self, ct_path: str | Path, mask_path: str | Path | None = None) -> None:
+        ct = load_ct(ct_path)
+        labels = load_mask(mask_path, ct) if mask_path else None
+        if labels is not None:
+            labels.meta["path"] = str(mask_path)
+        self.session.load(ct, ct_path, labels)
+        self.state.ct_path, self.state.mask_path = str(ct_path), str(mask_path or "")
+        self.state.gt_case = self.session.baseline.name
+        self._show()
+        self._push()
+
+    def load(self) -> None:
+        try:
+            self.load_files(self.state.ct_path.strip(), self.state.mask_path.strip() or None)
+        except ICHError as exc:
+            self._fail(exc)
+
+    def load_followup_files(self, ct_path: str | Path, mask_path: str | Path | None = None) -> None:
+        ct = load_ct(ct_path)
+        labels = load_mask(mask_path, ct) if mask_path else None
+        if labels is not None:
+            labels.meta["path"] = str(mask_path)
+        scan = self.session.load(ct, ct_path, labels, followup=True)
+        if labels is None:
+            self.session.status = f"Follow-up {scan.name} loaded; press Segment to measure it"
+        self._push()
+
+    def load_followup(self) -> None:
+        try:
+            self.load_followup_files(self.state.followup_path.strip())
+        except ICHError as exc:
+            self._fail(exc)
+
+    def _on_upload(self, upload=None, **_) -> None:
+        if not upload:
+            return
+        files = upload if isinstance(upload, list) else [upload]
+        (paths,) = [write_client_files_to_dir(files, self._upload_dir())]
+        self.state.ct_path = paths[0]
+        self.state.upload = None
+        self.load()
+
+    def _upload_dir(self) -> Path:
+        folder = self.workdir / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def segment(self) -> None:
+        """Segment the first scan without a mask (baseline, then follow-up) in a child process."""
+        base, follow = self.session.baseline, self.session.followup
+        scan = follow if follow is not None and base.labels is not None and follow.labels is None else base
+        if scan is None or self.job is not None:
+            return
+        self.job = SegmentJob(scan.path, self.workdir / "segment" / scan.name / str(int(time.time()))).start()
+        self.session.progress, self.session.status = 0.0, f"Segmenting {scan.name}..."
+        self._push()
+        create_task(self._watch(scan))
+
+    async def _watch(self, scan) -> None:
+        while self.job is not None:
+            for kind, payload in self.job.poll():
+                if kind == "progress":
+                    self.session.progress = float(payload["progress"])
+                    self.session.status = f"Segmenting {scan.name}: {payload.get('what', '')}"
+                elif kind == "failed":
+                    self.job, self.session.progress, self.session.status = None, None, f"Segmentation failed: {payload}"
+                elif kind == "done":
+                    self.job, self.session.progress = None, None
+                    self._accept(scan, payload)
+            self._push()
+            await asyncio.sleep(POLL_S)
+
+    def _accept(self, scan, payload: dict) -> None:
+        model = payload["model"]
+        scan.set_mask(load_mask(payload["mask"], scan.ct, allow_empty=True), Source(model["id"], model["version"], model["demo"], str(payload["mask"])))
+        self.session.status = f"Segmented {scan.name} with {model['id']}"
+        if scan is self.session.baseline:
+            self._show()
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.job, self.session.progress, self.session.status = None, None, "Segmentation cancelled"
+            self._push()
+
+    def export(self) -> None:
+        scan = self.session.baseline
+        outdir = self.state.export_dir.strip() or str(scan.path.parent)
+        try:
+            paths = export_scan(scan, outdir, overwrite=bool(self.state.overwrite), verdict=self.session.verdict())
+        except ICHError as exc:
+            self._fail(exc)
+            return
+        self.state.exported = [str(p) for p in paths.values()]
+        self.session.status = f"Exported {len(paths)} files to {outdir}"
+        self._push()
+
+    def ground_truth(self) -> None:
+        scan = self.session.baseline
+        if not self.state.gt_dir.strip():
+            self._fail(ICHError(None, "give the ground-truth dataset folder first"))
+            return
+        try:
+            paths = save_ground_truth(scan, self.state.gt_dir.strip(), self.state.gt_case.strip() or None, overwrite=bool(self.state.overwrite))
+        except ICHError as exc:
+            self._fail(exc)
+            return
+        self.state.exported = [str(p) for p in paths.values()]
+        self.session.status = f"Saved ground truth {paths['label'].name} to {self.state.gt_dir}"
+        self._push()

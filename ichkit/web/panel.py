@@ -1,0 +1,77 @@
+"""The ICH side panel (right drawer): load, segment, live volumes, verdict, export, ground truth.
+
+Pure layout: every widget reads the `ich` state dict (`Session.panel()`) or a form field, and
+every button calls a controller method the app defines. Ids are stable for the browser tests.
+"""
+
+from __future__ import annotations
+
+from trame.widgets import html
+from trame.widgets import vuetify3 as v3
+
+FORM_DEFAULTS = {
+    "ct_path": "",
+    "mask_path": "",
+    "followup_path": "",
+    "export_dir": "",
+    "gt_dir": "",
+    "gt_case": "",
+    "overwrite": False,
+    "upload": None,
+    "exported": [],
+    "layout": "Axial",
+}
+
+
+def _section(title: str) -> None:
+    v3.VDivider(classes="my-2")
+    html.Div(title, classes="text-subtitle-2 mb-1")
+
+
+def build_panel(ctrl, layouts: list[str]) -> None:
+    """The panel's widgets, inside the caller's `with` block."""
+    with html.Div(classes="pa-3", id="ich-panel", style="overflow-y: auto; height: 100%;"):
+        html.Div("{{ ich.case || 'No case loaded' }}", id="case-name", classes="text-h6")
+        html.Div("{{ ich.status }}", id="status", classes="text-caption mb-2")
+
+        _section("Load")
+        v3.VTextField(v_model=("ct_path",), label="CT path (NIfTI, NRRD, DICOM folder)", id="ct-path", density="compact", hide_details=True)
+        v3.VTextField(v_model=("mask_path",), label="mask path (optional)", id="mask-path", density="compact", hide_details=True, classes="mt-1")
+        v3.VBtn("Load", id="load-btn", click=ctrl.ich_load, size="small", classes="mt-1", variant="tonal")
+        v3.VFileInput(v_model=("upload",), label="or upload a CT file", id="upload", density="compact", hide_details=True, classes="mt-2", show_size=True)
+        v3.VTextField(v_model=("followup_path",), label="follow-up CT path", id="followup-path", density="compact", hide_details=True, classes="mt-2")
+        v3.VBtn("Load follow-up", id="followup-btn", click=ctrl.ich_load_followup, size="small", classes="mt-1", variant="tonal", disabled=("!ich.has_ct",))
+        v3.VSelect(v_model=("layout",), items=(repr(layouts),), label="layout", id="layout", density="compact", hide_details=True, classes="mt-2")
+
+        _section("Segment")
+        with html.Div(classes="d-flex align-center"):
+            v3.VBtn("Segment", id="segment-btn", click=ctrl.ich_segment, size="small", variant="tonal", disabled=("!ich.has_ct || ich.progress !== null",))
+            v3.VBtn("Cancel", id="cancel-btn", click=ctrl.ich_cancel, size="small", variant="text", v_if=("ich.progress !== null",))
+        v3.VProgressLinear(model_value=("ich.progress",), v_if=("ich.progress !== null",), id="seg-progress", height=8, color="primary", classes="mt-1")
+        html.Div("{{ ich.source }}", id="source", classes="text-caption mt-1")
+        html.Div("Demo model, not for clinical use.", id="demo-warning", v_if=("ich.demo",), classes="text-caption text-error")
+
+        _section("Volumes (mL)")
+        with v3.VTable(density="compact", id="volumes"):
+            with html.Thead():
+                with html.Tr():
+                    for head in ("", "mesh", "voxel", "ABC/2"):
+                        html.Th(head)
+            with html.Tbody():
+                with html.Tr(v_for="row in ich.rows", key="row.region", id=("`row-${row.region}`",)):
+                    html.Td("{{ row.region }}")
+                    html.Td("{{ row.mesh_ml.toFixed(2) }}", id=("`mesh-${row.region}`",))
+                    html.Td("{{ row.voxel_ml.toFixed(2) }}", id=("`voxel-${row.region}`",))
+                    html.Td("{{ row.abc2_ml.toFixed(2) }}", id=("`abc2-${row.region}`",))
+        html.Div("edited", id="edited", v_if=("ich.edited",), classes="text-caption text-warning")
+        html.Div("{{ ich.verdict }}", id="verdict", v_if=("ich.verdict",), classes="text-body-2 mt-1 font-weight-bold")
+
+        _section("Save")
+        v3.VTextField(v_model=("export_dir",), label="export folder", id="export-dir", density="compact", hide_details=True)
+        v3.VCheckbox(v_model=("overwrite",), label="replace existing files", id="overwrite", density="compact", hide_details=True)
+        v3.VBtn("Export .seg.nrrd, NIfTI, CSV, report", id="export-btn", click=ctrl.ich_export, size="small", variant="tonal", disabled=("!ich.has_mask",))
+        with html.Ul(id="exported", classes="text-caption"):
+            html.Li("{{ f }}", v_for="f in exported", key="f")
+        v3.VTextField(v_model=("gt_dir",), label="ground-truth dataset folder", id="gt-dir", density="compact", hide_details=True, classes="mt-2")
+        v3.VTextField(v_model=("gt_case",), label="case id", id="gt-case", density="compact", hide_details=True, classes="mt-1")
+        v3.VBtn("Save as ground truth", id="gt-btn", click=ctrl.ich_ground_truth, size="small", variant="tonal", disabled=("!ich.has_mask",), classes="mt-1")

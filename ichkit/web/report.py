@@ -1,0 +1,70 @@
+"""The HTML report: the key slice (largest hemorrhage area) with the mask overlaid, the volumes,
+the verdict and the model that produced the mask; one self-contained file (images inlined).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import time
+
+import numpy as np
+
+from .. import __version__
+from ..labels import LABELS
+from ..measure import TOTAL_KEY
+from .state import DEMO_WARNING, PANEL_VOLUMES, Scan, source_text, verdict_text
+
+BRAIN_WINDOW = (40.0, 80.0)  # level, width (HU)
+OVERLAY_ALPHA = 0.45
+
+
+def key_slice(scan: Scan) -> int:
+    """The max-area slice of the hemorrhage (as measured), else the middle slice."""
+    region = scan.measurements.get(TOTAL_KEY) or next(iter(scan.measurements.values()), None)
+    return int(region["max_area_slice"]) if region else scan.ct.shape[0] // 2
+
+
+def overlay_rgb(ct_slice: np.ndarray, label_slice: np.ndarray, window=BRAIN_WINDOW, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+    """A windowed grey CT slice with each label blended in its product colour (uint8 RGB)."""
+    level, width = window
+    grey = np.clip((ct_slice.astype(float) - (level - width / 2)) / width, 0.0, 1.0)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    for value, lab in LABELS.items():
+        where = label_slice == value
+        rgb[where] = (1 - alpha) * rgb[where] + alpha * np.array(lab.color)
+    return (255 * rgb).round().astype(np.uint8)
+
+
+def png_base64(rgb: np.ndarray) -> str:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def report_html(scan: Scan, verdict: dict | None = None) -> str:
+    index = key_slice(scan)
+    image = png_base64(overlay_rgb(scan.ct.array[index], scan.labels.array[index]))
+    rows = "".join(
+        f"<tr><td>{html.escape(region)}</td>" + "".join(f"<td>{m[v]:.2f}</td>" for v in PANEL_VOLUMES) + "</tr>"
+        for region, m in scan.measurements.items()
+    )
+    source = source_text(scan.source) if scan.source else "unknown"
+    warning = f'<p class="warn">{DEMO_WARNING.capitalize()}.</p>' if scan.source and scan.source.demo else ""
+    verdict_line = f"<p>Expansion: {html.escape(verdict_text(verdict))}</p>" if verdict else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>ICH report {html.escape(scan.name)}</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}} td,th{{padding:.2em .8em;text-align:right}}
+td:first-child,th:first-child{{text-align:left}} .warn{{color:#b00;font-weight:bold}}</style></head>
+<body><h1>ICH report: {html.escape(scan.name)}</h1>
+{warning}<p>Mask: {html.escape(source)}{' (edited by a reader)' if scan.edited else ''}. CT: {html.escape(str(scan.path))}.</p>
+<table><tr><th>Region</th><th>Mesh (mL)</th><th>Voxel (mL)</th><th>ABC/2 (mL)</th></tr>{rows}</table>
+{verdict_line}
+<figure><img alt="slice {index} with the mask overlaid" src="data:image/png;base64,{image}">
+<figcaption>Axial slice {index} (largest hemorrhage area), window L{BRAIN_WINDOW[0]:g} W{BRAIN_WINDOW[1]:g}.</figcaption></figure>
+<p><small>ichkit {__version__}, {time.strftime('%Y-%m-%d %H:%M')}. Research software.</small></p>
+</body></html>
+"""

@@ -1,0 +1,158 @@
+"""The workstation's state and actions, free of trame and slicer so tests need no browser.
+
+A `Session` holds the case being read: the CT, the current mask (as segmented, then as edited),
+where the mask came from, its measurements and, with a follow-up scan, the expansion verdict.
+The app turns user events into these actions and shows `panel()`; the scene only mirrors it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..image import Volume
+from ..labels import IPH, IVH, LABELS
+
+PANEL_REGIONS = (LABELS[IPH].key, LABELS[IVH].key)  # the rows of the volume panel
+PANEL_VOLUMES = ("mesh_ml", "voxel_ml", "abc2_ml")
+DEMO_WARNING = "demo model, not for clinical use"
+
+
+@dataclass
+class Source:
+    """Where a mask came from: a model (id, version, demo flag) or a file the user gave."""
+
+    model_id: str
+    model_version: str = ""
+    demo: bool = False
+    path: str = ""
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "Source":
+        return cls(model_id="file", path=str(path))
+
+    def to_dict(self) -> dict:
+        return {"model_id": self.model_id, "model_version": self.model_version, "demo": self.demo, "path": self.path}
+
+
+@dataclass
+class Scan:
+    """One CT with its mask; `original` is the mask as loaded or segmented, before any edit."""
+
+    ct: Volume
+    path: Path
+    labels: Volume | None = None
+    original: Volume | None = None
+    source: Source | None = None
+    measurements: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return case_name(self.path)
+
+    @property
+    def edited(self) -> bool:
+        return self.labels is not None and self.original is not None and not np.array_equal(self.labels.array, self.original.array)
+
+    def set_mask(self, labels: Volume, source: Source) -> None:
+        self.labels, self.original, self.source = labels, labels, source
+        self.measurements = measure_dict(labels)
+
+    def edit(self, labels: Volume) -> None:
+        self.labels = labels
+        self.measurements = measure_dict(labels)
+
+
+def case_name(path: str | Path) -> str:
+    """`/data/p01_ct.nii.gz` -> `p01_ct`; a DICOM folder gives its own name."""
+    name = Path(path).name
+    for suffix in (".nii.gz", ".seg.nrrd", ".nii", ".nrrd", ".mha", ".mhd"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def measure_dict(labels: Volume) -> dict[str, dict]:
+    from ..measure import measure
+
+    return measure(labels).to_dict()
+
+
+def verdict_dict(baseline: dict, followup: dict) -> dict:
+    from ..expansion import expansion_verdict
+
+    return expansion_verdict(baseline, followup).to_dict()
+
+
+@dataclass
+class Session:
+    baseline: Scan | None = None
+    followup: Scan | None = None
+    progress: float | None = None  # 0..1 while a segmentation runs, else None
+    status: str = "Load a CT to start."
+    started: float = field(default_factory=time.time)
+
+    def load(self, ct: Volume, path: str | Path, labels: Volume | None = None, *, followup: bool = False) -> Scan:
+        scan = Scan(ct=ct, path=Path(path))
+        if labels is not None:
+            scan.set_mask(labels, Source.from_file(labels.meta.get("path", "")))
+        if followup:
+            self.followup = scan
+        else:
+            self.baseline, self.followup = scan, None  # a new case drops the old follow-up
+        self.status = f"Loaded {scan.name}" + (" (follow-up)" if followup else "")
+        return scan
+
+    def verdict(self) -> dict | None:
+        """The HE verdict, once both scans have masks."""
+        if not (self.baseline and self.followup and self.baseline.labels is not None and self.followup.labels is not None):
+            return None
+        return verdict_dict(self.baseline.measurements, self.followup.measurements)
+
+    def panel(self) -> dict[str, Any]:
+        """Everything the side panel shows, as plain JSON for the trame state."""
+        scan = self.baseline
+        return {
+            "case": scan.name if scan else "",
+            "has_ct": scan is not None,
+            "has_mask": bool(scan and scan.labels is not None),
+            "rows": volume_rows(scan.measurements) if scan else [],
+            "source": source_text(scan.source) if scan and scan.source else "",
+            "demo": bool(scan and scan.source and scan.source.demo),
+            "edited": bool(scan and scan.edited),
+            "followup": self.followup.name if self.followup else "",
+            "verdict": verdict_text(self.verdict()),
+            "status": self.status,
+            "progress": None if self.progress is None else round(100 * self.progress),
+        }
+
+
+def volume_rows(measurements: dict[str, dict]) -> list[dict]:
+    """One row per panel region (IPH, IVH): mesh / voxel / ABC/2 in mL, 0 when absent."""
+    return [
+        {"region": key, **{v: round(float(measurements.get(key, {}).get(v, 0.0)), 2) for v in PANEL_VOLUMES}}
+        for key in PANEL_REGIONS
+    ]
+
+
+def source_text(source: Source) -> str:
+    if source.model_id == "file":
+        return f"mask file {Path(source.path).name}" if source.path else "mask file"
+    text = f"model {source.model_id}" + (f" {source.model_version}" if source.model_version else "")
+    return text + (f" ({DEMO_WARNING})" if source.demo else "")
+
+
+def verdict_text(verdict: dict | None) -> str:
+    if verdict is None:
+        return ""
+    rel = verdict["relative_growth"]
+    rel_text = f", {100 * rel:+.0f} %" if rel is not None else ""
+    head = "EXPANSION" if verdict["expansion"] else "no expansion"
+    text = f"{head}: IPH {verdict['baseline_ml']:.1f} -> {verdict['followup_ml']:.1f} mL ({verdict['growth_ml']:+.1f} mL{rel_text})"
+    if verdict["revised_expansion"] is not None:
+        text += f"; revised (with IVH): {'yes' if verdict['revised_expansion'] else 'no'}"
+    return text
