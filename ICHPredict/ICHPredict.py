@@ -11,7 +11,6 @@ import vtk
 import slicer
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
 from slicer.i18n import tr as _
-from slicer.i18n import translate
 from slicer.parameterNodeWrapper import parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
@@ -26,7 +25,7 @@ class ICHPredict(ScriptedLoadableModule):
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("ICH Predict")
-        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Segmentation")]
+        self.parent.categories = ["ICH Toolkit"]
         self.parent.dependencies = []
         self.parent.contributors = ["ICH Toolkit developers"]
         self.parent.helpText = _(

@@ -10,7 +10,6 @@ import vtk
 import slicer
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 from slicer.i18n import tr as _
-from slicer.i18n import translate
 from slicer.parameterNodeWrapper import parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
@@ -25,7 +24,7 @@ class ICHSegment(ScriptedLoadableModule):
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("ICH Segment")
-        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Segmentation")]
+        self.parent.categories = ["ICH Toolkit"]
         self.parent.dependencies = []
         self.parent.contributors = ["ICH Toolkit developers"]
         self.parent.helpText = _(

@@ -12,9 +12,10 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from ichkit.cli import main
 from ichkit.evaluate.auc import auc, bootstrap_aucs, bootstrap_ci, delong_ci, delong_covariance, delong_test, delong_variance
-from ichkit.evaluate.calibration import brier_score, calibration_curve
+from ichkit.evaluate.calibration import BIN_EDGES, brier_score, calibration_curve
 from ichkit.evaluate.compare import benjamini_hochberg, bonferroni, friedman, holm, pairwise_wilcoxon
 from ichkit.evaluate.metrics import threshold_metrics, wilson_ci
+from ichkit.evaluate.settings import BIN_STRATEGIES
 from ichkit.evaluate.thresholds import resolve_threshold, youden_threshold
 
 # Hanley & McNeil (1982), "The meaning and use of the area under a ROC curve", Radiology 143:29-36,
@@ -172,7 +173,7 @@ def test_calibration_known_case():
     assert c["count"] == [2, 4]
 
 
-@pytest.mark.parametrize("strategy", ["uniform", "quantile"])
+@pytest.mark.parametrize("strategy", BIN_STRATEGIES)
 def test_calibration_matches_sklearn(strategy):
     rng = np.random.default_rng(4)
     p = rng.uniform(size=400)
@@ -182,6 +183,7 @@ def test_calibration_matches_sklearn(strategy):
     np.testing.assert_allclose(c["observed_fraction"], frac, atol=1e-12)
     np.testing.assert_allclose(c["mean_predicted"], mean, atol=1e-12)
     assert sum(c["count"]) == 400
+    assert set(BIN_EDGES) == set(BIN_STRATEGIES)
 
 
 # --- comparisons and corrections --------------------------------------------------------------------

@@ -149,7 +149,7 @@ def labelmap_to_segmentation(
         segment.SetLabelValue(value)
         segment.SetTag(LABEL_TAG, str(value))
         segment.AddRepresentation(LABELMAP, image)
-        segmentation.AddSegment(segment, segment.GetName())
+        segmentation.AddSegment(segment, segmentation.GenerateUniqueSegmentID(segment.GetName()))
     return node
 
 
@@ -177,14 +177,13 @@ def segmentation_to_labelmap(seg_node: Any, reference: Volume) -> Volume:
         segments[value] = segment.GetName()
         ids.InsertNextValue(segment_id)
         values.InsertNextValue(value)
-    geometry = _oriented_image(reference.with_array(np.zeros(reference.shape, np.uint8)))
-    merged = slicer.vtkOrientedImageData()
-    if ids.GetNumberOfValues() == 0:
-        return reference.with_array(np.zeros(reference.shape, np.uint8), segments={})
-    seg_node.GenerateMergedLabelmapForAllSegments(
-        merged, slicer.vtkSegmentation.EXTENT_REFERENCE_GEOMETRY, geometry, ids, values
-    )
-    array = _array(merged, seg_node.GetName()).astype(np.uint8)
+    array = np.zeros(reference.shape, np.uint8)
+    if segments:
+        merged = slicer.vtkOrientedImageData()
+        seg_node.GenerateMergedLabelmapForAllSegments(
+            merged, slicer.vtkSegmentation.EXTENT_REFERENCE_GEOMETRY, _oriented_image(reference.with_array(array)), ids, values
+        )
+        array = _array(merged, seg_node.GetName()).astype(np.uint8)
     return Volume(array, reference.spacing, reference.origin, reference.direction, meta={"segments": segments})
 
 

@@ -8,11 +8,14 @@ a heavier runtime and its own object store, which a file-in/file-out task does n
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import OptionError
 from ..progress import Progress, silent
 from .cohort import Scan
 from .report import write_reports
@@ -38,6 +41,24 @@ def run_cohort(scans: list[Scan], outdir: str | Path, config: RunConfig = RunCon
     """Process every scan not already complete; rebuild the summary from the status files."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(outdir):
+        return _run_locked(scans, outdir, config, progress)
+
+
+@contextlib.contextmanager
+def _exclusive(outdir: Path):
+    """One run per output folder; the kernel drops the lock when a killed run dies."""
+    with open(outdir / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OptionError(outdir, "another `ich run` is writing to this folder") from None
+        for stale in outdir.glob(".*.part*"):  # temporaries of a killed run's reports
+            stale.unlink()
+        yield
+
+
+def _run_locked(scans: list[Scan], outdir: Path, config: RunConfig, progress: Progress) -> dict:
     todo = [s for s in scans if not is_complete(outdir, s, config.task)]
     done = len(scans) - len(todo)
     progress(done, len(scans), "resuming" if done else "starting")

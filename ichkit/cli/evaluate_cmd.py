@@ -28,7 +28,7 @@ def _threshold(text: str) -> float | str:
 
 
 def register(sub) -> None:
-    from ..evaluate.report import EvaluationSettings
+    from ..evaluate.settings import BIN_STRATEGIES, EvaluationSettings
 
     d = EvaluationSettings()
     p = sub.add_parser("evaluate", help="AUC (DeLong + bootstrap CIs), threshold metrics, calibration, DeLong tests")
@@ -40,7 +40,7 @@ def register(sub) -> None:
     p.add_argument("--n-boot", type=int, default=d.n_boot, help=f"bootstrap replicates (default {d.n_boot})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"bootstrap seed (default {d.seed})")
     p.add_argument("--bins", type=int, default=d.calibration_bins, help=f"calibration bins (default {d.calibration_bins})")
-    p.add_argument("--bin-strategy", choices=["quantile", "uniform"], default=d.calibration_strategy, help="calibration binning (default quantile)")
+    p.add_argument("--bin-strategy", choices=BIN_STRATEGIES, default=d.calibration_strategy, help=f"calibration binning (default {d.calibration_strategy})")
     p.add_argument("-o", "--outdir", help="write evaluation.json, roc.png and calibration.png here")
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run")
     add_json(p)
@@ -53,13 +53,13 @@ def _summary(path: str, report: dict) -> str:
         t = m["at_threshold"]
         lo, hi = m["auc_ci_delong"]
         blo, bhi = m["auc_ci_bootstrap"]
-        fmt = lambda k: "n/a" if t[k]["value"] is None else f"{t[k]['value']:.3f}"  # noqa: E731
+        fmt = {k: "n/a" if t[k]["value"] is None else f"{t[k]['value']:.3f}" for k in ("sensitivity", "specificity", "ppv", "npv", "accuracy", "f1")}
         brier = "n/a" if m["brier"] is None else f"{m['brier']:.3f}"
         note = " (optimistic: fitted on these cases)" if m["threshold"]["optimistic"] else ""
         lines.append(
             f"  {name}: AUC {m['auc']:.3f} (DeLong {lo:.3f}-{hi:.3f}, bootstrap {blo:.3f}-{bhi:.3f}); "
-            f"at {t['threshold']:.3g}{note}: sens {fmt('sensitivity')} spec {fmt('specificity')} "
-            f"PPV {fmt('ppv')} NPV {fmt('npv')} acc {fmt('accuracy')} F1 {fmt('f1')}; Brier {brier}"
+            f"at {t['threshold']:.3g}{note}: sens {fmt['sensitivity']} spec {fmt['specificity']} "
+            f"PPV {fmt['ppv']} NPV {fmt['npv']} acc {fmt['accuracy']} F1 {fmt['f1']}; Brier {brier}"
         )
     for r in report["delong_pairs"]:
         lines.append(f"  DeLong {r['a']} vs {r['b']}: diff {r['difference']:+.3f}, z {r['z']:.2f}, p {r['p']:.4g} (Holm {r['p_holm']:.4g})")
@@ -70,7 +70,8 @@ def run(args) -> int:
     from ..atomic import check_writable
     from ..errors import OptionError, warn
     from ..evaluate.predictions import load_predictions
-    from ..evaluate.report import EvaluationSettings, evaluate
+    from ..evaluate.report import evaluate
+    from ..evaluate.settings import EvaluationSettings
 
     score_cols = args.score_col or ["p"]
     if args.fit_on and args.threshold != "youden":

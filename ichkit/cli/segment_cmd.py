@@ -79,6 +79,23 @@ def provenance(entry, device: str, ct_path: Path, postprocess: dict) -> dict:
     }
 
 
+def save_probabilities(result, grid, path: Path, model_id: str) -> Path:
+    """Class probabilities as one 4D NIfTI (x, y, z, class), on the CT grid."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    from ..atomic import atomic_path
+    from ..errors import ModelError
+
+    probs = getattr(result.probabilities, "array", result.probabilities)
+    if probs is None:
+        raise ModelError(model_id, "does not report class probabilities; run without --probabilities")
+    channels = [grid.with_array(np.asarray(p, dtype=np.float32)).to_sitk() for p in probs]
+    with atomic_path(path) as tmp:
+        sitk.WriteImage(sitk.JoinSeries(channels), str(tmp), useCompression=True)
+    return path
+
+
 def run(args) -> int:
     from dataclasses import asdict
 
@@ -88,7 +105,6 @@ def run(args) -> int:
     from ..models import create_segmenter, default_segmentation_model, load_registry
     from ..progress import tqdm_bar
     from ..segment.postprocess import MIN_COMPONENT_ML, drop_small_components
-    from ..segment.probabilities import save_probabilities
 
     ct_path, outdir = Path(args.ct), Path(args.outdir)
     paths = output_paths(outdir, output_name(ct_path), args.probabilities)
@@ -108,16 +124,16 @@ def run(args) -> int:
         close()
     labels, removed = drop_small_components(result.labels, min_ml)
 
+    if args.probabilities:
+        save_probabilities(result, labels, paths["probabilities"], entry.id)
     save_labelmap(labels, paths["labels_nifti"], overwrite=args.overwrite)
     save_labelmap(labels, paths["labels_seg_nrrd"], overwrite=args.overwrite)
-    if args.probabilities:
-        save_probabilities(result, paths["probabilities"], overwrite=args.overwrite)
     volumes = measure(labels).to_dict()
     record = {
         "ct": str(ct_path),
         "files": {k: str(v) for k, v in paths.items()},
         "volumes": volumes,
-        "provenance": provenance(entry, device, ct_path, {"min_component_ml": min_ml, **asdict(removed)}),
+        "provenance": provenance(entry, device, ct_path, {"min_component_ml": min_ml, "removed": asdict(removed)}),
     }
     write_json(paths["volumes_json"], record)
 

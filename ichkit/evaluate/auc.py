@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-CI_LEVEL = 0.95
-BOOTSTRAP_REPLICATES = 2000
-BOOTSTRAP_SEED = 0
+from .settings import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, CI_LEVEL
+
+BOOTSTRAP_BLOCK_VALUES = 4_000_000  # scores ranked at once (~32 MB of float64)
 
 
 @dataclass(frozen=True)
@@ -110,15 +110,21 @@ def delong_test(y, score_a, score_b, level: float = CI_LEVEL) -> DeLongTest:
 
 def bootstrap_aucs(y, score, n_boot: int = BOOTSTRAP_REPLICATES, seed: int = BOOTSTRAP_SEED) -> np.ndarray:
     """AUCs of `n_boot` stratified resamples: positives and negatives are resampled separately,
-    so every replicate keeps the class counts (and both classes)."""
+    so every replicate keeps the class counts (and both classes). Replicates are ranked in
+    blocks of about `BOOTSTRAP_BLOCK_VALUES` values to bound memory on large test sets."""
     x, z = _split(y, score)
     x, z = x[0], z[0]
-    rng = np.random.default_rng(seed)
-    bx = x[rng.integers(0, x.size, size=(n_boot, x.size))]
-    bz = z[rng.integers(0, z.size, size=(n_boot, z.size))]
-    ranks = stats.rankdata(np.concatenate([bx, bz], axis=1), axis=1)
     m, n = x.size, z.size
-    return (ranks[:, :m].sum(axis=1) - m * (m + 1) / 2) / (m * n)
+    rng = np.random.default_rng(seed)
+    block = max(1, BOOTSTRAP_BLOCK_VALUES // (m + n))
+    out = []
+    for start in range(0, n_boot, block):
+        rows = min(block, n_boot - start)
+        bx = x[rng.integers(0, m, size=(rows, m))]
+        bz = z[rng.integers(0, n, size=(rows, n))]
+        ranks = stats.rankdata(np.concatenate([bx, bz], axis=1), axis=1)
+        out.append((ranks[:, :m].sum(axis=1) - m * (m + 1) / 2) / (m * n))
+    return np.concatenate(out)
 
 
 def bootstrap_ci(y, score, n_boot: int = BOOTSTRAP_REPLICATES, level: float = CI_LEVEL, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-CALIBRATION_BINS = 10
+from .settings import BIN_STRATEGIES, CALIBRATION_BINS
 
 # strategy -> bin edges from (probabilities, number of bins)
 BIN_EDGES = {
@@ -24,7 +24,7 @@ def brier_score(y, prob) -> float:
     return float(np.mean((prob - y) ** 2))
 
 
-def calibration_curve(y, prob, n_bins: int = CALIBRATION_BINS, strategy: str = "quantile") -> dict:
+def calibration_curve(y, prob, n_bins: int = CALIBRATION_BINS, strategy: str = BIN_STRATEGIES[0]) -> dict:
     """Per non-empty bin: mean predicted probability, observed positive fraction and count.
 
     Bins are right-closed except the first, which also holds its lower edge (as sklearn).

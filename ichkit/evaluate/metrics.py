@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from .auc import CI_LEVEL
+from .settings import CI_LEVEL
 
 
 def wilson_ci(k: int, n: int, level: float = CI_LEVEL) -> tuple[float, float] | tuple[None, None]:

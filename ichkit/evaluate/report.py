@@ -7,26 +7,17 @@ of models with Holm-adjusted p-values.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from itertools import combinations
 
 import numpy as np
 
-from .auc import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, CI_LEVEL, bootstrap_ci, delong_ci, delong_test, delong_variance
-from .calibration import CALIBRATION_BINS, brier_score, calibration_curve
+from .auc import bootstrap_ci, delong_ci, delong_test, delong_variance
+from .calibration import brier_score, calibration_curve
 from .compare import holm
 from .metrics import threshold_metrics
-from .thresholds import DEFAULT_THRESHOLD, resolve_threshold
-
-
-@dataclass(frozen=True)
-class EvaluationSettings:
-    threshold: float | str = DEFAULT_THRESHOLD  # a number or "youden"
-    level: float = CI_LEVEL
-    n_boot: int = BOOTSTRAP_REPLICATES
-    seed: int = BOOTSTRAP_SEED
-    calibration_bins: int = CALIBRATION_BINS
-    calibration_strategy: str = "quantile"
+from .settings import EvaluationSettings
+from .thresholds import resolve_threshold
 
 
 def is_probability(score: np.ndarray) -> bool:
@@ -38,7 +29,7 @@ def evaluate_model(y, score, settings: EvaluationSettings, fit_on: tuple | None 
     auc, var = delong_variance(y, score)
     threshold = resolve_threshold(settings.threshold, y, score, fit_on)
     prob = is_probability(score)
-    out = {
+    return {
         "n": int(len(y)),
         "positives": int(np.sum(y == 1)),
         "auc": auc,
@@ -51,7 +42,6 @@ def evaluate_model(y, score, settings: EvaluationSettings, fit_on: tuple | None 
         "brier": brier_score(y, score) if prob else None,
         "calibration": calibration_curve(y, score, settings.calibration_bins, settings.calibration_strategy) if prob else None,
     }
-    return out
 
 
 def evaluate(y, scores: dict[str, np.ndarray], settings: EvaluationSettings = EvaluationSettings(), fit_on: dict | None = None) -> dict:

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import roc_curve
 
-DEFAULT_THRESHOLD = 0.5
-
 
 @dataclass(frozen=True)
 class Threshold:

@@ -84,7 +84,8 @@ def _import_folder(root: Path, shown: Path, registry: Registry, progress: Progre
         cache.mark_installed(entry, how=f"import from {shown}")
         report.installed.append(entry.id)
     for folder in nnunet_dirs:
-        report.user_models.append(import_nnunet(folder, registry, progress).id)
+        origin = str(folder) if root == shown else f"{shown}:{folder.relative_to(root).as_posix()}"
+        report.user_models.append(import_nnunet(folder, registry, progress, origin).id)
     if not (report.installed or report.already_installed or report.user_models):
         expected = ", ".join(f"{e.id} ({e.files[0].name}, ...)" for e in builtin)
         detail = f"incomplete: {_describe(report.incomplete)}" if report.incomplete else f"expected files of {expected}"
@@ -171,7 +172,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def nnunet_entry(folder: Path, files: list[ModelFile]) -> ModelEntry:
+def nnunet_entry(folder: Path, files: list[ModelFile], origin: str) -> ModelEntry:
     """A registry entry generated from an nnU-Net results folder's plans and dataset description."""
     plans, dataset = _read_json(folder / "plans.json"), _read_json(folder / "dataset.json")
     config_name, config = _configuration(folder, plans)
@@ -183,13 +184,13 @@ def nnunet_entry(folder: Path, files: list[ModelFile]) -> ModelEntry:
     spacing = tuple(float(spacing_t[j]) for j in backward)[::-1] if spacing_t and len(spacing_t) == 3 else None
     scheme = (config.get("normalization_schemes") or ["unknown"])[0]
     intensity = plans.get("foreground_intensity_properties_per_channel", {}).get("0", {})
-    dataset_name = folder.parent.name if folder.parent.name.lower().startswith("dataset") else plans.get("dataset_name", folder.parent.name)
+    dataset_name = plans.get("dataset_name") or folder.parent.name
     combined = hashlib.sha256("".join(f"{f.name}:{f.sha256}\n" for f in files).encode()).hexdigest()
     folds = sorted(Path(f.name).parent.name for f in files if f.name.endswith(NNUNET_CHECKPOINT))
     entry_id = _slug(f"nnunet-{dataset_name}-{config_name}")
     card = (
         f"# {dataset_name} ({config_name}), imported nnU-Net v2 model\n\n"
-        f"User-trained model imported from `{folder}`; {len(folds)} fold(s): {', '.join(folds)}.\n"
+        f"User-trained model imported from `{origin}`; {len(folds)} fold(s): {', '.join(folds)}.\n"
         f"Trainer and plans: `{folder.name}`. Labels: "
         + ", ".join(f"{v} {k}" for k, v in sorted(labels.items(), key=lambda kv: kv[1]))
         + ".\n\nNo model card was supplied: its training data, validation and licence are those "
@@ -209,24 +210,24 @@ def nnunet_entry(folder: Path, files: list[ModelFile]) -> ModelEntry:
         model_card=card,
         demo=False,
         title=f"nnU-Net v2 {dataset_name} {config_name}",
-        source=f"imported from {folder}",
+        source=f"imported from {origin}",
         user=True,
     )
 
 
-def import_nnunet(folder: Path, registry: Registry, progress: Progress = silent) -> ModelEntry:
+def import_nnunet(folder: Path, registry: Registry, progress: Progress = silent, origin: str | None = None) -> ModelEntry:
     """Copy an nnU-Net results folder into the cache and record its generated entry."""
     sources = [folder / n for n in NNUNET_METADATA if (folder / n).is_file()] + sorted(folder.glob(f"fold_*/{NNUNET_CHECKPOINT}"))
     files = []
     for i, src in enumerate(sources):
         progress(i, len(sources), src.name)
         files.append(ModelFile(name=src.relative_to(folder).as_posix(), url=None, sha256=sha256_file(src), size=src.stat().st_size))
-    entry = nnunet_entry(folder, files)
+    entry = nnunet_entry(folder, files, origin or str(folder))
     if entry.id in registry and not registry.get(entry.id).user:
         raise ModelError(folder, f"would be named {entry.id!r}, which is a built-in model; rename the dataset folder")
     for f, src in zip(files, sources):
         cache.install_file(entry, f, src)
-    cache.mark_installed(entry, how=f"import from {folder}")
+    cache.mark_installed(entry, how=f"import from {origin or folder}")
     _save_user_entry(entry)
     progress(len(sources), len(sources), entry.id)
     return entry

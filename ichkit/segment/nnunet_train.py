@@ -30,7 +30,7 @@ from .presets import Preset
 
 CONFIGURATION = "3d_fullres"
 BASE_PLANS = "nnUNetPlans"
-PREPARED_MARKER = "ichkit_prepared.json"
+PREPARED_MARKER = "ichkit_prepared_{}.json"  # beside (not inside) nnU-Net's data folder, which it scans
 CHECKPOINTS_FOR_RESUME = ("checkpoint_final.pth", "checkpoint_latest.pth", "checkpoint_best.pth")
 N_FOLDS = 5
 
@@ -101,7 +101,7 @@ def prepare(dataset_dir: Path, folders: NnUNetFolders, preset: Preset, n_folds: 
         ExperimentPlanner(name, plans_name=BASE_PLANS).plan_experiment()
     plans = derive_plans(json.loads(base_file.read_text()), preset)
     plans_id = plans["plans_name"]
-    marker = pre / plans["configurations"][CONFIGURATION]["data_identifier"] / PREPARED_MARKER
+    marker = pre / PREPARED_MARKER.format(plans["configurations"][CONFIGURATION]["data_identifier"])
     if not marker.is_file():
         write_json(pre / f"{plans_id}.json", plans)
         DefaultPreprocessor(verbose=False).run(name, CONFIGURATION, plans_id, processes)

@@ -30,7 +30,7 @@ from ..io import load_ct, load_mask
 from .export import export_scan, save_ground_truth
 from .job import SegmentJob
 from .panel import FORM_DEFAULTS, build_panel
-from .report import BRAIN_WINDOW
+from .report import BRAIN_WINDOW, key_slice
 from .state import Session, Source
 
 POLL_S = 0.25  # how often a running segmentation's progress is read
@@ -105,7 +105,16 @@ class Workstation(TrameApp):
         self.editor.on_volume_changed(self._ct_node)
         self._seg_node = self.slicer.segmentation_editor.active_segmentation_node
         self.slicer.display_manager.reset_views()
+        self._jump_to(key_slice(scan) if scan.labels is not None else scan.ct.shape[0] // 2)
         self.timings["shown"] = time.perf_counter()
+
+    def _jump_to(self, index: int) -> None:
+        """Centre the slice views on the in-plane centre of axial slice `index` of the CT."""
+        ct = self.session.baseline.ct
+        centre = ct.index_to_physical() @ [(ct.shape[2] - 1) / 2, (ct.shape[1] - 1) / 2, index, 1.0]
+        ras = glue.LPS_TO_RAS * centre[:3]
+        for node in self.slicer.scene.GetNodesByClass("vtkMRMLSliceNode"):
+            node.JumpSliceByOffsetting(*ras)
 
     def _on_segmentation_modified(self, *_args) -> None:
         scan = self.session.baseline

@@ -49,24 +49,17 @@ def parse_result(text: str) -> dict:
     return result if isinstance(result, dict) else {}
 
 
-def find_output(result: dict, outdir: Path, ct_path: Path) -> Path | None:
-    """The mask the command wrote: named in its result, else `<name>_seg.nii.gz` in OUTDIR."""
-    for key in ("mask", "seg", "output", "labels"):
-        value = result.get(key) or result.get("files", {}).get(key)
-        if isinstance(value, str) and Path(value).exists():
-            return Path(value)
-    found = sorted(outdir.glob(f"*{SEG_SUFFIX}"))
+def find_output(result: dict, outdir: Path) -> Path | None:
+    """The mask the command wrote: the `*_seg.nii.gz` among its result's files, else in OUTDIR."""
+    named = [Path(v) for v in result.get("files", {}).values() if str(v).endswith(SEG_SUFFIX)]
+    found = [p for p in named if p.exists()] or sorted(outdir.glob(f"*{SEG_SUFFIX}"))
     return found[0] if found else None
 
 
 def model_of(result: dict) -> dict:
-    """{id, version, demo} of the model that produced the mask, from the command's result."""
-    model = result.get("model")
-    if isinstance(model, dict):
-        return {"id": model.get("id", "unknown"), "version": model.get("version", ""), "demo": bool(model.get("demo", False))}
-    if isinstance(model, str):
-        return {"id": model, "version": str(result.get("model_version", "")), "demo": bool(result.get("demo", False))}
-    return {"id": "unknown", "version": "", "demo": False}
+    """{id, version, demo} of the model that produced the mask (the result's provenance record)."""
+    model = result.get("provenance", {}).get("model") or {}
+    return {"id": model.get("id", "unknown"), "version": model.get("version", ""), "demo": bool(model.get("demo", False))}
 
 
 @dataclass
@@ -102,7 +95,7 @@ class SegmentJob:
             self.events.put(("failed", error[-1] if error else f"ich segment exited with code {code}"))
             return
         result = parse_result("".join(self._other))
-        mask = find_output(result, self.outdir, self.ct_path)
+        mask = find_output(result, self.outdir)
         if mask is None:
             self.events.put(("failed", f"{self.outdir}: ich segment wrote no *{SEG_SUFFIX}"))
             return

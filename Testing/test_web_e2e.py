@@ -1,0 +1,177 @@
+"""End-to-end tests of the browser workstation (`ich view`) with Playwright and Debian's chromium.
+
+The phantom's ground-truth mask stands in for the model's output (`--mask`), which keeps the run
+well under two minutes on 2 cores; the Segment button's child process is covered by
+test_web_state (job parsing) and by `ich segment`'s own tests. Every wait is on page state
+(DOM text), never a fixed sleep. Screenshots land in Testing/artifacts/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+START_TIMEOUT_S = 120
+UI_TIMEOUT_MS = 60_000
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing: install Debian's chromium (apt-get install -y chromium)")
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright missing: pip install playwright (never `playwright install`)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`ich view ...` in a child process; `url` once it printed its address."""
+
+    def __init__(self, args: list[str], tmp: Path):
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "ICHKIT_CACHE": str(tmp / "cache")}
+        self.proc = subprocess.Popen([sys.executable, "-m", "ichkit", "view", *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, env=env)
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self.url = ""
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self.ready.wait(START_TIMEOUT_S) or not self.url:
+            self.stop()
+            pytest.fail("ich view did not start:\n" + "".join(self.lines[-30:]))
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            found = re.search(r"ICH workstation at (\S+)", line)
+            if found:
+                self.url = found.group(1)
+                self.ready.set()
+        self.ready.set()
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def phantoms(tmp_path_factory):
+    from ichkit.phantom import make_phantom, write_phantom
+
+    folder = tmp_path_factory.mktemp("web")
+    base = write_phantom(make_phantom(0), folder, "base")
+    follow = write_phantom(make_phantom(1), folder, "follow")
+    return folder, base, follow
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _number(page, selector: str) -> float:
+    return float(page.locator(selector).inner_text())
+
+
+def _wait_changed(page, selector: str, old: float) -> float:
+    page.wait_for_function("([s, v]) => { const e = document.querySelector(s); return e && parseFloat(e.textContent) !== v; }",
+                           arg=[selector, old], timeout=UI_TIMEOUT_MS)
+    return _number(page, selector)
+
+
+def test_workstation_load_edit_undo_export(phantoms, browser, tmp_path):
+    folder, base, follow = phantoms
+    ARTIFACTS.mkdir(exist_ok=True)
+    server = Server([str(base["ct"]), "--mask", str(base["labels"]), "--followup", str(follow["ct"]),
+                     "--followup-mask", str(follow["labels"]), "--port", str(_free_port())], tmp_path)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(server.url)
+        # the CT, the mask and the panel: volumes of the ground truth, the HE verdict
+        page.wait_for_selector("#mesh-IPH", timeout=UI_TIMEOUT_MS)
+        page.wait_for_selector("img.image-display-area[src^='blob:']", timeout=UI_TIMEOUT_MS)
+        expect = playwright.expect
+        expect(page.locator("#case-name")).to_have_text("base_ct")
+        iph_voxel = _number(page, "#voxel-IPH")
+        truth = __import__("json").loads(base["json"].read_text())["volumes_ml"]["IPH"]
+        assert iph_voxel == pytest.approx(truth, abs=0.01)
+        expect(page.locator("#verdict")).to_contain_text("expansion")
+        page.screenshot(path=str(ARTIFACTS / "web_01_loaded.png"))
+
+        # paint a stroke next to the hematoma with the Segment Editor's brush: IPH grows
+        page.locator("button:has(i.mdi-brush)").first.click()
+        view = page.locator("img.image-display-area").first
+        box = view.bounding_box()
+        x0, y0 = box["x"] + box["width"] * 0.40, box["y"] + box["height"] * 0.30
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        for step in range(1, 11):
+            page.mouse.move(x0 + step * box["width"] * 0.01, y0, steps=2)
+        page.mouse.up()
+        painted = _wait_changed(page, "#voxel-IPH", iph_voxel)
+        assert painted > iph_voxel
+        expect(page.locator("#edited")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "web_02_painted.png"))
+
+        # undo: back to the ground truth exactly
+        page.locator("button:has(i.mdi-undo)").first.click()
+        assert _wait_changed(page, "#voxel-IPH", painted) == pytest.approx(iph_voxel, abs=0.005)
+        expect(page.locator("#edited")).to_have_count(0)
+
+        # export: .seg.nrrd, NIfTI, CSV and the HTML report
+        out = tmp_path / "export"
+        page.fill("#export-dir", str(out))
+        page.click("#export-btn")
+        expect(page.locator("#exported li")).to_have_count(4, timeout=UI_TIMEOUT_MS)
+        for name in ("base_ct_seg.seg.nrrd", "base_ct_seg.nii.gz", "base_ct_volumes.csv", "base_ct_report.html"):
+            assert (out / name).stat().st_size > 0, name
+        report = (out / "base_ct_report.html").read_text()
+        assert "data:image/png;base64," in report and "mask file base_labels.nii.gz" in report
+
+        # ground truth in the nnU-Net layout with provenance
+        gt = tmp_path / "Dataset900_ICH"
+        page.fill("#gt-dir", str(gt))
+        page.fill("#gt-case", "ICH_001")
+        page.click("#gt-btn")
+        expect(page.locator("#status")).to_contain_text("Saved ground truth", timeout=UI_TIMEOUT_MS)
+        assert (gt / "imagesTr" / "ICH_001_0000.nii.gz").exists() and (gt / "labelsTr" / "ICH_001.nii.gz").exists()
+        assert '"edited": false' in (gt / "provenance" / "ICH_001.json").read_text()
+        page.screenshot(path=str(ARTIFACTS / "web_03_exported.png"), full_page=True)
+    finally:
+        server.stop()
+
+
+def test_remote_host_requires_token(phantoms, tmp_path):
+    folder, base, _ = phantoms
+    refused = subprocess.run([sys.executable, "-m", "ichkit", "view", "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--allow-remote" in refused.stderr
+    port = _free_port()
+    server = Server(["--host", "0.0.0.0", "--allow-remote", "--port", str(port)], tmp_path)
+    try:
+        token = server.url.split("token=")[1]
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10)
+        assert denied.value.code == 403
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html?token={token}", timeout=10) as ok:
+            assert ok.status == 200 and "ichkit_token" in ok.headers.get("Set-Cookie", "")
+        assert any("warning" in line for line in server.lines)
+    finally:
+        server.stop()
