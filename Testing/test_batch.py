@@ -21,6 +21,7 @@ from ichkit.batch.scan_task import TaskConfig
 from ichkit.phantom import write_phantom_cohort
 
 SMALL = dict(shape=(12, 128, 128), spacing=(2.0, 2.0, 5.0))
+TASK = TaskConfig(radiomics="default")  # enough work per scan (~0.5 s) to kill runs mid-scan
 
 
 def _cohort(folder: Path, n: int) -> Path:
@@ -42,7 +43,7 @@ def cohort30(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def reference(cohort30, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("reference")
-    summary = run_cohort(read_cohort(cohort30), out, RunConfig(task=TaskConfig(radiomics="shape"), workers=1))
+    summary = run_cohort(read_cohort(cohort30), out, RunConfig(task=TASK, workers=1))
     assert summary["done"] == 30 and summary["failed"] == 0 and summary["pairs"] == 15
     return out
 
@@ -57,13 +58,13 @@ def _partial_files(out: Path) -> list[Path]:
 
 
 def _run_cli(cohort: Path, out: Path, *extra: str, **kw) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "ichkit", "run", str(cohort), "-o", str(out), "--no-progress", *extra]
+    cmd = [sys.executable, "-m", "ichkit", "run", str(cohort), "-o", str(out), "--no-progress", "--radiomics", TASK.radiomics, *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
 
 
 def test_rerun_skips_finished_scans(cohort30, reference):
     status_before = {p: p.stat().st_mtime_ns for p in reference.rglob("status.json")}
-    summary = run_cohort(read_cohort(cohort30), reference, RunConfig(task=TaskConfig(radiomics="shape")))
+    summary = run_cohort(read_cohort(cohort30), reference, RunConfig(task=TASK))
     assert summary["done"] == 30
     assert {p: p.stat().st_mtime_ns for p in reference.rglob("status.json")} == status_before
 
@@ -74,23 +75,27 @@ def test_partial_scan_is_redone(cohort30, reference, tmp_path):
     victim = out / "scans" / "phantom_003_ct"
     (victim / "result.json").write_text('{"truncated": ')  # a corrupt output under a done status
     (victim / ".result.json.abc.part.json").write_text("partial")
-    run_cohort(read_cohort(cohort30), out, RunConfig(task=TaskConfig(radiomics="shape")))
+    run_cohort(read_cohort(cohort30), out, RunConfig(task=TASK))
     assert _outputs(out) == _outputs(reference)
     assert not _partial_files(out)
 
 
+def _done(out: Path) -> int:
+    return sum(1 for p in out.glob("scans/*/status.json") if '"done"' in p.read_text())
+
+
 def test_kill9_at_20_random_points(cohort30, reference, tmp_path):
-    """kill -9 the whole process tree 20 times at random moments; the rerun gives identical outputs."""
+    """kill -9 the whole process tree at 20 random points of one 30-scan batch (during start-up,
+    mid-scan, between scans), each time restarting; the final rerun gives identical outputs."""
     out = tmp_path / "killed"
     rng = random.Random(20261125)
-    t0 = time.time()
-    proc = _run_cli(cohort30, tmp_path / "timing")
-    proc.communicate(timeout=600)
-    full = time.time() - t0
     kills = 0
     for trial in range(20):
+        target = _done(out) + rng.randint(0, 1)
         proc = _run_cli(cohort30, out, "--workers", "2")
-        time.sleep(rng.uniform(0.2, full * 0.9))
+        while proc.poll() is None and _done(out) < target:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.3))
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             kills += 1
@@ -100,7 +105,8 @@ def test_kill9_at_20_random_points(cohort30, reference, tmp_path):
         for result in out.rglob("result.json"):
             if (result.parent / "status.json").exists():
                 assert result.read_bytes() == (reference / result.relative_to(out)).read_bytes()
-    assert kills >= 15, f"only {kills} of 20 runs were still going when killed"
+    assert kills == 20, f"only {kills} of 20 runs were still going when killed"
+    assert _done(out) < 30
     proc = _run_cli(cohort30, out)
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr
@@ -142,7 +148,7 @@ def test_dask_local_cluster_gives_the_same_outputs(cohort30, reference, tmp_path
     pytest.importorskip("distributed")
     scans = read_cohort(cohort30)[:6]
     out = tmp_path / "dask"
-    summary = run_cohort(scans, out, RunConfig(task=TaskConfig(radiomics="shape"), workers=2, engine="dask"))
+    summary = run_cohort(scans, out, RunConfig(task=TASK, workers=2, engine="dask"))
     assert summary["done"] == 6
     for s in scans:
         rel = Path("scans") / s.scan_id / "result.json"
@@ -168,7 +174,7 @@ def test_no_identifying_dicom_tags_in_outputs_or_logs(tmp_path):
     cohort = tmp_path / "c.csv"
     cohort.write_text(f"scan_id,ct,mask\nscan1,{series},{tmp_path / 'mask.nii.gz'}\n")
     logs = []
-    for cmd in (["inspect", str(series), "--json"], ["volume", str(series), str(tmp_path / "mask.nii.gz"), "--json"], ["run", str(cohort), "-o", str(tmp_path / "out"), "--no-progress", "--debug"]):
+    for cmd in (["inspect", str(series), "--json"], ["volume", str(series), str(tmp_path / "mask.nii.gz"), "--json"], ["--debug", "run", str(cohort), "-o", str(tmp_path / "out"), "--no-progress"]):
         proc = subprocess.run([sys.executable, "-m", "ichkit", *cmd], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         logs.append(proc.stdout + proc.stderr)

@@ -12,6 +12,7 @@ from ichkit.cli import main
 from ichkit.errors import ModelError
 from ichkit.models import cache, load_registry
 from ichkit.models.download import download
+from ichkit.models.engines import DEMO_SEGMENTATION, default_segmentation_model
 from ichkit.models.importer import import_models
 from ichkit.models.registry import load_manifest, validate_manifest
 from ichkit.resources import resource_path
@@ -109,6 +110,17 @@ def test_remove_and_unknown_model(ich_cache, blast_dir, capsys):
     assert not cache.is_installed(registry.get("blast-ct-v1")) and cache.is_installed(registry.get("blast-ct-v1-single"))
     assert main(["models", "info", "no-such-model"]) == 2
     assert "unknown model" in capsys.readouterr().err
+
+
+def test_default_model_is_the_best_installed_real_one(ich_cache, blast_dir):
+    registry = load_registry()
+    if DEMO_SEGMENTATION not in registry:
+        with pytest.raises(ModelError, match="ich models download blast-ct-v1-single"):
+            default_segmentation_model(registry)
+    import_models(blast_dir)
+    assert default_segmentation_model(registry).id == "blast-ct-v1-single"
+    cache.remove(registry.get("blast-ct-v1-single"))
+    assert default_segmentation_model(registry).id == "blast-ct-v1"
 
 
 def test_nnunet_results_folder_becomes_a_user_model(ich_cache, tmp_path, capsys):

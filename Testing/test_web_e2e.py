@@ -175,3 +175,30 @@ def test_remote_host_requires_token(phantoms, tmp_path):
         assert any("warning" in line for line in server.lines)
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_segment_button_runs_the_model(browser, tmp_path):
+    """Segment in the child process with blast-ct-v1-single imported from /work/shared (skipped without it)."""
+    import importlib.util
+
+    models = Path("/work/shared/models/blast-ct-v1")
+    if importlib.util.find_spec("ichkit.segment.blast_ct") is None or not models.is_dir():
+        pytest.skip("no blast-ct engine or model files to import")
+    from ichkit.phantom import make_phantom, write_phantom
+
+    files = write_phantom(make_phantom(0, shape=(16, 256, 256), spacing=(1.0, 1.0, 5.0)), tmp_path, "small")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ICHKIT_CACHE": str(tmp_path / "cache")}
+    subprocess.run([sys.executable, "-m", "ichkit", "models", "import", str(models), "--no-progress"], env=env, check=True, timeout=120)
+    server = Server([str(files["ct"]), "--port", str(_free_port())], tmp_path)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(server.url)
+        page.wait_for_selector("img.image-display-area[src^='blob:']", timeout=UI_TIMEOUT_MS)
+        page.click("#segment-btn")
+        playwright.expect(page.locator("#seg-progress")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        playwright.expect(page.locator("#source")).to_contain_text("blast-ct-v1-single", timeout=600_000)
+        assert _number(page, "#mesh-IPH") > 0
+        page.screenshot(path=str(ARTIFACTS / "web_04_segmented.png"))
+    finally:
+        server.stop()

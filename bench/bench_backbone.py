@@ -4,7 +4,10 @@ radiomics with N workers against 1.
 
 Each variant runs in its own child process; its peak memory is the child's ru_maxrss read with
 os.wait4 (per child, C extensions included; tracemalloc would miss ITK's and pyradiomics' C
-buffers). For the cohort the children's own worker processes are reported separately.
+buffers). Linux starts a child's ru_maxrss at its parent's RSS when it is forked, so this script
+keeps its own process lean (no numpy): the phantoms are made in a child too. The cohort's worker
+processes are reported separately (RUSAGE_CHILDREN of the cohort process: the largest worker,
+floored at the cohort process's RSS when it spawned them).
 
     .venv/bin/python bench/bench_backbone.py [--seed 0] [--cohort 6] [--workers 2] [--params full]
 """
@@ -29,7 +32,7 @@ t = {}; t0 = time.perf_counter()
 from ichkit.io import load_ct, load_mask
 from ichkit.preprocess import resample
 from ichkit.measure import measure
-from ichkit.radiomics import extract, params_file
+from ichkit.radiomics import extract
 t["import"] = time.perf_counter() - t0
 ct_path, mask_path, params = sys.argv[1:4]
 s = time.perf_counter(); ct = load_ct(ct_path); mask = load_mask(mask_path, ct); t["load+validate"] = time.perf_counter() - s
@@ -37,6 +40,22 @@ s = time.perf_counter(); ct = resample(ct); mask = resample(mask, is_label=True)
 s = time.perf_counter(); m = measure(mask); t["volumes"] = time.perf_counter() - s
 s = time.perf_counter(); f = extract(ct, mask, params, label=1); t["radiomics"] = time.perf_counter() - s
 print(json.dumps({"t": t, "n": len(f), "iph_mesh_ml": m["IPH"].mesh_ml, "mesh_feature_ml": f["original_shape_MeshVolume"] / 1000}))
+"""
+
+MAKE_DATA = """
+import json, sys, time
+from ichkit.io import save_labelmap, save_volume
+from ichkit.phantom import make_phantom, write_phantom_cohort
+seed, folder, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+cohort_shape = tuple(int(v) for v in sys.argv[4:7])
+s = time.perf_counter()
+ph = make_phantom(seed, shape=(32, 512, 512), spacing=(0.5, 0.5, 5.0))
+save_volume(ph.ct, f"{folder}/ct.nrrd")
+save_labelmap(ph.labels, f"{folder}/labels.nrrd")
+t = time.perf_counter() - s
+if n:
+    write_phantom_cohort(f"{folder}/cohort", n, seed=seed, shape=cohort_shape, spacing=(0.5, 0.5, 5.0))
+print(json.dumps({"t": {"make": t}, "volumes_ml": ph.volumes_ml}))
 """
 
 PLAIN_SCAN = """
@@ -89,20 +108,15 @@ def main() -> int:
     ap.add_argument("--cohort-shape", type=int, nargs=3, default=(24, 256, 256), metavar=("Z", "Y", "X"))
     args = ap.parse_args()
 
-    from ichkit.io import save_labelmap, save_volume
-    from ichkit.phantom import make_phantom, write_phantom_cohort
-    from ichkit.radiomics import params_file
+    from ichkit.resources import resource_path  # a lean import: os and pathlib only
 
-    params = params_file(args.params)
+    params = resource_path(f"radiomics/{args.params}.yaml") if "." not in args.params else Path(args.params)
     with tempfile.TemporaryDirectory(prefix="ich-bench-") as tmp:
         tmp = Path(tmp)
-        s = time.perf_counter()
-        ph = make_phantom(args.seed, shape=(32, 512, 512), spacing=(0.5, 0.5, 5.0))
-        ct_path, mask_path = tmp / "ct.nrrd", tmp / "labels.nrrd"
-        save_volume(ph.ct, ct_path)
-        save_labelmap(ph.labels, mask_path)
-        print(f"phantom seed {args.seed}: 512x512x32, IPH {ph.volumes_ml['IPH']:.1f} mL, IVH {ph.volumes_ml['IVH']:.1f} mL "
-              f"(made and written in {time.perf_counter() - s:.1f} s); params {params.name}")
+        made = run_child(MAKE_DATA, args.seed, tmp, args.cohort, *args.cohort_shape)
+        ct_path, mask_path, cdir = tmp / "ct.nrrd", tmp / "labels.nrrd", tmp / "cohort"
+        print(f"phantom seed {args.seed}: 512x512x32, IPH {made['volumes_ml']['IPH']:.1f} mL, IVH {made['volumes_ml']['IVH']:.1f} mL "
+              f"(made and written in {made['t']['make']:.1f} s); params {params.name}")
 
         ours = run_child(ICHKIT_SCAN, ct_path, mask_path, params)
         plain = run_child(PLAIN_SCAN, ct_path, mask_path, params)
@@ -117,8 +131,6 @@ def main() -> int:
         print(f"  {'peak RSS MiB':<16}{ours['maxrss_mib']:>10.0f}{plain['maxrss_mib']:>15.0f}{ours['maxrss_mib'] / plain['maxrss_mib']:8.2f}")
 
         if args.cohort:
-            cdir = tmp / "cohort"
-            write_phantom_cohort(cdir, args.cohort, seed=args.seed, shape=tuple(args.cohort_shape), spacing=(0.5, 0.5, 5.0))
             one = run_child(COHORT, cdir / "cohort.csv", params, 1, tmp / "c1.csv")
             many = run_child(COHORT, cdir / "cohort.csv", params, args.workers, tmp / "cn.csv")
             same = (tmp / "c1.csv").read_text() == (tmp / "cn.csv").read_text()

@@ -22,6 +22,8 @@ COMMANDS = [
     "volume",
     "radiomics",
     "segment",
+    "dataset",
+    "train",
     "models",
     "phantom",
     "demo",

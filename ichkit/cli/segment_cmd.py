@@ -16,14 +16,16 @@ DEMO_NOTICE = "demo model, not for clinical use"
 
 
 def register(subparsers) -> None:
+    from ..segment.postprocess import MIN_COMPONENT_ML
+
     p = subparsers.add_parser("segment", help="AI hemorrhage segmentation with a registry model", description=__doc__)
     p.add_argument("ct", metavar="CT", help="head CT: DICOM folder, NIfTI, NRRD or MHA")
     p.add_argument("-o", "--outdir", required=True, help="output folder")
     p.add_argument("--model", metavar="ID", help="registry model (default: the best installed one; see `ich models list`)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
     p.add_argument(
-        "--min-component-ml", type=float, metavar="X",
-        help="drop connected components smaller than X mL, per label (default: ichkit.segment.postprocess.MIN_COMPONENT_ML)",
+        "--min-component-ml", type=float, metavar="X", default=MIN_COMPONENT_ML,
+        help="drop connected components smaller than X mL, per label (default: %(default)s)",
     )
     p.add_argument("--probabilities", action="store_true", help="also write the class probabilities (4D NIfTI)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -100,12 +102,15 @@ def run(args) -> int:
     from dataclasses import asdict
 
     from ..atomic import check_writable, write_json
+    from ..errors import OptionError
     from ..io import load_ct, save_labelmap
     from ..measure import measure
     from ..models import create_segmenter, default_segmentation_model, load_registry
     from ..progress import tqdm_bar
-    from ..segment.postprocess import MIN_COMPONENT_ML, drop_small_components
+    from ..segment.postprocess import drop_small_components
 
+    if args.min_component_ml < 0:
+        raise OptionError(None, f"--min-component-ml {args.min_component_ml}: must be 0 or more")
     ct_path, outdir = Path(args.ct), Path(args.outdir)
     paths = output_paths(outdir, output_name(ct_path), args.probabilities)
     for path in paths.values():
@@ -113,7 +118,6 @@ def run(args) -> int:
     registry = load_registry()
     entry = registry.get(args.model) if args.model else default_segmentation_model(registry)
     device = _device(args.device)
-    min_ml = MIN_COMPONENT_ML if args.min_component_ml is None else args.min_component_ml
 
     ct = load_ct(ct_path)
     show = not (args.no_progress or args.json)
@@ -122,7 +126,7 @@ def run(args) -> int:
         result = create_segmenter(entry, device, report).predict(ct, report)
     finally:
         close()
-    labels, removed = drop_small_components(result.labels, min_ml)
+    labels, removed = drop_small_components(result.labels, args.min_component_ml)
 
     if args.probabilities:
         save_probabilities(result, labels, paths["probabilities"], entry.id)
@@ -133,7 +137,7 @@ def run(args) -> int:
         "ct": str(ct_path),
         "files": {k: str(v) for k, v in paths.items()},
         "volumes": volumes,
-        "provenance": provenance(entry, device, ct_path, {"min_component_ml": min_ml, "removed": asdict(removed)}),
+        "provenance": provenance(entry, device, ct_path, {"min_component_ml": args.min_component_ml, "removed": asdict(removed)}),
     }
     write_json(paths["volumes_json"], record)
 

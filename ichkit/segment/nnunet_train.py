@@ -47,6 +47,30 @@ class TrainResult:
         return self.model_dir / f"fold_{self.fold}"
 
 
+def _umamba_available(device: str) -> str | None:
+    import importlib.util
+
+    import torch
+
+    missing = [what for what, ok in (("a CUDA GPU (--device cuda)", device == "cuda" and torch.cuda.is_available()),
+                                     ("the mamba-ssm package", importlib.util.find_spec("mamba_ssm") is not None)) if not ok]
+    if missing:
+        return f"U-Mamba needs {' and '.join(missing)}, which this machine lacks; use --arch nnunet"
+    return "U-Mamba's trainer is not bundled with this version of ichkit; use --arch nnunet"
+
+
+# architecture -> check returning why it cannot run here (None: it can)
+ARCHITECTURES = {"nnunet": lambda device: None, "umamba": _umamba_available}
+
+
+def check_architecture(arch: str, device: str) -> None:
+    if arch not in ARCHITECTURES:
+        raise OptionError(None, f"--arch {arch}: unknown (known: {', '.join(ARCHITECTURES)})")
+    problem = ARCHITECTURES[arch](device)
+    if problem:
+        raise OptionError(None, f"--arch {arch}: {problem}")
+
+
 def derive_plans(plans: dict, preset: Preset) -> dict:
     """nnU-Net's plans with the preset's overrides applied to the 3d_fullres configuration only.
 

@@ -7,11 +7,12 @@ volume threshold, per label, removes most of them without touching the hematoma 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import ndimage
 
-from ..image import Volume
+if TYPE_CHECKING:  # keeps `ich --help` free of SimpleITK/scipy: the CLI reads MIN_COMPONENT_ML
+    from ..image import Volume
 
 MIN_COMPONENT_ML = 0.1  # smaller than any hematoma worth measuring, larger than typical specks
 FULL_CONNECTIVITY = np.ones((3, 3, 3), dtype=bool)  # 26-neighbourhood: diagonal contact joins parts
@@ -26,11 +27,13 @@ class Removed:
 
 
 def drop_small_components(
-    labels: Volume,
+    labels: "Volume",
     min_component_ml: float = MIN_COMPONENT_ML,
     per_label_ml: dict[int, float] | None = None,
-) -> tuple[Volume, Removed]:
+) -> tuple["Volume", Removed]:
     """Set to background every connected component smaller than its label's threshold (mL)."""
+    from scipy import ndimage
+
     out = labels.array.copy()
     removed = Removed()
     thresholds = per_label_ml or {}

@@ -20,6 +20,7 @@ class Preset:
     initial_lr: float = 1e-2
     momentum: float = 0.99  # SGD, Nesterov (nnU-Net's optimiser)
     weight_decay: float = 3e-5
+    foreground_oversampling: float = 0.33  # share of patches centred on a labelled voxel (nnU-Net's default)
     save_every: int = 50  # epochs between checkpoint_latest.pth writes (what --resume restarts from)
     final_validation: bool = True  # nnU-Net's full-image validation of the fold after training
     # plans overrides (None: the planner's choice)

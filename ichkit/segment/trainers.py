@@ -29,6 +29,7 @@ class ICHTrainer(nnUNetTrainer):
         self.initial_lr = p.initial_lr
         self.weight_decay = p.weight_decay
         self.save_every = p.save_every
+        self.oversample_foreground_percent = p.foreground_oversampling
 
     def configure_optimizers(self):
         optimizer = torch.optim.SGD(self.network.parameters(), self.initial_lr, weight_decay=self.weight_decay,

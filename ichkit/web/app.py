@@ -51,7 +51,7 @@ class Workstation(TrameApp):
         self.session = Session()
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="ichkit-web-"))
         self.job: SegmentJob | None = None
-        self._ct_node = self._seg_node = None
+        self._ct_node = self._seg_node = self._edit_started = None
         self.timings: dict[str, float] = {}
         self.slicer = SlicerApp()
         register_rca_factories(self.slicer.view_manager, self.server)
@@ -106,7 +106,6 @@ class Workstation(TrameApp):
         self._seg_node = self.slicer.segmentation_editor.active_segmentation_node
         self.slicer.display_manager.reset_views()
         self._jump_to(key_slice(scan) if scan.labels is not None else scan.ct.shape[0] // 2)
-        self.timings["shown"] = time.perf_counter()
 
     def _jump_to(self, index: int) -> None:
         """Centre the slice views on the in-plane centre of axial slice `index` of the CT."""
@@ -117,22 +116,29 @@ class Workstation(TrameApp):
             node.JumpSliceByOffsetting(*ras)
 
     def _on_segmentation_modified(self, *_args) -> None:
-        scan = self.session.baseline
-        if scan is None or self._seg_node is None:
+        """Re-measure once per burst of modified signals (a stroke emits several)."""
+        if self.session.baseline is None or self._seg_node is None or self._edit_started is not None:
             return
-        t0 = time.perf_counter()
+        self._edit_started = time.perf_counter()
+        loop = asyncio.get_event_loop()
+        if loop.is_running():
+            loop.call_soon(self._remeasure)
+        else:
+            self._remeasure()
+
+    def _remeasure(self) -> None:
+        scan = self.session.baseline
         scan.edit(glue.segmentation_to_labelmap(self._seg_node, scan.ct))
-        self.timings["measure_s"] = time.perf_counter() - t0
-        self.session.status = f"Measured after edit in {self.timings['measure_s']:.2f} s"
+        self.timings["edit_s"] = time.perf_counter() - self._edit_started
+        self._edit_started = None
+        self.session.status = f"Measured after edit in {self.timings['edit_s']:.2f} s"
         self._push()
 
     # --- actions ----------------------------------------------------------------------------
     def load_files(self, ct_path: str | Path, mask_path: str | Path | None = None) -> None:
         ct = load_ct(ct_path)
         labels = load_mask(mask_path, ct) if mask_path else None
-        if labels is not None:
-            labels.meta["path"] = str(mask_path)
-        self.session.load(ct, ct_path, labels)
+        self.session.load(ct, ct_path, labels, mask_path=mask_path or "")
         self.state.ct_path, self.state.mask_path = str(ct_path), str(mask_path or "")
         self.state.gt_case = self.session.baseline.name
         self._show()
@@ -147,9 +153,7 @@ class Workstation(TrameApp):
     def load_followup_files(self, ct_path: str | Path, mask_path: str | Path | None = None) -> None:
         ct = load_ct(ct_path)
         labels = load_mask(mask_path, ct) if mask_path else None
-        if labels is not None:
-            labels.meta["path"] = str(mask_path)
-        scan = self.session.load(ct, ct_path, labels, followup=True)
+        scan = self.session.load(ct, ct_path, labels, mask_path=mask_path or "", followup=True)
         if labels is None:
             self.session.status = f"Follow-up {scan.name} loaded; press Segment to measure it"
         self._push()

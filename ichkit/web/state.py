@@ -7,7 +7,6 @@ The app turns user events into these actions and shows `panel()`; the scene only
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,12 +106,11 @@ class Session:
     followup: Scan | None = None
     progress: float | None = None  # 0..1 while a segmentation runs, else None
     status: str = "Load a CT to start."
-    started: float = field(default_factory=time.time)
 
-    def load(self, ct: Volume, path: str | Path, labels: Volume | None = None, *, followup: bool = False) -> Scan:
+    def load(self, ct: Volume, path: str | Path, labels: Volume | None = None, *, mask_path: str | Path = "", followup: bool = False) -> Scan:
         scan = Scan(ct=ct, path=Path(path))
         if labels is not None:
-            scan.set_mask(labels, Source.from_file(labels.meta.get("path", "")))
+            scan.set_mask(labels, Source.from_file(mask_path))
         if followup:
             self.followup = scan
         else:

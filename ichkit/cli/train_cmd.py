@@ -1,0 +1,58 @@
+"""`ich train segment DATASET`: train a segmentation network (nnU-Net v2 engine).
+
+`train` is a group: the classification and synthesis trainers join it as further subcommands.
+"""
+
+from __future__ import annotations
+
+from .common import add_json, add_progress, emit
+
+
+def register(sub) -> None:
+    from ..segment.presets import PRESETS
+
+    p = sub.add_parser("train", help="train models (segment; more trainers to come)")
+    kinds = p.add_subparsers(dest="kind", metavar="KIND")
+    kinds.required = True
+    s = kinds.add_parser("segment", help="train a segmentation network on a dataset built by `ich dataset build`")
+    s.add_argument("dataset", help="dataset folder DatasetNNN_Name (imagesTr/, labelsTr/, dataset.json, patients.csv)")
+    s.add_argument("--arch", default="nnunet", choices=["nnunet", "umamba"], help="network family (default nnunet)")
+    s.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="seed: the methods' recipe (default); nnunet: nnU-Net defaults; smoke: tiny CI run")
+    s.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
+    s.add_argument("--fold", default="0", help="cross-validation fold (patient-grouped) or 'all' (default 0)")
+    s.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
+    s.add_argument("--resume", action="store_true", help="continue from the fold's latest checkpoint")
+    s.add_argument("-o", "--output", default=None, help="work folder for preprocessed data and results (default: DATASET_work next to the dataset)")
+    add_json(s)
+    add_progress(s)
+    s.set_defaults(func=run_segment)
+
+
+def run_segment(args) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from ..progress import tqdm_bar
+    from ..segment.export import export_torchscript
+    from ..segment.nnunet_train import check_architecture, train
+    from ..segment.presets import PRESETS
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    check_architecture(args.arch, device)
+    dataset = Path(args.dataset)
+    work = Path(args.output) if args.output else dataset.parent / f"{dataset.name}_work"
+    fold = args.fold if args.fold == "all" else int(args.fold)
+    preset = PRESETS[args.preset].with_overrides(epochs=args.epochs)
+    progress, close = tqdm_bar("training", enabled=not args.no_progress)
+    try:
+        result = train(dataset, work, preset, fold=fold, device=device, resume=args.resume, progress=progress)
+    finally:
+        close()
+    exported = export_torchscript(result.model_dir, result.fold, result.fold_dir / "torchscript")
+    payload = {"model_dir": result.model_dir, "fold": result.fold, "epochs_done": result.epochs_done,
+               "resumed_from_epoch": result.resumed_from_epoch, "torchscript": exported[0].parent}
+    start = f" (resumed at epoch {result.resumed_from_epoch})" if result.resumed_from_epoch else ""
+    emit(args, payload, f"trained fold {result.fold} to epoch {result.epochs_done}{start}: {result.model_dir}\n"
+                        f"lean CPU export: {exported[0].parent}")
+    return 0

@@ -1,0 +1,94 @@
+"""Export an nnU-Net v2 trained fold as TorchScript plus the preprocessing facts it needs.
+
+Why: nnU-Net's predictor pulls in its planners, readers and multiprocessing for every scan; the
+lean path (`lean.py`) needs only the traced network and a handful of numbers from plans.json:
+target spacing, CT normalisation, patch size, axis transposition, mirror axes, class names.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..atomic import atomic_path, write_json
+from ..errors import ModelError
+
+NETWORK_FILE = "network.pt"
+FACTS_FILE = "preprocessing.json"
+FACTS_FORMAT = "ichkit-nnunet-torchscript"
+FACTS_VERSION = 1
+CONFIGURATION = "3d_fullres"
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(path, f"is not readable JSON ({exc})") from None
+
+
+def load_network(model_dir: Path, fold: int | str, checkpoint: str = "checkpoint_final.pth"):
+    """nnU-Net's network for one fold, weights loaded, deep supervision off; plus (plans, dataset, checkpoint)."""
+    import torch
+    from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
+    from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
+
+    model_dir = Path(model_dir)
+    plans, dataset = _read(model_dir / "plans.json"), _read(model_dir / "dataset.json")
+    ckpt_path = model_dir / f"fold_{fold}" / checkpoint
+    if not ckpt_path.is_file():
+        raise ModelError(ckpt_path, "does not exist (the fold is not trained, or training has not finished)")
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    manager = PlansManager(plans)
+    config = manager.get_configuration(model_dir.name.split("__")[-1] if "__" in model_dir.name else CONFIGURATION)
+    labels = manager.get_label_manager(dataset)
+    network = get_network_from_plans(config.network_arch_class_name, config.network_arch_init_kwargs,
+                                     config.network_arch_init_kwargs_req_import, 1, labels.num_segmentation_heads,
+                                     allow_init=True, deep_supervision=False)
+    state = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in ckpt["network_weights"].items()}
+    network.load_state_dict(state)
+    return network.eval(), plans, dataset, ckpt, config
+
+
+def preprocessing_facts(plans: dict, dataset: dict, ckpt: dict, config) -> dict:
+    """Everything the lean sliding window needs, in the network's axis order (see `transpose_forward`)."""
+    scheme = config.normalization_schemes[0]
+    if scheme != "CTNormalization":
+        raise ModelError(None, f"normalisation {scheme!r} is not supported by the TorchScript export (CT models only)")
+    props = plans["foreground_intensity_properties_per_channel"]["0"]
+    labels = dataset["labels"]
+    if not all(isinstance(v, int) for v in labels.values()):
+        raise ModelError(None, "region-based nnU-Net models are not supported by the TorchScript export")
+    return {
+        "format": FACTS_FORMAT,
+        "version": FACTS_VERSION,
+        "network": NETWORK_FILE,
+        "axes": "network axes = the CT array [z, y, x] permuted by transpose_forward",
+        "transpose_forward": list(plans["transpose_forward"]),
+        "transpose_backward": list(plans["transpose_backward"]),
+        "spacing": [float(s) for s in config.spacing],
+        "patch_size": [int(p) for p in config.patch_size],
+        "normalisation": {"method": "CTNormalization", "lower_hu": float(props["percentile_00_5"]), "upper_hu": float(props["percentile_99_5"]),
+                          "mean": float(props["mean"]), "std": float(props["std"])},
+        "mirror_axes": [int(a) for a in (ckpt.get("inference_allowed_mirroring_axes") or ())],
+        "step_size": 0.5,
+        "gaussian_sigma_scale": 0.125,
+        "classes": {str(v): k for k, v in sorted(labels.items(), key=lambda kv: kv[1])},
+        "source": {"dataset": plans.get("dataset_name"), "plans": plans.get("plans_name"), "trainer": ckpt.get("trainer_name"),
+                   "epochs": ckpt.get("current_epoch")},
+    }
+
+
+def export_torchscript(model_dir: str | Path, fold: int | str, out_dir: str | Path, checkpoint: str = "checkpoint_final.pth") -> list[Path]:
+    """Trace the fold's network on one patch and write network.pt + preprocessing.json into `out_dir`."""
+    import torch
+
+    network, plans, dataset, ckpt, config = load_network(Path(model_dir), fold, checkpoint)
+    facts = preprocessing_facts(plans, dataset, ckpt, config)
+    out_dir = Path(out_dir)
+    with torch.no_grad():
+        traced = torch.jit.trace(network, torch.zeros(1, 1, *facts["patch_size"]))
+    with atomic_path(out_dir / NETWORK_FILE) as tmp:
+        torch.jit.save(traced, str(tmp))
+    write_json(out_dir / FACTS_FILE, facts)
+    return [out_dir / NETWORK_FILE, out_dir / FACTS_FILE]

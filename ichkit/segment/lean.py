@@ -1,0 +1,146 @@
+"""The lean CPU path for nnU-Net-trained models: TorchScript network + our own sliding window.
+
+Same steps as nnU-Net's predictor (CT normalisation, resampling to the training spacing,
+gaussian-weighted windows at half-patch steps, optional mirroring TTA, logits resampled back to
+the CT grid, argmax) with none of its reader, planner or worker-process overhead, and no
+nnunetv2 import: the model folder needs only `network.pt` and `preprocessing.json`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError
+from ..image import Volume
+from ..labels import label_for_name
+from ..progress import Progress, silent
+from .export import FACTS_FILE, FACTS_FORMAT
+from .result import SegmentationResult
+
+
+def gaussian_weights(patch: list[int], sigma_scale: float = 0.125, peak: float = 10.0):
+    """nnU-Net's importance map: a gaussian on the patch, no zeros (they would divide by zero)."""
+    import torch
+    from scipy.ndimage import gaussian_filter
+
+    delta = np.zeros(patch)
+    delta[tuple(p // 2 for p in patch)] = 1
+    g = gaussian_filter(delta, [p * sigma_scale for p in patch], 0, mode="constant", cval=0)
+    g = g / g.max() * peak
+    g[g == 0] = g[g > 0].min()
+    return torch.from_numpy(g.astype(np.float32))
+
+
+def window_starts(size: list[int], patch: list[int], step_size: float) -> list[list[int]]:
+    """Start indices per axis: as few windows as a step of `step_size` x patch allows, evenly spread."""
+    starts = []
+    for n, p in zip(size, patch):
+        steps = int(np.ceil((n - p) / (p * step_size))) + 1
+        stride = (n - p) / (steps - 1) if steps > 1 else 0
+        starts.append([int(round(stride * i)) for i in range(steps)])
+    return starts
+
+
+class LeanSegmenter:
+    """Segment a CT with an exported nnU-Net network (see `export.export_torchscript`)."""
+
+    def __init__(self, model_dir: str | Path, device: str = "cpu", tta: bool = False, model_id: str | None = None,
+                 threads: int | None = None, keep_probabilities: bool = False):
+        self.model_dir = Path(model_dir)
+        path = self.model_dir / FACTS_FILE
+        try:
+            self.facts = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelError(path, f"cannot read the model's preprocessing facts ({exc})") from None
+        if self.facts.get("format") != FACTS_FORMAT:
+            raise ModelError(path, f"is not an ichkit TorchScript export (format {self.facts.get('format')!r})")
+        self.device, self.tta, self.keep_probabilities = device, tta, keep_probabilities
+        self.threads = threads or os.cpu_count() or 1
+        self.model_id = model_id or self.model_dir.name
+        self.classes = {int(k): v for k, v in self.facts["classes"].items()}
+        self.product_value = {k: (label_for_name(v).value if label_for_name(v) else k) for k, v in self.classes.items() if k}
+
+    @cached_property
+    def network(self):
+        import torch
+
+        path = self.model_dir / self.facts["network"]
+        try:
+            net = torch.jit.load(str(path), map_location=self.device)
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise ModelError(path, f"cannot load the TorchScript network ({str(exc).splitlines()[0][:160]})") from None
+        return net.eval()
+
+    def _normalise(self, x):
+        n = self.facts["normalisation"]
+        return (x.clamp(n["lower_hu"], n["upper_hu"]) - n["mean"]) / max(n["std"], 1e-8)
+
+    def _forward(self, patch):
+        logits = self.network(patch)
+        if not self.tta or not self.facts["mirror_axes"]:
+            return logits
+        axes = [a + 2 for a in self.facts["mirror_axes"]]
+        flips = [c for r in range(1, len(axes) + 1) for c in itertools.combinations(axes, r)]
+        for dims in flips:
+            import torch
+
+            logits = logits + torch.flip(self.network(torch.flip(patch, dims)), dims)
+        return logits / (len(flips) + 1)
+
+    def sliding_window(self, image, progress: Progress = silent):
+        """Averaged logits [C, *shape] of a normalised image [*shape] (network axes)."""
+        import torch
+        import torch.nn.functional as F
+
+        patch = self.facts["patch_size"]
+        pad = [max(p - s, 0) for p, s in zip(patch, image.shape)]
+        lo = [p // 2 for p in pad]
+        padded = F.pad(image, [v for a in reversed(range(3)) for v in (lo[a], pad[a] - lo[a])]) if any(pad) else image
+        weights = gaussian_weights(patch, self.facts["gaussian_sigma_scale"]).to(self.device)
+        n_classes = len(self.classes)
+        acc = torch.zeros((n_classes, *padded.shape), dtype=torch.float32, device=self.device)
+        norm = torch.zeros(padded.shape, dtype=torch.float32, device=self.device)
+        windows = list(itertools.product(*window_starts(list(padded.shape), patch, self.facts["step_size"])))
+        for i, start in enumerate(windows):
+            sl = tuple(slice(s, s + p) for s, p in zip(start, patch))
+            acc[(slice(None), *sl)] += self._forward(padded[sl][None, None])[0] * weights
+            norm[sl] += weights
+            progress(i + 1, len(windows), "sliding window")
+        acc /= norm
+        return acc[(slice(None), *(slice(l, l + s) for l, s in zip(lo, image.shape)))]
+
+    def predict(self, ct: Volume, progress: Progress = silent) -> SegmentationResult:
+        import torch
+        import torch.nn.functional as F
+
+        f = self.facts
+        threads = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                image = torch.from_numpy(np.ascontiguousarray(ct.array, dtype=np.float32)).permute(*f["transpose_forward"]).to(self.device)
+                spacing = np.asarray(ct.spacing[::-1])[f["transpose_forward"]]
+                shape = tuple(image.shape)
+                target = tuple(int(v) for v in np.round(spacing / np.asarray(f["spacing"]) * np.asarray(shape)))
+                image = self._normalise(image)
+                if target != shape:
+                    image = F.interpolate(image[None, None], size=target, mode="trilinear", align_corners=False)[0, 0]
+                logits = self.sliding_window(image, progress)
+                if target != shape:
+                    logits = F.interpolate(logits[None], size=shape, mode="trilinear", align_corners=False)[0]
+                classes = logits.argmax(0).permute(*f["transpose_backward"]).cpu().numpy().astype(np.uint8)
+                probabilities = torch.softmax(logits, 0).permute(0, *(a + 1 for a in f["transpose_backward"])).cpu().numpy() if self.keep_probabilities else None
+        finally:
+            torch.set_num_threads(threads)
+        lut = np.zeros(256, np.uint8)
+        for k, v in self.product_value.items():
+            lut[k] = v
+        names = {v: self.classes[k] for k, v in self.product_value.items()}
+        labels = ct.with_array(lut[classes], segments=names)
+        return SegmentationResult(labels=labels, probabilities=probabilities, model_id=self.model_id, class_names=names)
