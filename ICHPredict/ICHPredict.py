@@ -1,17 +1,22 @@
-"""ICH Predict: predict hematoma expansion, hemorrhagic transformation and location from a head
-CT and its hemorrhage segmentation.
+"""ICH Predict: hematoma expansion, hemorrhagic transformation and location risks, with Grad-CAM
+and radiomics.
 
-A thin shell: the algorithms live in the `ichkit` backend, the scene work in `ICHPredictLib`
-(testable without Qt). Imports of the backend happen on Apply, so the module loads even before
-the backend is installed.
+A thin shell: prediction runs `ich predict` in a child process (Cancel kills it), the scene work
+is in `ICHPredictLib` (testable with slicer-core), the algorithms in the `ichkit` backend.
+Shared helpers (dependency installer, job monitor) come from ICHSegmentLib.
 """
 
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import qt
 import vtk
 
 import slicer
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
 from slicer.i18n import tr as _
-from slicer.parameterNodeWrapper import parameterNodeWrapper
+from slicer.parameterNodeWrapper import Choice, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
@@ -20,31 +25,34 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
+DEVICES = ["cpu", "cuda"]
+PRESETS = ["shape", "default", "full"]
+
 
 class ICHPredict(ScriptedLoadableModule):
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("ICH Predict")
         self.parent.categories = ["ICH Toolkit"]
-        self.parent.dependencies = []
+        self.parent.dependencies = ["ICHSegment"]  # shares ICHSegmentLib (installer, jobs, samples)
         self.parent.contributors = ["ICH Toolkit developers"]
         self.parent.helpText = _(
-            "Predicts hematoma expansion, hemorrhagic transformation and hemorrhage location from a "
-            "non-contrast head CT and its hemorrhage segmentation, with probabilities in a table."
+            "Predicts hematoma expansion, hemorrhagic transformation and hemorrhage location from a head CT and "
+            "its segmentation, with uncertainty intervals and Grad-CAM heatmaps, and extracts radiomics features."
         )
-        self.parent.acknowledgementText = _(
-            "Methods from published hematoma-expansion, hemorrhagic-transformation and radiomics studies; "
-            "see the ICH Toolkit documentation."
-        )
+        self.parent.acknowledgementText = _("See the ICH Toolkit documentation for the methods and models.")
 
 
 @parameterNodeWrapper
 class ICHPredictParameterNode:
-    """Saved with the scene, so a reopened scene restores the module's state."""
-
     inputVolume: vtkMRMLScalarVolumeNode
     inputSegmentation: vtkMRMLSegmentationNode
-    outputTable: vtkMRMLTableNode
+    device: Annotated[str, Choice(DEVICES)] = "cpu"
+    riskTable: vtkMRMLTableNode
+    gradcamOpacity: float = 0.4
+    radiomicsPreset: Annotated[str, Choice(PRESETS)] = "default"
+    radiomicsTable: vtkMRMLTableNode
+    csvPath: Path
 
 
 class ICHPredictWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
@@ -52,8 +60,10 @@ class ICHPredictWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
+        self.monitor = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
+        self.timer = qt.QTimer()
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -62,12 +72,21 @@ class ICHPredictWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = ICHPredictLogic()
+        self.timer.setInterval(250)
+        self.timer.connect("timeout()", self.onPoll)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
-        self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.predictButton.connect("clicked(bool)", self.onPredict)
+        self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
+        self.ui.gradcamOpacitySlider.connect("valueChanged(double)", self.onOpacity)
+        self.ui.radiomicsButton.connect("clicked(bool)", self.onRadiomics)
+        self.ui.csvButton.connect("clicked(bool)", self.onCsv)
         self.initializeParameterNode()
 
     def cleanup(self):
+        self.timer.stop()
+        if self.monitor is not None:
+            self.monitor.cancel()
         self.removeObservers()
 
     def enter(self):
@@ -85,75 +104,143 @@ class ICHPredictWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def initializeParameterNode(self):
         self.setParameterNode(self.logic.getParameterNode())
-        if not self._parameterNode.inputVolume:
-            self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+        params = self._parameterNode
+        if not params.inputVolume:
+            params.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+        if not params.inputSegmentation:
+            params.inputSegmentation = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
 
     def setParameterNode(self, inputParameterNode):
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._update)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
-            self._checkCanApply()
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._update)
+            self._update()
 
-    def _checkCanApply(self, caller=None, event=None):
+    def _update(self, caller=None, event=None):
         params = self._parameterNode
         ready = bool(params and params.inputVolume and params.inputSegmentation)
-        self.ui.applyButton.enabled = ready
-        self.ui.applyButton.toolTip = _("Predict outcomes") if ready else _("Select a head CT and its segmentation")
+        self.ui.predictButton.enabled = ready and self.monitor is None
+        self.ui.radiomicsButton.enabled = ready
+        self.ui.cancelButton.enabled = self.monitor is not None
+        if params:
+            self.ui.riskTableView.setMRMLTableNode(params.riskTable)
+            self.ui.radiomicsTableView.setMRMLTableNode(params.radiomicsTable)
 
-    def onApplyButton(self):
-        with slicer.util.tryWithErrorDisplay(_("Prediction failed."), waitCursor=True):
-            params = self._parameterNode
-            params.outputTable = self.logic.process(
-                params.inputVolume, params.inputSegmentation, params.outputTable, self.logic.backend()
-            )
-            self.ui.statusLabel.text = _("{count} predictions in table '{table}'").format(
-                count=params.outputTable.GetNumberOfRows(), table=params.outputTable.GetName()
-            )
+    def onPredict(self):
+        from ICHSegmentLib.dependencies import ensure
+
+        if not ensure("ICHPredict"):
+            return
+        params = self._parameterNode
+        self.monitor = self.logic.startPrediction(params.inputVolume, params.inputSegmentation, params.device,
+                                                  self.ui.progressBar, self.ui.statusLabel, self._accept)
+        self.timer.start()
+        self._update()
+
+    def _accept(self, result):
+        params = self._parameterNode
+        params.riskTable, text = self.logic.showResult(result, params.inputVolume, params.riskTable, params.gradcamOpacity)
+        self.ui.riskLabel.text = text
+        return _("Prediction done")
+
+    def onPoll(self):
+        if not self.monitor.poll():
+            self.timer.stop()
+            self.monitor = None
+            self._update()
+
+    def onCancel(self):
+        if self.monitor is not None:
+            self.monitor.cancel()
+
+    def onOpacity(self, value):
+        from ICHPredictLib.logic import set_opacity
+
+        set_opacity(slicer.mrmlScene, value)
+
+    def onRadiomics(self):
+        params = self._parameterNode
+        with slicer.util.tryWithErrorDisplay(_("Radiomics extraction failed."), waitCursor=True):
+            from ICHPredictLib.logic import radiomics_table
+
+            params.radiomicsTable = radiomics_table(slicer.mrmlScene, params.inputVolume, params.inputSegmentation,
+                                                    params.radiomicsPreset, node=params.radiomicsTable)
+
+    def onCsv(self):
+        params = self._parameterNode
+        with slicer.util.tryWithErrorDisplay(_("CSV export failed."), waitCursor=True):
+            from ICHPredictLib.logic import export_csv
+
+            path = export_csv(params.radiomicsTable, params.csvPath, overwrite=True)
+            self.ui.statusLabel.text = _("Saved {path}").format(path=path)
 
 
 class ICHPredictLogic(ScriptedLoadableModuleLogic):
     def getParameterNode(self):
         return ICHPredictParameterNode(super().getParameterNode())
 
-    @staticmethod
-    def backend():
-        """The backend's default predictor: (CT, labels) -> {outcome: probability}."""
-        from ichkit.classify import predict_outcomes
+    def startPrediction(self, volumeNode, segmentationNode, device, progressBar, statusLabel, onDone):
+        from ICHPredictLib.logic import start_prediction
+        from ICHSegmentLib.jobmonitor import JobMonitor
+        from ICHSegmentLib.logic import python_executable
 
-        return predict_outcomes
+        workdir = tempfile.mkdtemp(prefix="ichpredict-", dir=slicer.app.temporaryPath)
+        job = start_prediction(volumeNode, segmentationNode, workdir, device=device, python=python_executable())
+        return JobMonitor(job, progressBar, statusLabel, _("Predicting"), onDone)
 
-    def process(self, inputVolume, inputSegmentation, outputTable, predictor):
-        from ICHPredictLib import PredictSceneLogic
+    def showResult(self, result, volumeNode, tableNode=None, opacity=0.4):
+        """Risk table and panel text; the first Grad-CAM heatmap over the CT."""
+        from ICHPredictLib.logic import gradcam_paths, risk_rows, risk_table, risk_text, show_gradcam
 
-        return PredictSceneLogic(slicer.mrmlScene, predictor).run(inputVolume, inputSegmentation, outputTable)
+        table = risk_table(slicer.mrmlScene, result, f"{volumeNode.GetName()} ICH risks", node=tableNode)
+        heatmaps = gradcam_paths(result)
+        if heatmaps:
+            show_gradcam(slicer.mrmlScene, next(iter(heatmaps.values())), volumeNode, opacity)
+        return table, risk_text(risk_rows(result))
 
 
 class ICHPredictTest(ScriptedLoadableModuleTest):
+    """Runs the real backend (`ich predict`, demo models) on the registered phantom sample."""
+
     def setUp(self):
         slicer.mrmlScene.Clear()
 
     def runTest(self):
         self.setUp()
-        self.test_volume_rule_fills_table()
+        self.test_predict_sample()
 
-    def test_volume_rule_fills_table(self):
-        """The module's path with a volume-rule predictor: no model download needed."""
-        import numpy as np
+    def test_predict_sample(self):
+        import time
 
         from ichkit import scene
-        from ichkit.image import Volume
+        from ichkit.io import load_mask
+        from ICHSegmentLib.sampledata import load_sample, sample_files
 
-        ct = Volume(np.full((12, 48, 48), 30, np.int16), (0.5, 0.5, 5.0))
-        labels = np.zeros(ct.shape, np.uint8)
-        labels[4:8, 10:20, 20:30] = 1
-        node = scene.volume_to_node(slicer.mrmlScene, ct, "phantom")
-        segmentation = scene.labelmap_to_segmentation(slicer.mrmlScene, ct.with_array(labels), node)
-        table = ICHPredictLogic().process(
-            node, segmentation, None, lambda vol, lab: {"expansion": float(lab.array.sum() * vol.voxel_volume_ml > 0.4)}
-        )
-        self.assertEqual(table.GetCellText(0, 0), "expansion")
+        folder = slicer.app.temporaryPath
+        volume = load_sample(slicer.mrmlScene, "ICHPhantomBaseline", folder)
+        labels = load_mask(sample_files("ICHPhantomBaseline", folder)["labels"], scene.node_to_volume(volume))
+        segmentation = scene.labelmap_to_segmentation(slicer.mrmlScene, labels, volume)
+        logic = ICHPredictLogic()
+        bar, label, shown = qt.QProgressBar(), qt.QLabel(), []
+        monitor = logic.startPrediction(volume, segmentation, "cpu", bar, label, lambda result: shown.append(logic.showResult(result, volume)) or "ok")
+        while monitor.poll():
+            slicer.app.processEvents()
+            time.sleep(0.2)
+        self.assertEqual(monitor.outcome, "done", label.text)
+        (table, text), = shown
+        self.assertGreaterEqual(table.GetNumberOfRows(), 2)
+        for row in range(table.GetNumberOfRows()):
+            low, p, high = (float(table.GetCellText(row, c)) for c in (2, 1, 3))
+            self.assertTrue(0.0 <= low <= high <= 1.0 and 0.0 <= p <= 1.0)
+        self.assertIn("Hematoma expansion", text)
+
+        from ICHPredictLib.logic import radiomics_table
+
+        features = radiomics_table(slicer.mrmlScene, volume, segmentation, "shape")
+        values = {features.GetCellText(r, 0): float(features.GetCellText(r, 1)) for r in range(features.GetNumberOfRows())}
+        self.assertAlmostEqual(values["original_shape_VoxelVolume"] / 1000, float((labels.array == 1).sum()) * labels.voxel_volume_ml, places=3)
         self.delayDisplay("ICHPredict test passed")

@@ -1,17 +1,20 @@
-"""ICH Synth: synthesise a head CT with a hematoma where a segmentation says (data augmentation
-and reader studies).
+"""ICH Synth: train a hematoma image generator, sample from it, browse the images, build class-
+balanced training sets and the reader-study kit.
 
-A thin shell: the algorithms live in the `ichkit` backend, the scene work in `ICHSynthLib`
-(testable without Qt). Imports of the backend happen on Apply, so the module loads even before
-the backend is installed.
+A thin shell: every step is an `ich` command in a child process (Cancel kills its process tree),
+the command lines and image loading are in `ICHSynthLib` (testable with slicer-core), the
+algorithms in the `ichkit` backend. Shared helpers come from ICHSegmentLib.
 """
 
+from pathlib import Path
+from typing import Annotated
+
+import qt
 import vtk
 
 import slicer
-from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode
 from slicer.i18n import tr as _
-from slicer.parameterNodeWrapper import parameterNodeWrapper
+from slicer.parameterNodeWrapper import Choice, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleLogic,
@@ -20,31 +23,37 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
+DEVICES = ["cpu", "cuda"]
+PRESETS = ["seed", "smoke"]
+OUTPUTS = {"train": "generator", "sample": "samples", "balance": "balanced", "reader-study": "reader_study"}  # under the work folder
+
 
 class ICHSynth(ScriptedLoadableModule):
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("ICH Synth")
         self.parent.categories = ["ICH Toolkit"]
-        self.parent.dependencies = []
+        self.parent.dependencies = ["ICHSegment"]  # shares ICHSegmentLib (installer, jobs)
         self.parent.contributors = ["ICH Toolkit developers"]
         self.parent.helpText = _(
-            "Synthesises a non-contrast head CT with a hematoma shaped by a segmentation, on the grid "
-            "of a source CT, for data augmentation and reader studies."
+            "Trains a diffusion generator of minority-class hematoma images, samples synthetic images, builds "
+            "class-balanced training sets and a blinded reader-study kit."
         )
-        self.parent.acknowledgementText = _(
-            "Methods from published hematoma-expansion, hemorrhagic-transformation and radiomics studies; "
-            "see the ICH Toolkit documentation."
-        )
+        self.parent.acknowledgementText = _("See the ICH Toolkit documentation for the methods.")
 
 
 @parameterNodeWrapper
 class ICHSynthParameterNode:
-    """Saved with the scene, so a reopened scene restores the module's state."""
-
-    inputVolume: vtkMRMLScalarVolumeNode
-    inputSegmentation: vtkMRMLSegmentationNode
-    outputVolume: vtkMRMLScalarVolumeNode
+    manifest: Path
+    preset: Annotated[str, Choice(PRESETS)] = "seed"
+    epochs: int = 1000
+    device: Annotated[str, Choice(DEVICES)] = "cpu"
+    workFolder: Path
+    model: Path
+    sampleCount: int = 16
+    seed: int = 0
+    synthetic: Path
+    readerCount: int = 40
 
 
 class ICHSynthWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
@@ -52,8 +61,12 @@ class ICHSynthWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
+        self.monitor = None
+        self.images = []
+        self.imageNode = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
+        self.timer = qt.QTimer()
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -62,12 +75,21 @@ class ICHSynthWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = ICHSynthLogic()
+        self.timer.setInterval(250)
+        self.timer.connect("timeout()", self.onPoll)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
-        self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        for step, button in (("train", self.ui.trainButton), ("sample", self.ui.sampleButton),
+                             ("balance", self.ui.balanceButton), ("reader-study", self.ui.readerStudyButton)):
+            button.connect("clicked(bool)", lambda _checked, step=step: self.onStep(step))
+        self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
+        self.ui.imageSlider.connect("valueChanged(int)", self.onImage)
         self.initializeParameterNode()
 
     def cleanup(self):
+        self.timer.stop()
+        if self.monitor is not None:
+            self.monitor.cancel()
         self.removeObservers()
 
     def enter(self):
@@ -78,6 +100,7 @@ class ICHSynthWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onSceneStartClose(self, caller, event):
         self.setParameterNode(None)
+        self.imageNode = None
 
     def onSceneEndClose(self, caller, event):
         if self.parent.isEntered:
@@ -85,74 +108,141 @@ class ICHSynthWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def initializeParameterNode(self):
         self.setParameterNode(self.logic.getParameterNode())
-        if not self._parameterNode.inputVolume:
-            self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
 
     def setParameterNode(self, inputParameterNode):
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._update)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
-            self._checkCanApply()
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._update)
+            self._update()
 
-    def _checkCanApply(self, caller=None, event=None):
+    def _update(self, caller=None, event=None):
+        idle = self.monitor is None
+        for button in (self.ui.trainButton, self.ui.sampleButton, self.ui.balanceButton, self.ui.readerStudyButton):
+            button.enabled = idle
+        self.ui.cancelButton.enabled = not idle
+
+    def onStep(self, step):
+        from ICHSegmentLib.dependencies import ensure
+
+        if not ensure("ICHSynth"):
+            return
+        with slicer.util.tryWithErrorDisplay(_("Could not start {step}.").format(step=step)):
+            self.monitor = self.logic.start(step, self._parameterNode, self.ui.progressBar, self.ui.statusLabel,
+                                            lambda result, step=step: self._finished(step, result))
+            self.timer.start()
+            self._update()
+
+    def _finished(self, step, result):
         params = self._parameterNode
-        ready = bool(params and params.inputVolume and params.inputSegmentation)
-        self.ui.applyButton.enabled = ready
-        self.ui.applyButton.toolTip = _("Synthesise a CT") if ready else _("Select a head CT and a segmentation")
+        output = Path(params.workFolder) / OUTPUTS[step]
+        if step == "train":
+            params.model = Path(result.get("model", output))
+        elif step == "sample":
+            from ICHSynthLib.logic import sampled_images
 
-    def onApplyButton(self):
-        with slicer.util.tryWithErrorDisplay(_("Synthesis failed."), waitCursor=True):
-            params = self._parameterNode
-            params.outputVolume = self.logic.process(
-                params.inputVolume, params.inputSegmentation, params.outputVolume, self.logic.backend()
-            )
-            slicer.util.setSliceViewerLayers(background=params.outputVolume)
-            self.ui.statusLabel.text = _("Synthetic CT '{name}' created").format(name=params.outputVolume.GetName())
+            params.synthetic = output / "manifest.csv"
+            self.images = sampled_images(output)
+            self.ui.imageSlider.maximum = max(len(self.images) - 1, 0)
+            self.onImage(0)
+        return _("{step} done: {output}").format(step=step, output=output)
+
+    def onImage(self, index):
+        if not self.images:
+            return
+        from ICHSynthLib.logic import show_image
+
+        self.imageNode = show_image(slicer.mrmlScene, self.images[index], self.imageNode)
+        slicer.util.setSliceViewerLayers(background=self.imageNode, fit=True)
+        self.ui.imageLabel.text = f"{index + 1}/{len(self.images)}: {self.images[index].name}"
+
+    def onPoll(self):
+        if not self.monitor.poll():
+            self.timer.stop()
+            self.monitor = None
+            self._update()
+
+    def onCancel(self):
+        if self.monitor is not None:
+            self.monitor.cancel()
 
 
 class ICHSynthLogic(ScriptedLoadableModuleLogic):
     def getParameterNode(self):
         return ICHSynthParameterNode(super().getParameterNode())
 
-    @staticmethod
-    def backend():
-        """The backend's default synthesiser: (CT, labels) -> synthetic CT on the same grid."""
-        from ichkit.synth import synthesize_ct
+    def argv(self, step, params):
+        """The `ich` command line of one step; outputs go to fixed folders under the work folder."""
+        from ICHSegmentLib.logic import python_executable
+        from ICHSynthLib import logic
 
-        return synthesize_ct
+        work, py = Path(params.workFolder), python_executable()
+        out = work / OUTPUTS[step]
+        builders = {
+            "train": lambda: logic.train_argv(params.manifest, out, preset=params.preset, epochs=params.epochs, device=params.device, python=py),
+            "sample": lambda: logic.sample_argv(params.model, out, n=params.sampleCount, seed=params.seed, device=params.device, python=py),
+            "balance": lambda: logic.balance_argv(params.manifest, params.synthetic, out, python=py),
+            "reader-study": lambda: logic.reader_study_argv(params.manifest, params.synthetic, out, n=params.readerCount, seed=params.seed, python=py),
+        }
+        return builders[step]()
 
-    def process(self, inputVolume, inputSegmentation, outputVolume, synthesizer):
-        from ICHSynthLib import SynthSceneLogic
+    def start(self, step, params, progressBar, statusLabel, onDone):
+        from ICHSegmentLib.jobmonitor import JobMonitor
+        from ICHSynthLib.logic import start
 
-        return SynthSceneLogic(slicer.mrmlScene, synthesizer).run(inputVolume, inputSegmentation, outputVolume)
+        if not str(params.workFolder).strip(". "):
+            raise ValueError(_("Choose a work folder first."))
+        return JobMonitor(start(self.argv(step, params)), progressBar, statusLabel, step, onDone)
 
 
 class ICHSynthTest(ScriptedLoadableModuleTest):
+    """Trains a tiny generator (smoke preset) on ROI images of the phantom sample, samples, browses."""
+
     def setUp(self):
         slicer.mrmlScene.Clear()
 
     def runTest(self):
         self.setUp()
-        self.test_painting_synthesiser_fills_volume()
+        self.test_train_sample_browse()
 
-    def test_painting_synthesiser_fills_volume(self):
-        """The module's path with a synthesiser that paints 70 HU: no model download needed."""
+    def test_train_sample_browse(self):
+        import csv
+        import tempfile
+        import time
+
         import numpy as np
 
-        from ichkit import scene
-        from ichkit.image import Volume
+        from ichkit.io import load_ct
+        from ICHSegmentLib.sampledata import sample_files
+        from ICHSynthLib.logic import sampled_images, show_image
 
-        ct = Volume(np.full((12, 48, 48), 30, np.int16), (0.5, 0.5, 5.0))
-        labels = np.zeros(ct.shape, np.uint8)
-        labels[4:8, 10:20, 20:30] = 1
-        node = scene.volume_to_node(slicer.mrmlScene, ct, "phantom")
-        segmentation = scene.labelmap_to_segmentation(slicer.mrmlScene, ct.with_array(labels), node)
-        synthetic = ICHSynthLogic().process(
-            node, segmentation, None, lambda vol, lab: vol.with_array(np.where(lab.array > 0, 70, vol.array))
-        )
-        self.assertEqual(int(scene.node_to_volume(synthetic).array.max()), 70)
+        work = Path(tempfile.mkdtemp(dir=slicer.app.temporaryPath))
+        ct = load_ct(sample_files("ICHPhantomBaseline", slicer.app.temporaryPath)["ct"]).array
+        rows = []
+        for z in range(8, 16):  # brain-window ROI slices, label 1 (the minority class)
+            np.save(work / f"roi_{z}.npy", np.clip(ct[z, 64:192, 64:192].astype(np.float32) / 80.0, 0, 1))
+            rows.append({"patient_id": f"p{z}", "scan_id": f"s{z}", "label": 1, "path": f"roi_{z}.npy"})
+        with open(work / "manifest.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        logic = ICHSynthLogic()
+        params = logic.getParameterNode()
+        params.manifest, params.workFolder, params.preset, params.epochs, params.sampleCount = work / "manifest.csv", work, "smoke", 1, 2
+        for step in ("train", "sample"):
+            bar, label, results = qt.QProgressBar(), qt.QLabel(), []
+            monitor = logic.start(step, params, bar, label, lambda result: results.append(result) or "ok")
+            while monitor.poll():
+                slicer.app.processEvents()
+                time.sleep(0.2)
+            self.assertEqual(monitor.outcome, "done", label.text)
+            if step == "train":
+                params.model = Path(results[0].get("model", work / OUTPUTS["train"]))
+        images = sampled_images(work / OUTPUTS["sample"])
+        self.assertEqual(len(images), 2)
+        node = show_image(slicer.mrmlScene, images[0])
+        self.assertEqual(slicer.util.arrayFromVolume(node).shape[0], 1)
         self.delayDisplay("ICHSynth test passed")

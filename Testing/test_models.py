@@ -139,15 +139,21 @@ def test_nnunet_results_folder_becomes_a_user_model(ich_cache, tmp_path, capsys)
     entry = load_registry().get(model_id)
     assert entry.user and entry.architecture == "nnunet-v2" and entry.spacing == (0.5, 0.5, 5.0)
     assert entry.classes == {0: "background", 1: "IPH", 2: "IVH"}
-    assert entry.members == ("fold_0/checkpoint_final.pth",)
-    assert set(cache.verified_paths(entry)) == {"plans.json", "dataset.json", "fold_0/checkpoint_final.pth"}
+    folder = "nnUNetTrainer__nnUNetPlans__3d_fullres"
+    assert entry.members == (f"{folder}/fold_0/checkpoint_final.pth",)
+    paths = cache.verified_paths(entry)
+    assert set(paths) == {f"{folder}/{name}" for name in ("plans.json", "dataset.json", "fold_0/checkpoint_final.pth")}
+    assert paths[f"{folder}/plans.json"].parent.name == folder  # nnU-Net reads the configuration from this name
     assert main(["models", "remove", model_id]) == 0
     assert model_id not in load_registry()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ichkit.segment.blast_ct") is None, reason="BlastCTSegmenter (ichkit/segment/blast_ct.py) not written yet")
 def test_segment_cli_end_to_end_on_a_small_phantom(ich_cache, blast_dir, tmp_path, capsys):
-    from ichkit.io import load_mask
+    import SimpleITK as sitk
+
+    from ichkit.image import Volume
+    from ichkit.io import load_ct
     from ichkit.phantom import make_phantom, write_phantom
 
     import_models(blast_dir)
@@ -162,12 +168,11 @@ def test_segment_cli_end_to_end_on_a_small_phantom(ich_cache, blast_dir, tmp_pat
     written = {k: outdir / v.split("/")[-1] for k, v in record["files"].items()}
     assert set(written) == {"labels_nifti", "labels_seg_nrrd", "volumes_json", "probabilities"}
     assert all(p.exists() for p in written.values())
-    ct = files["ct"]
-    from ichkit.io import load_ct
-
-    grid = load_ct(ct)
-    labels = load_mask(written["labels_nifti"], grid)
+    grid = load_ct(files["ct"])
+    labels = Volume.from_sitk(sitk.ReadImage(str(written["labels_nifti"])))  # may be empty: a toy head
     assert labels.same_geometry(grid) and set(np.unique(labels.array)) <= {0, 1, 2, 3, 4}
+    probs = sitk.GetArrayFromImage(sitk.ReadImage(str(written["probabilities"])))  # [class, z, y, x]
+    assert probs.shape == (5, *grid.shape) and np.allclose(probs.sum(0), 1.0, atol=1e-3)
     assert json.loads(written["volumes_json"].read_text())["provenance"]["ichkit_version"]
     assert main(argv) == 2  # outputs exist: refused without --overwrite
     assert "--overwrite" in capsys.readouterr().err

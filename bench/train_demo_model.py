@@ -2,12 +2,12 @@
 
 Reproducible: phantoms from fixed seeds, a fixed preset (seeded torch / numpy, in-process data
 augmentation), nnU-Net v2 via `ichkit.segment`. The result is exported as TorchScript plus its
-preprocessing facts into Resources/models/ich-demo-phantom/; the script prints the registry
-entry's files (sha256, size) for Resources/models.json.
+preprocessing facts into Resources/models/ich-demo-phantom/, and its entry in
+Resources/models.json (files' sha256 and size, classes, spacing, normalisation) is updated.
 
     python bench/train_demo_model.py [--work /tmp/ich-demo-train] [--out Resources/models/ich-demo-phantom]
 
-Steps already done in --work (cohort, dataset, finished training) are reused.
+Steps already done in --work (cohort, dataset, checkpoints) are reused: a killed run continues.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ import json
 import time
 from pathlib import Path
 
+from ichkit.atomic import write_json
 from ichkit.models.checksum import sha256_file
+from ichkit.models.registry import MANIFEST, validate_manifest
 from ichkit.phantom import write_phantom_cohort
-from ichkit.resources import REPO_ROOT
+from ichkit.resources import REPO_ROOT, resource_path, resources_dir
 from ichkit.segment.dataset import build_dataset
 from ichkit.segment.nnunet_train import train
 from ichkit.segment.presets import Preset
@@ -27,6 +29,8 @@ from ichkit.segment.presets import Preset
 N_TRAIN = 30
 TRAIN_SEED = 0  # the held-out evaluation (bench/eval_demo_model.py) draws from another seed
 DATASET = "Dataset900_ICHDemoPhantom"
+MODEL_ID = "ich-demo-phantom"
+MODEL_VERSION = "0.1"
 DEMO = Preset(
     "demo",
     epochs=20,
@@ -65,8 +69,36 @@ def main() -> None:
     from ichkit.segment.export import export_torchscript
 
     files = export_torchscript(result.model_dir, result.fold, args.out)
-    print(json.dumps([{"name": p.name, "sha256": sha256_file(p), "size": p.stat().st_size} for p in files], indent=2))
+    entry = register(files)
+    print(json.dumps(entry, indent=2))
     print(f"total {time.time() - t0:.0f} s")
+
+
+def register(files: list[Path]) -> dict:
+    """Write the demo model's entry into Resources/models.json (replacing an older one)."""
+    facts = json.loads(files[1].read_text())
+    entry = {
+        "id": MODEL_ID,
+        "version": MODEL_VERSION,
+        "title": "ICH demo model trained on phantoms only (not for clinical use)",
+        "task": "segmentation",
+        "architecture": "nnunet-torchscript",
+        "classes": facts["classes"],
+        "spacing": [facts["spacing"][i] for i in facts["transpose_backward"]][::-1],  # network axes -> (x, y, z)
+        "normalisation": facts["normalisation"],
+        "files": [{"name": p.name, "url": f"resources://{p.relative_to(resources_dir()).as_posix()}",
+                   "sha256": sha256_file(p), "size": p.stat().st_size} for p in files],
+        "licence": "Apache-2.0",
+        "model_card": f"model_cards/{MODEL_ID}.md",
+        "demo": True,
+        "source": f"bench/train_demo_model.py: nnU-Net v2 engine of ichkit, {N_TRAIN} phantoms (cohort seed {TRAIN_SEED})",
+    }
+    path = resource_path(MANIFEST)
+    manifest = json.loads(path.read_text())
+    manifest["models"] = [m for m in manifest["models"] if m["id"] != MODEL_ID] + [entry]
+    validate_manifest(manifest, path)
+    write_json(path, manifest)
+    return entry
 
 
 if __name__ == "__main__":

@@ -30,8 +30,22 @@ def json_lines(stream=sys.stdout) -> Progress:
     return report
 
 
+_JSON_LINES = {"on": False}  # set once by `ich --progress-json` for the whole command
+
+
+def use_json_lines() -> None:
+    """Make every CLI progress bar a JSON-lines reporter on stdout (background jobs parse them)."""
+    _JSON_LINES["on"] = True
+
+
 def tqdm_bar(desc: str, enabled: bool = True) -> tuple[Progress, Callable[[], None]]:
-    """A tqdm-backed callback plus a `close()`; disabled bars cost nothing."""
+    """A tqdm-backed callback plus a `close()`; disabled bars cost nothing.
+
+    Under `ich --progress-json` it is a `json_lines` reporter instead, even when the command
+    hides bars (--json, --no-progress): the job runner needs the progress, not a terminal bar.
+    """
+    if _JSON_LINES["on"]:
+        return json_lines(sys.stdout), lambda: None
     if not enabled:
         return silent, lambda: None
     from tqdm import tqdm

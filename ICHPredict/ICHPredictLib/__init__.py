@@ -1,5 +1,1 @@
 """ICHPredict logic that is more than glue, free of Qt so pytest runs it against slicer-core."""
-
-from .logic import PredictSceneLogic
-
-__all__ = ["PredictSceneLogic"]

@@ -1,30 +1,151 @@
-"""Predict outcomes (hematoma expansion, haemorrhagic transformation, location) for a CT and its
-segmentation, and put the probabilities in a table node.
+"""ICHPredict in the scene: outcome risks from `ich predict` (a background job), the Grad-CAM
+heatmap as a coloured foreground layer, and radiomics in a table node.
 
-The predictor is injected (the backend's classifiers, or a test's), so the same class serves
-desktop Slicer, the web workstation and pytest with slicer-core.
+The prediction runs in a child process because the classifiers hold the CPU for a while; its
+JSON result (`ich predict --json`) is {"output": folder, "results": {task: {probability,
+interval, class, demo, model, heatmap (file name in the output folder), ...}}}.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+import io
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ichkit import scene
-from ichkit.image import Volume
+from ichkit.atomic import check_writable, write_text
+from ichkit.jobs import Job, ich_argv
 
-Predictor = Callable[[Volume, Volume], dict[str, float]]  # (CT, labels on the CT grid) -> {outcome: probability}
+TASKS = ("he", "ht", "location")
+TASK_TITLES = {"he": "Hematoma expansion", "ht": "Hemorrhagic transformation", "location": "Location"}
+DEMO_WARNING = "demo model, not for clinical use"
+GRADCAM_COLORS = "ICH Grad-CAM"
+GRADCAM_RAMP = ((0.0, (0.0, 0.0, 0.0)), (0.35, (0.8, 0.0, 0.0)), (0.7, (1.0, 0.6, 0.0)), (1.0, (1.0, 1.0, 0.6)))  # black-red-yellow
+COLOR_ENTRIES = 256
+DEFAULT_OPACITY = 0.4
 
 
-class PredictSceneLogic:
-    def __init__(self, mrml_scene: Any, predictor: Predictor):
-        self.scene = mrml_scene
-        self.predictor = predictor
+def predict_argv(ct_path: str | Path, mask_path: str | Path, outdir: str | Path, task: str = "all",
+                 device: str | None = None, python: str | None = None) -> list[str]:
+    argv = ich_argv("predict", ct_path, "--mask", mask_path, "--task", task, "-o", outdir, "--json", "--overwrite", python=python)
+    return argv + (["--device", device] if device else [])
 
-    def run(self, volume_node: Any, segmentation_node: Any, table_node: Any = None) -> Any:
-        """The segmentation is read on the CT's grid, whatever grid it was drawn on."""
-        ct = scene.node_to_volume(volume_node)
-        labels = scene.segmentation_to_labelmap(segmentation_node, ct)
-        probabilities = self.predictor(ct, labels)
-        rows = [{"outcome": outcome, "probability": float(p)} for outcome, p in probabilities.items()]
-        return scene.table_node(self.scene, f"{volume_node.GetName()} ICH predictions", rows, node=table_node)
+
+def start_prediction(volume_node: Any, segmentation_node: Any, workdir: str | Path, task: str = "all",
+                     device: str | None = None, python: str | None = None) -> Job:
+    """Write CT and mask (on the CT grid) for the child and start `ich predict`."""
+    from ichkit.io import save_labelmap, save_volume
+
+    workdir = Path(workdir)
+    ct = scene.node_to_volume(volume_node)
+    ct_path = save_volume(ct, workdir / "ct.nii.gz", overwrite=True)
+    mask_path = save_labelmap(scene.segmentation_to_labelmap(segmentation_node, ct), workdir / "mask.nii.gz", overwrite=True)
+    return Job(predict_argv(ct_path, mask_path, workdir / "out", task, device, python)).start()
+
+
+def risk_rows(result: dict) -> list[dict[str, Any]]:
+    """One row per task the result holds: probability, interval, class, model, demo flag."""
+    rows = []
+    results = result.get("results", {})
+    for task in [t for t in TASKS if t in results]:
+        r = results[task]
+        low, high = r["interval"]
+        rows.append({
+            "Task": TASK_TITLES[task], "Probability": float(r["probability"]), "Interval low": float(low),
+            "Interval high": float(high), "Class": str(r.get("class", "")),
+            "Model": str(r.get("model", "")), "Demo": bool(r.get("demo", False)),
+        })
+    return rows
+
+
+def risk_text(rows: list[dict[str, Any]]) -> str:
+    """The risk panel: one line per task, with the demo warning where a demo model answered."""
+    lines = [f"{r['Task']}: {100 * r['Probability']:.0f} % (90 % interval {100 * r['Interval low']:.0f}-"
+             f"{100 * r['Interval high']:.0f} %), {r['Class']}" + (f" - {DEMO_WARNING.upper()}" if r["Demo"] else "") for r in rows]
+    return "\n".join(lines)
+
+
+def gradcam_paths(result: dict) -> dict[str, Path]:
+    """Task -> its Grad-CAM NIfTI on the CT grid (tasks run with --no-cam have none)."""
+    folder = Path(result.get("output", "."))
+    return {task: folder / r["heatmap"] for task, r in result.get("results", {}).items() if r.get("heatmap")}
+
+
+def risk_table(mrml_scene: Any, result: dict, name: str, node: Any = None) -> Any:
+    return scene.table_node(mrml_scene, name, risk_rows(result), node=node)
+
+
+def gradcam_colors(mrml_scene: Any) -> Any:
+    """A black-red-yellow colour table (created once per scene) for the heatmap."""
+    node = mrml_scene.GetFirstNodeByName(GRADCAM_COLORS)
+    if node is not None:
+        return node
+    node = mrml_scene.AddNewNodeByClass("vtkMRMLColorTableNode", GRADCAM_COLORS)
+    node.SetTypeToUser()
+    node.SetNumberOfColors(COLOR_ENTRIES)
+    stops = np.array([s for s, _ in GRADCAM_RAMP])
+    rgb = np.array([c for _, c in GRADCAM_RAMP])
+    for i, t in enumerate(np.linspace(0, 1, COLOR_ENTRIES)):
+        node.SetColor(i, *(float(np.interp(t, stops, rgb[:, k])) for k in range(3)), 1.0)
+    return node
+
+
+def show_gradcam(mrml_scene: Any, heatmap_path: str | Path, ct_node: Any, opacity: float = DEFAULT_OPACITY, node: Any = None) -> Any:
+    """The heatmap as a volume node over the CT: colour table, 0..1 window, foreground of every slice view."""
+    import SimpleITK as sitk
+
+    from ichkit.image import Volume
+
+    heat = Volume.from_sitk(sitk.ReadImage(str(heatmap_path), sitk.sitkFloat32))
+    node = scene.volume_to_node(mrml_scene, heat, f"{ct_node.GetName()} Grad-CAM", node=node)
+    node.SetAndObserveTransformNodeID(ct_node.GetTransformNodeID())
+    display = node.GetDisplayNode()
+    display.SetAndObserveColorNodeID(gradcam_colors(mrml_scene).GetID())
+    display.AutoWindowLevelOff()
+    top = max(float(heat.array.max()), 1e-6)
+    display.SetWindowLevel(top, top / 2)
+    for composite in _composites(mrml_scene):
+        composite.SetBackgroundVolumeID(ct_node.GetID())
+        composite.SetForegroundVolumeID(node.GetID())
+    set_opacity(mrml_scene, opacity)
+    return node
+
+
+def set_opacity(mrml_scene: Any, opacity: float) -> None:
+    for composite in _composites(mrml_scene):
+        composite.SetForegroundOpacity(float(opacity))
+
+
+def _composites(mrml_scene: Any) -> list:
+    """Every slice view's composite node (a bare slicer-core scene has none until one is added)."""
+    nodes = mrml_scene.GetNodesByClass("vtkMRMLSliceCompositeNode")
+    return [nodes.GetItemAsObject(i) for i in range(nodes.GetNumberOfItems())]
+
+
+def radiomics_table(mrml_scene: Any, volume_node: Any, segmentation_node: Any, params: str = "default",
+                    label: int = 1, node: Any = None) -> Any:
+    """pyradiomics features of one label of the segmentation (on the CT grid), one row per feature."""
+    from ichkit.radiomics import extract
+
+    ct = scene.node_to_volume(volume_node)
+    labels = scene.segmentation_to_labelmap(segmentation_node, ct)
+    features = extract(ct, labels, params, label)
+    rows = [{"Feature": name, "Value": value} for name, value in features.items()]
+    return scene.table_node(mrml_scene, f"{volume_node.GetName()} radiomics", rows, node=node)
+
+
+def table_csv(table_node: Any) -> str:
+    table = table_node.GetTable()
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([table.GetColumn(c).GetName() for c in range(table.GetNumberOfColumns())])
+    for r in range(table.GetNumberOfRows()):
+        writer.writerow([table_node.GetCellText(r, c) for c in range(table.GetNumberOfColumns())])
+    return buf.getvalue()
+
+
+def export_csv(table_node: Any, path: str | Path, overwrite: bool = False) -> Path:
+    return write_text(check_writable(path, overwrite), table_csv(table_node))

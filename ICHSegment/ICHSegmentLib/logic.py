@@ -1,19 +1,29 @@
-"""Segment a CT volume node and put the segmentation and its measurements in the scene.
+"""Segment a CT volume node and keep its segmentation, source and measurements in the scene.
 
-The segmenter is injected (a model from the backend's registry, or a test's threshold), so the
-same class serves desktop Slicer, the web workstation and pytest with slicer-core. Volumes come
-from the backend's `measure` (mesh, voxel-count, ABC/2), with the volume of Slicer's own closed
-surface beside them so users can compare it with what Slicer's Segment Statistics shows.
+Segmentation itself runs in a child process (`ich segment` through `ichkit.jobs`); this file
+starts it and reads its result into the scene. Volumes come from the backend's `measure` (mesh,
+voxel-count, ABC/2), with the volume of Slicer's own closed surface beside them so users can
+compare with Segment Statistics; `recompute` refills the table after every edit. Where a mask
+came from (model id, version, demo flag, the labels as produced) is stored as node attributes,
+so it survives a saved scene and ground truth can say whether a person changed it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ichkit import scene
+from ichkit.groundtruth import MaskSource
 from ichkit.image import Volume
+from ichkit.jobs import Job
 from ichkit.labels import LABELS
 from ichkit.measure import Measurements, measure
 
@@ -21,6 +31,9 @@ Segmenter = Callable[[Volume], Volume]  # CT (HU) -> uint8 labels on the CT grid
 
 VOLUME_COLUMNS = {"mesh_ml": "Mesh volume", "voxel_ml": "Voxel volume", "abc2_ml": "ABC/2 volume"}
 SURFACE_COLUMN = "Slicer surface volume"
+DEMO_WARNING = "demo model, not for clinical use"
+SOURCE_ATTRIBUTES = {"model_id": "ichkit.model_id", "model_version": "ichkit.model_version", "demo": "ichkit.demo", "path": "ichkit.mask_path"}
+LABELS_DIGEST = "ichkit.labels_sha256"  # digest of the labels as the model produced them
 
 
 @dataclass
@@ -44,12 +57,20 @@ class SegmentSceneLogic:
             name=f"{volume_node.GetName()} ICH",
         )
         segmentation.SetAndObserveTransformNodeID(volume_node.GetTransformNodeID())
+        segmentation.SetAttribute(LABELS_DIGEST, labels_digest(labels))
+        return SegmentResult(segmentation, self.fill_table(volume_node, segmentation, labels, table_node))
+
+    def fill_table(self, volume_node: Any, segmentation_node: Any, labels: Volume, table_node: Any = None) -> Any:
         units = dict.fromkeys([*VOLUME_COLUMNS.values(), SURFACE_COLUMN], "mL")
-        table = scene.table_node(
-            self.scene, f"{volume_node.GetName()} ICH measurements", self.rows(segmentation, labels),
+        return scene.table_node(
+            self.scene, f"{volume_node.GetName()} ICH measurements", self.rows(segmentation_node, labels),
             units=units, node=table_node,
         )
-        return SegmentResult(segmentation, table)
+
+    def recompute(self, volume_node: Any, segmentation_node: Any, table_node: Any = None) -> Any:
+        """Measure the segmentation as it is now (after an edit) on the CT grid; refill the table."""
+        labels = scene.segmentation_to_labelmap(segmentation_node, scene.node_to_volume(volume_node))
+        return self.fill_table(volume_node, segmentation_node, labels, table_node)
 
     def rows(self, segmentation_node: Any, labels: Volume) -> list[dict[str, Any]]:
         """One row per segment; labels the backend does not measure get NaN volumes."""
@@ -67,3 +88,91 @@ class SegmentSceneLogic:
                 SURFACE_COLUMN: scene.closed_surface_volume_ml(segmentation_node, segment_id),
             })
         return rows
+
+
+def labels_digest(labels: Volume) -> str:
+    return hashlib.sha256(np.ascontiguousarray(labels.array, np.uint8).tobytes()).hexdigest()
+
+
+def set_source(segmentation_node: Any, source: MaskSource) -> None:
+    for field, attribute in SOURCE_ATTRIBUTES.items():
+        segmentation_node.SetAttribute(attribute, str(getattr(source, field)))
+
+
+def source_of(segmentation_node: Any) -> MaskSource | None:
+    values = {field: segmentation_node.GetAttribute(attribute) for field, attribute in SOURCE_ATTRIBUTES.items()}
+    if values["model_id"] is None:
+        return None
+    return MaskSource(values["model_id"], values["model_version"] or "", values["demo"] == "True", values["path"] or "")
+
+
+def is_edited(volume_node: Any, segmentation_node: Any) -> bool:
+    """True when the segments differ from the labels as the model (or file) produced them."""
+    labels = scene.segmentation_to_labelmap(segmentation_node, scene.node_to_volume(volume_node))
+    return segmentation_node.GetAttribute(LABELS_DIGEST) != labels_digest(labels)
+
+
+def source_text(source: MaskSource | None) -> str:
+    """What the module shows under Run: the model and, for a demo model, the warning."""
+    if source is None:
+        return ""
+    text = f"Model: {source.model_id} {source.model_version}".rstrip()
+    return text + (f" - {DEMO_WARNING.upper()}" if source.demo else "")
+
+
+# --- models and the background job -------------------------------------------------------------
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """(model id, text for the model list): every segmentation model of the registry, installed
+    ones first, demo ones flagged."""
+    from ichkit.models import load_registry
+    from ichkit.models.cache import is_installed
+
+    entries = sorted(load_registry().list("segmentation"), key=lambda e: (not is_installed(e), e.id))
+    return [(e.id, f"{e.id} {e.version}" + (" (installed)" if is_installed(e) else " (download on first use)")
+             + (f" - {DEMO_WARNING}" if e.demo else "")) for e in entries]
+
+
+def python_executable() -> str:
+    """The interpreter for child processes: Slicer's PythonSlicer in desktop Slicer, else this one."""
+    return shutil.which("PythonSlicer") or sys.executable
+
+
+def start_segmentation(volume_node: Any, workdir: str | Path, model: str | None = None, device: str | None = None) -> tuple[Job, Path]:
+    """Write the CT for the child and start `ich segment` on it; returns the job and its output folder."""
+    from ichkit.io import save_volume
+    from ichkit.jobs import ich_argv
+
+    workdir = Path(workdir)
+    ct_path = save_volume(scene.node_to_volume(volume_node), workdir / "ct.nii.gz", overwrite=True)
+    outdir = workdir / "out"
+    argv = ich_argv("segment", ct_path, "-o", outdir, "--json", "--overwrite", python=python_executable())
+    argv += (["--model", model] if model else []) + (["--device", device] if device else [])
+    return Job(argv).start(), outdir
+
+
+def accept_segmentation(mrml_scene: Any, volume_node: Any, result: dict, outdir: str | Path,
+                        segmentation_node: Any = None, table_node: Any = None) -> tuple[SegmentResult, str]:
+    """Read a finished `ich segment` into the scene: segments, measurements, source; returns the status text."""
+    from ichkit.errors import UnreadableFileError
+    from ichkit.io import load_mask
+    from ichkit.web.job import find_output, model_of
+
+    mask = find_output(result, Path(outdir))
+    if mask is None:
+        raise UnreadableFileError(outdir, "ich segment wrote no mask")
+    out = SegmentSceneLogic(mrml_scene, lambda ct: load_mask(mask, ct, allow_empty=True)).run(volume_node, segmentation_node, table_node)
+    model = model_of(result)
+    source = MaskSource(model["id"], model["version"], model["demo"], str(mask))
+    set_source(out.segmentation, source)
+    return out, f"{out.table.GetNumberOfRows()} segments measured. {source_text(source)}"
+
+
+def expansion(baseline: tuple[Any, Any], followup: tuple[Any, Any]) -> tuple[dict, str]:
+    """HE verdict from (CT node, segmentation node) of the baseline and the follow-up scan."""
+    from ichkit.web.state import measure_dict, verdict_dict, verdict_text
+
+    measures = [measure_dict(scene.segmentation_to_labelmap(seg, scene.node_to_volume(ct))) for ct, seg in (baseline, followup)]
+    verdict = verdict_dict(*measures)
+    return verdict, verdict_text(verdict)

@@ -1,5 +1,1 @@
 """ICHSynth logic that is more than glue, free of Qt so pytest runs it against slicer-core."""
-
-from .logic import SynthSceneLogic
-
-__all__ = ["SynthSceneLogic"]

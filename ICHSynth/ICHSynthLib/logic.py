@@ -1,30 +1,73 @@
-"""Synthesise a CT with a hematoma where a segmentation says, and put it in the scene.
+"""ICHSynth: the synthesis commands as background jobs, and the generated images in the scene.
 
-The synthesiser is injected (the backend's diffusion sampler, or a test's), so the same class
-serves desktop Slicer, the web workstation and pytest with slicer-core.
+Every step is an `ich` command in a child process (`ichkit.jobs`): training a generator
+(`ich train synth`), sampling (`ich synth sample`), building a class-balanced training set
+(`ich synth balance`) and the reader-study kit (`ich synth reader-study`). This file builds their
+command lines, one function per step, and loads the sampled images for browsing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ichkit import scene
-from ichkit.image import Volume
+from ichkit.jobs import Job, ich_argv
 
-Synthesizer = Callable[[Volume, Volume], Volume]  # (CT, labels on the CT grid) -> synthetic CT, same grid
+IMAGE_GLOB = "images/*.png"
+PREVIEW_SPACING = (1.0, 1.0, 1.0)  # sampled ROI images carry no physical geometry
 
 
-class SynthSceneLogic:
-    def __init__(self, mrml_scene: Any, synthesizer: Synthesizer):
-        self.scene = mrml_scene
-        self.synthesizer = synthesizer
+def _options(**options: Any) -> list[str]:
+    """`--name value` for every option given (None is left out; underscores become dashes)."""
+    out: list[str] = []
+    for name, value in options.items():
+        if value is not None:
+            out += [f"--{name.replace('_', '-')}", str(value)]
+    return out
 
-    def run(self, volume_node: Any, segmentation_node: Any, output_node: Any = None) -> Any:
-        """The synthetic volume shares the CT's grid and parent transform."""
-        ct = scene.node_to_volume(volume_node)
-        labels = scene.segmentation_to_labelmap(segmentation_node, ct)
-        synthetic = self.synthesizer(ct, labels)
-        node = scene.volume_to_node(self.scene, synthetic, f"{volume_node.GetName()} synthetic", node=output_node)
-        node.SetAndObserveTransformNodeID(volume_node.GetTransformNodeID())
-        return node
+
+def train_argv(manifest: str | Path, outdir: str | Path, *, cls: str = "he", preset: str = "seed", epochs: int | None = None,
+               device: str | None = None, python: str | None = None) -> list[str]:
+    return ich_argv("train", "synth", manifest, "-o", outdir, *_options(**{"class": cls}, preset=preset, epochs=epochs, device=device),
+                    "--json", python=python)
+
+
+def sample_argv(model: str | Path, outdir: str | Path, *, n: int, seed: int = 0, sampler: str = "ddim", steps: int | None = None,
+                device: str | None = None, python: str | None = None) -> list[str]:
+    return ich_argv("synth", "sample", model, "-o", outdir, *_options(n=n, seed=seed, sampler=sampler, steps=steps, device=device),
+                    "--json", python=python)
+
+
+def balance_argv(manifest: str | Path, synthetic: str | Path, outdir: str | Path, *, python: str | None = None) -> list[str]:
+    return ich_argv("synth", "balance", manifest, synthetic, "-o", outdir, "--json", python=python)
+
+
+def reader_study_argv(manifest: str | Path, synthetic: str | Path, outdir: str | Path, *, n: int, seed: int = 0,
+                      python: str | None = None) -> list[str]:
+    return ich_argv("synth", "reader-study", manifest, synthetic, "-o", outdir, *_options(n=n, seed=seed), "--json", python=python)
+
+
+def start(argv: list[str]) -> Job:
+    return Job(argv).start()
+
+
+def sampled_images(folder: str | Path) -> list[Path]:
+    """The PNG previews `ich synth sample` wrote, in file-name order."""
+    return sorted(Path(folder).glob(IMAGE_GLOB))
+
+
+def show_image(mrml_scene: Any, path: str | Path, node: Any = None) -> Any:
+    """One sampled image (2D, grey) as a one-slice volume node, for the slice viewers."""
+    import SimpleITK as sitk
+
+    from ichkit.image import Volume
+
+    image = sitk.ReadImage(str(path))
+    array = sitk.GetArrayFromImage(image)
+    grey = array if array.ndim == 2 else array[..., :3].mean(axis=-1)
+    node = scene.volume_to_node(mrml_scene, Volume(np.asarray(grey, np.float32)[None], PREVIEW_SPACING), "ICH synthetic image", node=node)
+    node.SetName(Path(path).stem)
+    return node

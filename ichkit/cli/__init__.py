@@ -21,9 +21,11 @@ COMMANDS = [
     "inspect",
     "volume",
     "radiomics",
+    "features",
     "segment",
     "dataset",
     "train",
+    "predict",
     "models",
     "phantom",
     "demo",
@@ -43,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ich {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("--progress-json", action="store_true", help="report progress as JSON lines on stdout (for background jobs)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
@@ -63,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not args.debug:
         warnings.showwarning = _one_line_warnings
+    if args.progress_json:
+        from ..progress import use_json_lines
+
+        use_json_lines()
     try:
         return int(args.func(args) or 0)
     except ICHError as exc:

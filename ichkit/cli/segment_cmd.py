@@ -123,7 +123,7 @@ def run(args) -> int:
     show = not (args.no_progress or args.json)
     report, close = tqdm_bar(f"segment ({entry.id})", enabled=show)
     try:
-        result = create_segmenter(entry, device, report).predict(ct, report)
+        result = create_segmenter(entry, device, report, probabilities=args.probabilities).predict(ct, report)
     finally:
         close()
     labels, removed = drop_small_components(result.labels, args.min_component_ml)

@@ -26,6 +26,10 @@ def register(sub) -> None:
     add_json(s)
     add_progress(s)
     s.set_defaults(func=run_segment)
+    _register_classify(kinds)
+    from .features_cmd import add_vaegan_trainer
+
+    add_vaegan_trainer(kinds)
 
 
 def run_segment(args) -> int:
@@ -55,4 +59,48 @@ def run_segment(args) -> int:
     start = f" (resumed at epoch {result.resumed_from_epoch})" if result.resumed_from_epoch else ""
     emit(args, payload, f"trained fold {result.fold} to epoch {result.epochs_done}{start}: {result.model_dir}\n"
                         f"lean CPU export: {exported[0].parent}")
+    return 0
+
+
+def _register_classify(kinds) -> None:
+    from ..classify.tasks import TASKS
+
+    c = kinds.add_parser("classify", help="train a classifier (he: ViT on ROI slices; ht: CTNet; location: DTViT)")
+    c.add_argument("--task", required=True, choices=list(TASKS), help="he, ht or location")
+    c.add_argument("--data", required=True, help="manifest.csv of a classification dataset (patient_id, scan_id, slice, label, synthetic, path)")
+    c.add_argument("--arch", default=None, help="architecture (see ichkit.classify.models.MODELS; default: the preset's, else the task's)")
+    c.add_argument("--preset", default="seed", choices=["seed", "smoke"], help="seed: the paper's recipe (default); smoke: tiny CI run")
+    c.add_argument("--ratio", default=None, help="positives:negatives in training, 1:1, 1:2 or 1:4 (synthetic positives first, then oversampling)")
+    c.add_argument("--synthetic", default=None, help="manifest of synthetic images (added to training only)")
+    c.add_argument("--pretrained", default=None, help="local ImageNet weights file (never downloaded)")
+    c.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
+    c.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
+    c.add_argument("--resume", action="store_true", help="continue from OUTDIR/checkpoint.pt")
+    c.add_argument("-o", "--output", required=True, help="output folder (checkpoint.pt, model.pt, history.json)")
+    add_json(c)
+    add_progress(c)
+    c.set_defaults(func=run_classify)
+
+
+def run_classify(args) -> int:
+    import torch
+
+    from ..classify.tasks import get_task
+    from ..classify.train import PRESETS, train_classifier
+    from ..progress import tqdm_bar
+
+    task = get_task(args.task)
+    preset = PRESETS[task.name][args.preset].with_overrides(epochs=args.epochs)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    progress, close = tqdm_bar("training", enabled=not args.no_progress)
+    try:
+        result = train_classifier(task, args.data, args.output, preset, arch=args.arch, ratio=args.ratio, synthetic=args.synthetic,
+                                  pretrained=args.pretrained, device=device, resume=args.resume, progress=progress)
+    finally:
+        close()
+    last = result.history[-1] if result.history else {}
+    payload = {"model": result.model_path, "epochs_done": result.epochs_done, "resumed_from_epoch": result.resumed_from_epoch, "last_epoch": last}
+    start = f" (resumed at epoch {result.resumed_from_epoch})" if result.resumed_from_epoch else ""
+    scores = " ".join(f"{k} {v:.3f}" for k, v in last.items() if k.endswith("_auc"))
+    emit(args, payload, f"trained {task.name} to epoch {result.epochs_done}{start}: {result.model_path}  {scores}")
     return 0

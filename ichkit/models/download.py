@@ -26,9 +26,14 @@ TIMEOUT_S = 30.0
 CHUNK_BYTES = 1 << 20
 
 
+RESOURCE_SCHEME = "resources://"  # files shipped in the repository's Resources/ (the demo model): copied, never fetched
+
+
 def file_url(entry: ModelEntry, f: ModelFile) -> str | None:
     mirror = os.environ.get(MIRROR_ENV)
-    return f"{mirror.rstrip('/')}/{entry.id}/{entry.version}/{f.name}" if mirror else f.url
+    if mirror and not (f.url or "").startswith(RESOURCE_SCHEME):
+        return f"{mirror.rstrip('/')}/{entry.id}/{entry.version}/{f.name}"
+    return f.url
 
 
 def _offline_hint(entry: ModelEntry) -> str:
@@ -69,9 +74,22 @@ def download(entry: ModelEntry, progress: Progress = silent, timeout_s: float = 
         url = file_url(entry, f)
         if url is None:
             raise ModelError(entry.id, f"{f.name} has no download URL; {_offline_hint(entry)}")
-        fetch(url, dest, f, entry, progress, timeout_s)
+        if url.startswith(RESOURCE_SCHEME):
+            _copy_resource(url, f, entry)
+        else:
+            fetch(url, dest, f, entry, progress, timeout_s)
     cache.mark_installed(entry, how="download")
     return folder
+
+
+def _copy_resource(url: str, f: ModelFile, entry: ModelEntry) -> None:
+    from ..resources import resource_path
+
+    try:
+        source = resource_path(url.removeprefix(RESOURCE_SCHEME))
+    except FileNotFoundError:
+        raise ModelError(url, f"{f.name} of model {entry.id} is missing from the toolkit's resources (incomplete installation)") from None
+    cache.install_file(entry, f, source)
 
 
 def ensure_installed(entry: ModelEntry, progress: Progress = silent) -> Path:

@@ -27,7 +27,7 @@ class Segmenter(Protocol):
     def predict(self, ct: "Volume", progress: Progress = silent): ...
 
 
-SegmenterFactory = Callable[[ModelEntry, str], Segmenter]
+SegmenterFactory = Callable[[ModelEntry, str, bool], Segmenter]  # (entry, device, keep probabilities)
 SEGMENTERS: dict[str, SegmenterFactory] = {}
 
 
@@ -40,14 +40,37 @@ def register_segmenter(architecture: str) -> Callable[[SegmenterFactory], Segmen
 
 
 @register_segmenter("deepmedic-blast-ct")
-def _blast_ct(entry: ModelEntry, device: str) -> Segmenter:
+def _blast_ct(entry: ModelEntry, device: str, probabilities: bool) -> Segmenter:
     from ..segment.blast_ct import BlastCTSegmenter
 
     paths = cache.verified_paths(entry)
-    return BlastCTSegmenter([paths[f.name] for f in entry.member_files()], device)
+    members = [paths[f.name] for f in entry.member_files()]
+    return BlastCTSegmenter(members, device, model_id=entry.id, keep_probabilities=probabilities)
 
 
-def create_segmenter(entry: ModelEntry, device: str = "cpu", progress: Progress = silent) -> Segmenter:
+@register_segmenter("nnunet-v2")
+def _nnunet(entry: ModelEntry, device: str, probabilities: bool) -> Segmenter:
+    """An imported nnU-Net v2 results folder, run by nnU-Net's own predictor (all folds)."""
+    from ..segment.nnunet_predict import NnUNetSegmenter
+
+    if probabilities:
+        raise ModelError(entry.id, "nnU-Net results folders report labels only; run without --probabilities")
+    paths = cache.verified_paths(entry)
+    plans = next(p for name, p in paths.items() if name.endswith("plans.json"))
+    return NnUNetSegmenter(plans.parent, device, model_id=entry.id)
+
+
+@register_segmenter("nnunet-torchscript")
+def _nnunet_torchscript(entry: ModelEntry, device: str) -> Segmenter:
+    """An nnU-Net network exported to TorchScript (network.pt + preprocessing.json): the lean path."""
+    from ..segment.lean import LeanSegmenter
+
+    paths = cache.verified_paths(entry)
+    facts = next(p for name, p in paths.items() if name.endswith("preprocessing.json"))
+    return LeanSegmenter(facts.parent, device, model_id=entry.id)
+
+
+def create_segmenter(entry: ModelEntry, device: str = "cpu", progress: Progress = silent, probabilities: bool = False) -> Segmenter:
     """Install the model if needed (download on first use), verify its files, build its engine."""
     if entry.task != "segmentation":
         raise ModelError(entry.id, f"is a {entry.task} model, not a segmentation model")
@@ -55,7 +78,7 @@ def create_segmenter(entry: ModelEntry, device: str = "cpu", progress: Progress 
     if factory is None:
         raise ModelError(entry.id, f"needs engine {entry.architecture!r}, which this version of ichkit lacks (engines: {', '.join(sorted(SEGMENTERS))})")
     ensure_installed(entry, progress)
-    return factory(entry, device)
+    return factory(entry, device, probabilities)
 
 
 def default_segmentation_model(registry: Registry | None = None) -> ModelEntry:

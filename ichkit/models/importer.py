@@ -221,7 +221,9 @@ def import_nnunet(folder: Path, registry: Registry, progress: Progress = silent,
     files = []
     for i, src in enumerate(sources):
         progress(i, len(sources), src.name)
-        files.append(ModelFile(name=src.relative_to(folder).as_posix(), url=None, sha256=sha256_file(src), size=src.stat().st_size))
+        # kept under the results folder's own name: nnU-Net reads the configuration from it
+        name = f"{folder.name}/{src.relative_to(folder).as_posix()}"
+        files.append(ModelFile(name=name, url=None, sha256=sha256_file(src), size=src.stat().st_size))
     entry = nnunet_entry(folder, files, origin or str(folder))
     if entry.id in registry and not registry.get(entry.id).user:
         raise ModelError(folder, f"would be named {entry.id!r}, which is a built-in model; rename the dataset folder")

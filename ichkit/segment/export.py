@@ -27,6 +27,23 @@ def _read(path: Path) -> dict:
         raise ModelError(path, f"is not readable JSON ({exc})") from None
 
 
+def class_lookup(classes: dict[int, str]):
+    """Network class index -> product label value (by name, `ichkit.labels`), as a uint8 lookup table,
+    plus {product value: the model's class name}; unknown names keep their index."""
+    import numpy as np
+
+    from ..labels import label_for_name
+
+    lut = np.zeros(256, np.uint8)
+    names = {}
+    for k, name in classes.items():
+        if k:
+            label = label_for_name(name)
+            lut[k] = label.value if label else k
+            names[int(lut[k])] = name
+    return lut, names
+
+
 def load_network(model_dir: Path, fold: int | str, checkpoint: str = "checkpoint_final.pth"):
     """nnU-Net's network for one fold, weights loaded, deep supervision off; plus (plans, dataset, checkpoint)."""
     import torch

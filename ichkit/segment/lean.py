@@ -18,9 +18,8 @@ import numpy as np
 
 from ..errors import ModelError
 from ..image import Volume
-from ..labels import label_for_name
 from ..progress import Progress, silent
-from .export import FACTS_FILE, FACTS_FORMAT
+from .export import FACTS_FILE, FACTS_FORMAT, class_lookup
 from .result import SegmentationResult
 
 
@@ -64,7 +63,7 @@ class LeanSegmenter:
         self.threads = threads or os.cpu_count() or 1
         self.model_id = model_id or self.model_dir.name
         self.classes = {int(k): v for k, v in self.facts["classes"].items()}
-        self.product_value = {k: (label_for_name(v).value if label_for_name(v) else k) for k, v in self.classes.items() if k}
+        self.lut, self.names = class_lookup(self.classes)
 
     @cached_property
     def network(self):
@@ -82,14 +81,14 @@ class LeanSegmenter:
         return (x.clamp(n["lower_hu"], n["upper_hu"]) - n["mean"]) / max(n["std"], 1e-8)
 
     def _forward(self, patch):
+        import torch
+
         logits = self.network(patch)
         if not self.tta or not self.facts["mirror_axes"]:
             return logits
         axes = [a + 2 for a in self.facts["mirror_axes"]]
         flips = [c for r in range(1, len(axes) + 1) for c in itertools.combinations(axes, r)]
         for dims in flips:
-            import torch
-
             logits = logits + torch.flip(self.network(torch.flip(patch, dims)), dims)
         return logits / (len(flips) + 1)
 
@@ -135,12 +134,18 @@ class LeanSegmenter:
                 if target != shape:
                     logits = F.interpolate(logits[None], size=shape, mode="trilinear", align_corners=False)[0]
                 classes = logits.argmax(0).permute(*f["transpose_backward"]).cpu().numpy().astype(np.uint8)
-                probabilities = torch.softmax(logits, 0).permute(0, *(a + 1 for a in f["transpose_backward"])).cpu().numpy() if self.keep_probabilities else None
+                probabilities = self._probabilities(logits) if self.keep_probabilities else None
         finally:
             torch.set_num_threads(threads)
-        lut = np.zeros(256, np.uint8)
-        for k, v in self.product_value.items():
-            lut[k] = v
-        names = {v: self.classes[k] for k, v in self.product_value.items()}
-        labels = ct.with_array(lut[classes], segments=names)
-        return SegmentationResult(labels=labels, probabilities=probabilities, model_id=self.model_id, class_names=names)
+        labels = ct.with_array(self.lut[classes], segments=self.names)
+        return SegmentationResult(labels=labels, probabilities=probabilities, model_id=self.model_id, class_names=self.names)
+
+    def _probabilities(self, logits) -> np.ndarray:
+        """Softmax on the CT grid, channel c = product label value c (as SegmentationResult defines)."""
+        import torch
+
+        soft = torch.softmax(logits, 0).permute(0, *(a + 1 for a in self.facts["transpose_backward"])).cpu().numpy()
+        out = np.zeros((int(self.lut.max()) + 1, *soft.shape[1:]), np.float32)
+        for k in self.classes:
+            out[self.lut[k]] += soft[k]
+        return out

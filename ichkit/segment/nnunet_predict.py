@@ -14,9 +14,8 @@ import numpy as np
 
 from ..errors import ModelError
 from ..image import Volume
-from ..labels import label_for_name
 from ..progress import Progress, silent
-from .export import load_network
+from .export import class_lookup, load_network
 from .result import SegmentationResult
 
 CHECKPOINT = "checkpoint_final.pth"
@@ -57,10 +56,6 @@ class NnUNetSegmenter:
         image = np.ascontiguousarray(ct.array, dtype=np.float32)[None]
         classes = self._predictor.predict_single_npy_array(image, {"spacing": list(ct.spacing[::-1])}, None, None, False)
         progress(1, 1, "nnU-Net predictor")
-        value = {k: (label_for_name(n).value if label_for_name(n) else k) for k, n in self.classes.items() if k}
-        lut = np.zeros(256, np.uint8)
-        for k, v in value.items():
-            lut[k] = v
-        names = {v: self.classes[k] for k, v in value.items()}
+        lut, names = class_lookup(self.classes)
         labels = ct.with_array(lut[np.asarray(classes, dtype=np.uint8)], segments=names)
         return SegmentationResult(labels=labels, probabilities=None, model_id=self.model_id, class_names=names)

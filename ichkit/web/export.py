@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from pathlib import Path
 
-from .. import __version__
-from ..atomic import check_writable, write_json, write_text
-from ..io import save_labelmap, save_volume
+from .. import groundtruth
+from ..atomic import check_writable, write_text
+from ..groundtruth import MaskSource
+from ..io import save_labelmap
 from ..labels import LABELS
 from .report import report_html
 from .state import Scan
 
 EXPORTS = ("seg.nrrd", "nii.gz", "csv", "html")
 CSV_COLUMNS = ("case", "region", "mesh_ml", "voxel_ml", "abc2_ml", "max_area_slice", "slices", "source", "edited")
-NNUNET_CHANNEL = "_0000"  # nnU-Net's suffix for the first (only) image channel
 
 
 def _names(scan: Scan) -> dict[int, str]:
@@ -56,34 +55,10 @@ def export_scan(scan: Scan, outdir: str | Path, *, overwrite: bool = False, verd
     return paths
 
 
-def provenance(scan: Scan) -> dict:
-    source = scan.source.to_dict() if scan.source else {"model_id": "none"}
-    return {
-        "case": scan.name,
-        "ct": str(scan.path),
-        "source": source,
-        "edited": scan.edited,
-        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "ichkit_version": __version__,
-        "measurements": scan.measurements,
-    }
-
-
 def save_ground_truth(scan: Scan, dataset: str | Path, case_id: str | None = None, *, overwrite: bool = False) -> dict[str, Path]:
-    """CT and refined mask into an nnU-Net dataset folder, with a provenance record per case.
-
-    imagesTr/CASE_0000.nii.gz, labelsTr/CASE.nii.gz, provenance/CASE.json.
-    """
-    dataset = Path(dataset)
-    case_id = case_id or scan.name
-    paths = {
-        "image": dataset / "imagesTr" / f"{case_id}{NNUNET_CHANNEL}.nii.gz",
-        "label": dataset / "labelsTr" / f"{case_id}.nii.gz",
-        "provenance": dataset / "provenance" / f"{case_id}.json",
-    }
-    for path in paths.values():
-        check_writable(path, overwrite)
-    save_volume(scan.ct, paths["image"], overwrite=overwrite)
-    save_labelmap(scan.labels, paths["label"], overwrite=overwrite)
-    write_json(paths["provenance"], provenance(scan))
-    return paths
+    """CT and refined mask into an nnU-Net dataset folder with a provenance record (`ichkit.groundtruth`)."""
+    source = MaskSource(**scan.source.to_dict()) if scan.source else None
+    return groundtruth.save_ground_truth(
+        scan.ct, scan.labels, dataset, case_id or scan.name, ct_path=scan.path, source=source,
+        edited=scan.edited, measurements=scan.measurements, overwrite=overwrite,
+    )

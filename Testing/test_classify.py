@@ -1,0 +1,270 @@
+"""Classifiers (spec 5-7): ROI slices, model registry, patient-level splits, training with resume,
+planted-label phantoms (AUC, shuffled-label leakage check, Grad-CAM mass), `ich predict`.
+
+The shipped demo models (bench/train_demo_classifiers.py) are checked on held-out phantoms of a
+seed family never used in training; the leakage check trains tiny models here.
+"""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from ichkit.classify.inputs import VolumeSettings, volume_input, volume_to_ct  # noqa: E402
+from ichkit.classify.models import MODELS, VIT_SIZES, CTNet, ResidualBlock3d, create_model  # noqa: E402
+from ichkit.classify.phantoms import he_phantom, ht_phantom, location_phantom  # noqa: E402
+from ichkit.classify.predict import DEMO_MODELS, DEMO_WARNING, load_classifier, predict  # noqa: E402
+from ichkit.classify.roi import RoiSettings, roi_slices  # noqa: E402
+from ichkit.classify.tasks import TASKS, build_dataset  # noqa: E402
+from ichkit.classify.train import PRESETS, balance, patient_split, read_manifest, train_classifier  # noqa: E402
+from ichkit.cli import main  # noqa: E402
+from ichkit.errors import EmptyMaskError, ICHWarning, TableError, TooFewSlicesError  # noqa: E402
+from ichkit.evaluate.auc import auc  # noqa: E402
+from ichkit.explain import backproject_roi, grad_cam, mass_inside  # noqa: E402
+from ichkit.io import save_labelmap, save_volume  # noqa: E402
+from ichkit.labels import IPH  # noqa: E402
+from ichkit.measure import max_area_slice  # noqa: E402
+from ichkit.models import load_registry  # noqa: E402
+
+SMALL = dict(shape=(32, 128, 128), spacing=(2.0, 2.0, 5.0))
+HELD_OUT_BASE = 3_000_000  # seeds never used by the demo training (families 1 and 2)
+N_HELD_OUT = 16
+MIN_AUC, MIN_CAM_MASS = 0.80, 0.60
+
+
+# ---- ROI slices ---------------------------------------------------------------------------
+
+def test_roi_slices_are_the_max_area_slice_and_its_neighbours():
+    ph = he_phantom(5, 1, **SMALL).phantom
+    stack = roi_slices(ph.ct, ph.labels, RoiSettings(size=48))
+    top, _ = max_area_slice(ph.labels.array == IPH)
+    assert stack.slices == (top - 1, top, top + 1)
+    assert stack.images.shape == (3, 48, 48) and stack.images.dtype == np.float32
+    assert 0.0 <= stack.images.min() and stack.images.max() <= 1.0
+    y0, y1, x0, x1 = stack.box
+    ys, xs = np.nonzero(ph.labels.array[top] == IPH)
+    assert y0 < ys.min() and ys.max() < y1 and x0 < xs.min() and xs.max() < x1  # hematoma plus margin
+    assert (y1 - y0) == (x1 - x0)  # square: 224 x 224 without distortion
+
+
+def test_empty_mask_is_a_clear_error():
+    ph = he_phantom(5, 0, **SMALL).phantom
+    empty = ph.labels.with_array(np.zeros_like(ph.labels.array), source="empty.nii.gz")
+    with pytest.raises(EmptyMaskError, match="empty.nii.gz: the mask holds no hematoma voxel"):
+        roi_slices(ph.ct, empty)
+
+
+def test_hematoma_under_three_slices_errors_or_warns():
+    ph = he_phantom(5, 0, **SMALL).phantom
+    thin = np.zeros_like(ph.labels.array)
+    thin[10:12, 60:70, 60:70] = IPH
+    mask = ph.labels.with_array(thin, source="thin.nii.gz")
+    with pytest.raises(TooFewSlicesError, match="spans 2 contiguous slice"):
+        roi_slices(ph.ct, mask)
+    with pytest.warns(ICHWarning, match="needs >= 3"):
+        assert roi_slices(ph.ct, mask, RoiSettings(size=32, on_short="warn")).images.shape == (3, 32, 32)
+
+
+def test_roi_heatmap_goes_back_into_the_box():
+    heat = backproject_roi(np.ones((3, 16, 16), np.float32), (4, 5, 6), (-3, 13, 100, 116), (10, 110, 110))
+    assert heat[4:7, 0:13, 100:110].min() == pytest.approx(1.0) and heat.sum() == pytest.approx(3 * 13 * 10)
+
+
+# ---- models -------------------------------------------------------------------------------
+
+def test_model_registry_builds_each_family():
+    import torch
+
+    assert VIT_SIZES["base"][0] == "vit_base_patch16_224" and MODELS["vit_he"].args == ("base",)  # spec 5's ViT-B/16
+    assert MODELS["dtvit_location"].args == ("large",)  # 004's ViT-L/16
+    vit = create_model("vit_he_micro")  # 224 px, patch 16: the 14 x 14 grid Grad-CAM reshapes to
+    assert vit.token_grid == (14, 14)
+    dual = create_model("dtvit_location_micro", img_size=32, patch_size=8)
+    assert dual(torch.rand(2, 1, 32, 32)).shape == (2, 5) and set(dual.heads) == {"ich", "location"}
+    net = create_model("ctnet_ht_small")
+    assert net(torch.rand(2, 1, 28, 32, 32)).shape == (2, 2)
+    blocks = [m for m in net.modules() if isinstance(m, ResidualBlock3d)]
+    assert isinstance(blocks[0].shortcut, torch.nn.Identity)  # shapes match
+    assert isinstance(blocks[1].shortcut[0], torch.nn.Conv3d) and blocks[1].shortcut[0].kernel_size == (1, 1, 1)
+    assert create_model("resnet18")(torch.rand(1, 1, 64, 64)).shape == (1, 2)
+    assert isinstance(CTNet(), torch.nn.Module)
+
+
+def test_grad_cam_shapes_vit_tokens_and_3d():
+    import torch
+
+    vit = create_model("vit_he_micro", img_size=32, patch_size=8)
+    assert grad_cam(vit, torch.rand(3, 1, 32, 32), 1).shape == (3, 32, 32)
+    net = create_model("ctnet_ht_small")
+    assert grad_cam(net, torch.rand(1, 1, 28, 24, 24), 1).shape == (1, 28, 24, 24)
+
+
+def test_ctnet_input_is_28_slices_and_maps_back():
+    ph = ht_phantom(2, 1, **SMALL).phantom
+    inp = volume_input(ph.ct, VolumeSettings(size=32))
+    assert inp.array.shape == (28, 32, 32) and inp.offset == -2  # 32 slices cropped to 28, centred
+    back = volume_to_ct(np.ones_like(inp.array), inp, ph.ct)
+    assert back.shape == ph.ct.shape and back[:2].max() == 0 and back[2:30].min() == pytest.approx(1.0)
+
+
+# ---- splits and ratios --------------------------------------------------------------------
+
+def _manifest(path, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def test_patient_on_both_sides_of_the_split_is_refused(tmp_path):
+    rows = [{"patient_id": p, "scan_id": p, "slice": z, "label": 0, "synthetic": 0, "path": "x.npy", "split": s}
+            for p, z, s in [("a", 1, "train"), ("a", 2, "test"), ("b", 1, "train"), ("c", 1, "test")]]
+    path = _manifest(tmp_path / "manifest.csv", rows)
+    with pytest.raises(TableError, match="patient\\(s\\) a are in both"):
+        patient_split(read_manifest(path), 0.2, 0, path)
+
+
+def test_automatic_split_keeps_patients_whole_and_ratio_adds_synthetic_first(tmp_path):
+    rows = [{"patient_id": f"p{i}", "scan_id": f"p{i}", "slice": z, "label": int(i < 4), "synthetic": 0, "path": "x.npy"}
+            for i in range(20) for z in range(3)]
+    path = _manifest(tmp_path / "manifest.csv", rows)
+    train, held = patient_split(read_manifest(path), 0.2, 0, path)
+    assert not {r["patient_id"] for r in train} & {r["patient_id"] for r in held}
+    assert len(train) + len(held) == 60 and all(len([r for r in held if r["patient_id"] == p]) == 3 for p in {r["patient_id"] for r in held})
+    synthetic = [{"patient_id": f"s{i}", "label": "1", "synthetic": 1, "path": "s.npy"} for i in range(30)]
+    out = balance(train, 2, synthetic, 0)  # 1:2 -> positives = ceil(negatives / 2)
+    neg = sum(int(r["label"]) == 0 for r in out)
+    assert sum(int(r["label"]) == 1 for r in out) == -(-neg // 2)
+    assert sum(r["synthetic"] for r in out) == -(-neg // 2) - sum(int(r["label"]) == 1 for r in train)
+
+
+# ---- training: planted labels, shuffled labels, resume --------------------------------------
+
+def _he_dataset(tmp, name, n, base, shuffle=False, size=32):
+    made = {f"{name}{i}": he_phantom(base + i, i % 2, **SMALL) for i in range(n)}
+    labels = [m.label for m in made.values()]
+    if shuffle:
+        labels = list(np.random.default_rng(1).permutation(labels))
+    scans = [{"patient_id": k, "scan_id": k, "label": int(y)} for k, y in zip(made, labels)]
+    build_dataset(TASKS["he"], scans, tmp / name, RoiSettings(size=size), load=lambda r: (made[r["scan_id"]].phantom.ct, made[r["scan_id"]].phantom.labels))
+    return tmp / name / "manifest.csv", made
+
+
+@pytest.fixture(scope="module")
+def he_runs(tmp_path_factory):
+    """Tiny HE ViTs trained on true and on shuffled labels, scored on 80 held-out phantoms."""
+    tmp = tmp_path_factory.mktemp("he")
+    preset = PRESETS["he"]["smoke"].with_overrides(epochs=8, val_fraction=0.1)
+    scores = {}
+    for shuffle in (False, True):
+        manifest, _ = _he_dataset(tmp, f"train{int(shuffle)}", 40, 100, shuffle)
+        train_classifier(TASKS["he"], manifest, tmp / f"model{int(shuffle)}", preset)
+        clf = load_classifier("he", tmp / f"model{int(shuffle)}")
+        test = [he_phantom(HELD_OUT_BASE + i, i % 2, **SMALL) for i in range(80)]
+        p = [predict(clf, t.phantom.ct, t.phantom.labels, passes=2, cam=False).result["probability"] for t in test]
+        scores[shuffle] = auc([t.label for t in test], p)
+    return scores
+
+
+def test_planted_label_is_learned_and_shuffled_labels_are_not(he_runs):
+    assert he_runs[False] >= MIN_AUC
+    assert abs(he_runs[True] - 0.5) <= 0.1
+
+
+def test_train_cli_resume_continues_to_the_same_weights(tmp_path, capsys):
+    import torch
+
+    made = {f"p{i}": ht_phantom(200 + i, i % 2, **SMALL) for i in range(8)}
+    scans = [{"patient_id": k, "scan_id": k, "label": m.label} for k, m in made.items()]
+    build_dataset(TASKS["ht"], scans, tmp_path / "data", VolumeSettings(size=24), load=lambda r: (made[r["scan_id"]].phantom.ct, None))
+    data = str(tmp_path / "data" / "manifest.csv")
+    base = ["train", "classify", "--task", "ht", "--data", data, "--preset", "smoke", "--no-progress"]
+    assert main(base + ["--epochs", "2", "-o", str(tmp_path / "straight")]) == 0
+    assert main(base + ["--epochs", "1", "-o", str(tmp_path / "resumed")]) == 0
+    assert main(base + ["--epochs", "1", "-o", str(tmp_path / "resumed")]) == 2  # exists: needs --resume
+    assert main(base + ["--epochs", "2", "--resume", "--json", "-o", str(tmp_path / "resumed")]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out[out.out.index("{"):])["resumed_from_epoch"] == 1
+    a = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "resumed" / "model.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)  # fixed seeds: resume == uninterrupted
+
+
+# ---- shipped demo models on held-out phantoms -------------------------------------------------
+
+MAKERS = {"he": lambda s, i: he_phantom(s, i % 2), "ht": lambda s, i: ht_phantom(s, i % 2), "location": lambda s, i: location_phantom(s)}
+
+
+@pytest.mark.parametrize("task", ["he", "ht", "location"])
+def test_demo_classifier_auc_and_grad_cam_mass(task):
+    clf = load_classifier(task)  # the registry's demo model, SHA-256-checked
+    assert clf.demo
+    y, p, mass = [], [], []
+    for i in range(N_HELD_OUT):
+        lab = MAKERS[task](HELD_OUT_BASE + i, i)
+        pred = predict(clf, lab.phantom.ct, lab.phantom.labels, passes=4)
+        assert pred.result["warning"] == DEMO_WARNING
+        assert pred.result["interval"][0] <= pred.result["probability"] + 1e-6 and pred.result["interval"][1] >= pred.result["probability"] - 0.3
+        y.append(lab.label)
+        p.append([pred.result["probabilities"][c] for c in TASKS[task].classes["location"]] if task == "location" else pred.result["probability"])
+        if task == "location" or lab.label == 1:
+            mass.append(mass_inside(pred.heatmap, lab.phantom.labels.array == IPH, lab.phantom.ct.spacing))
+    y, p = np.array(y), np.array(p)
+    score = np.mean([auc((y == c).astype(int), p[:, c]) for c in np.unique(y)]) if task == "location" else auc(y, p)
+    assert score >= MIN_AUC
+    assert np.median(mass) >= MIN_CAM_MASS
+
+
+def test_demo_models_are_registered_small_and_checked():
+    reg = load_registry()
+    for task, model_id in DEMO_MODELS.items():
+        entry = reg.get(model_id)
+        assert entry.task == "classification" and entry.demo and entry.size <= 10 * 2**20
+        assert entry.card_text().strip()
+
+
+# ---- ich predict ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def phantom_files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("predict")
+    ph = he_phantom(HELD_OUT_BASE + 101, 1).phantom
+    ct = save_volume(ph.ct, tmp / "ct.nii.gz")
+    mask = save_labelmap(ph.labels, tmp / "mask.nii.gz")
+    empty = save_labelmap(ph.labels.with_array(np.zeros_like(ph.labels.array)), tmp / "empty.nii.gz")
+    return tmp, ct, mask, empty
+
+
+def test_predict_all_writes_heatmaps_on_the_ct_grid(phantom_files, capsys):
+    import SimpleITK as sitk
+
+    from ichkit.io import load_ct
+
+    tmp, ct, mask, _ = phantom_files
+    out = tmp / "out"
+    assert main(["predict", str(ct), "--mask", str(mask), "--task", "all", "-o", str(out), "--passes", "5"]) == 0
+    captured = capsys.readouterr()
+    assert DEMO_WARNING in captured.err and "he: " in captured.out
+    report = json.loads((out / "predictions.json").read_text())["results"]
+    assert set(report) == {"he", "ht", "location"}
+    ref = load_ct(ct)
+    for task, r in report.items():
+        assert 0 <= r["interval"][0] <= r["interval"][1] <= 1 and r["warning"] == DEMO_WARNING
+        img = sitk.ReadImage(str(out / r["heatmap"]))  # a heatmap, not HU: read it plainly
+        assert img.GetSize() == ref.shape[::-1] and np.allclose(img.GetSpacing(), ref.spacing) and np.allclose(img.GetOrigin(), ref.origin)
+        assert all((out / png).is_file() for png in r["overlays"])
+    assert len(report["he"]["overlays"]) == 3
+
+
+def test_predict_he_with_empty_mask_fails_cleanly_and_ht_needs_no_mask(phantom_files, capsys):
+    tmp, ct, _, empty = phantom_files
+    assert main(["predict", str(ct), "--mask", str(empty), "--task", "he", "-o", str(tmp / "e")]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and ("no hematoma voxel" in err or "no foreground" in err) and "Traceback" not in err
+    assert main(["predict", str(ct), "--task", "ht", "-o", str(tmp / "ht"), "--no-cam"]) == 0
+    assert json.loads((tmp / "ht" / "predictions.json").read_text())["results"]["ht"]["class"] in TASKS["ht"].classes["label"]

@@ -1,0 +1,127 @@
+"""Train the three demo classifiers on phantoms with planted labels, evaluate them on held-out
+phantoms (AUC, Grad-CAM mass in the dilated hematoma) and, with --shuffled, retrain on shuffled
+labels as a leakage check (AUC must stay near 0.5).
+
+    python bench/train_demo_classifiers.py [--work /tmp/ich-demo-classify] [--tasks he ht location] [--shuffled]
+
+Labels (ichkit.classify.phantoms): HE = hypodense islands in the clot; HT = a hematoma present
+at all; location = where make_phantom drew the hematoma. Models go to Resources/models/<id>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ichkit.classify.inputs import SliceSettings, VolumeSettings
+from ichkit.classify.phantoms import he_phantom, ht_phantom, location_phantom
+from ichkit.classify.predict import DEMO_MODELS, load_classifier, predict
+from ichkit.classify.roi import RoiSettings, write_manifest
+from ichkit.classify.tasks import TASKS, build_dataset
+from ichkit.classify.train import ClassifyPreset, read_manifest, train_classifier
+from ichkit.evaluate.auc import auc
+from ichkit.explain import mass_inside
+from ichkit.labels import IPH
+from ichkit.models.checksum import sha256_file
+from ichkit.resources import REPO_ROOT
+
+TRAIN_BASE, TEST_BASE = 1, 2  # seed families: held-out phantoms never share a seed with training
+N_TEST = 40
+NORMAL_PER_ICH = 1.0  # location: normal slices kept per ICH slice (the rest are mostly air and skull)
+
+DEMO = {
+    "he": dict(make=lambda seed, i: he_phantom(seed, i % 2), n=100, settings=RoiSettings(size=64),
+               preset=ClassifyPreset("demo", 10, "adam", 1e-3, 1e-5, 1e-4, 32, arch="vit_he_micro", arch_kwargs={"patch_size": 8})),
+    "ht": dict(make=lambda seed, i: ht_phantom(seed, i % 2), n=60, settings=VolumeSettings(size=64, skull_strip=True),
+               preset=ClassifyPreset("demo", 8, "adam", 1e-3, 1e-5, 1e-4, 8, arch="ctnet_ht_small")),
+    "location": dict(make=lambda seed, i: location_phantom(seed), n=48, settings=SliceSettings(size=96),
+                     preset=ClassifyPreset("demo", 8, "adamw", 1e-3, 1e-5, 0.01, 32, augment=("rotate15", "sharpness2"),
+                                           arch="dtvit_location_micro", arch_kwargs={"patch_size": 8})),
+}
+
+
+def seeds(base: int, n: int) -> list[int]:
+    return [base * 1_000_003 + i for i in range(n)]
+
+
+def make_dataset(task: str, work: Path, shuffled: bool) -> Path:
+    cfg = DEMO[task]
+    out = work / task / ("data_shuffled" if shuffled else "data")
+    if (out / "manifest.csv").is_file():
+        return out / "manifest.csv"
+    made = {f"{task}_{s}": cfg["make"](s, i) for i, s in enumerate(seeds(TRAIN_BASE, cfg["n"]))}
+    labels = {k: v.label for k, v in made.items()}
+    if shuffled:  # same images, patient labels permuted: nothing left to learn
+        keys = sorted(labels)
+        perm = np.random.default_rng(0).permutation([labels[k] for k in keys])
+        labels = dict(zip(keys, map(int, perm)))
+    scans = [{"patient_id": k, "scan_id": k, "label": labels[k]} for k in made]
+    rows = build_dataset(TASKS[task], scans, out, cfg["settings"], load=lambda r: (made[r["scan_id"]].phantom.ct, made[r["scan_id"]].phantom.labels))
+    if task == "location":  # keep every ICH slice and as many random normal ones
+        rng = np.random.default_rng(0)
+        ich = [r for r in rows if r["label"] == 1]
+        normal = [r for r in rows if r["label"] == 0]
+        keep = rng.choice(len(normal), min(len(normal), int(NORMAL_PER_ICH * len(ich))), replace=False)
+        write_manifest(out / "manifest.csv", ich + [normal[i] for i in sorted(keep)], TASKS[task].columns)
+    return out / "manifest.csv"
+
+
+def evaluate(task: str, model_dir: Path, cam: bool) -> dict:
+    cfg = DEMO[task]
+    clf = load_classifier(task, model_dir)
+    y, p, mass = [], [], []
+    for i, s in enumerate(seeds(TEST_BASE, N_TEST)):
+        lab = cfg["make"](s, i)
+        ph = lab.phantom
+        pred = predict(clf, ph.ct, ph.labels, passes=4, cam=cam)
+        y.append(lab.label)
+        p.append(pred.result["probabilities"] if task == "location" else pred.result["probability"])
+        if cam and (task == "location" or lab.label == 1):
+            mass.append(mass_inside(pred.heatmap, ph.labels.array == IPH, ph.ct.spacing))
+    y = np.array(y)
+    if task == "location":
+        probs = np.array([[q[c] for c in TASKS["location"].classes["location"]] for q in p])
+        a = float(np.mean([auc((y == c).astype(int), probs[:, c]) for c in range(probs.shape[1])]))
+    else:
+        a = auc(y, np.array(p))
+    return {"auc": round(a, 3), "cam_mass_median": round(float(np.median(mass)), 3) if mass else None,
+            "cam_mass_mean": round(float(np.mean(mass)), 3) if mass else None}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, default=Path("/tmp/ich-demo-classify"))
+    ap.add_argument("--tasks", nargs="+", default=list(DEMO))
+    ap.add_argument("--shuffled", action="store_true", help="also train on shuffled labels (leakage check)")
+    ap.add_argument("--no-ship", action="store_true", help="do not copy the models into Resources/models/")
+    args = ap.parse_args()
+    t0 = time.time()
+    report = {}
+    for shuffled in ([False, True] if args.shuffled else [False]):
+        for task in args.tasks:
+            name = f"{task}{'_shuffled' if shuffled else ''}"
+            manifest = make_dataset(task, args.work, shuffled)
+            n = len(read_manifest(manifest))
+            print(f"[{time.time() - t0:.0f} s] {name}: {n} samples", flush=True)
+            outdir = args.work / task / ("model_shuffled" if shuffled else "model")
+            if not (outdir / "model.pt").is_file():
+                train_classifier(TASKS[task], manifest, outdir, DEMO[task]["preset"], resume=True, demo=True, pretrained=None,
+                                 progress=lambda d, t, w="": print(f"[{time.time() - t0:.0f} s] {name} {w}", flush=True))
+            report[name] = evaluate(task, outdir, cam=not shuffled)
+            print(f"[{time.time() - t0:.0f} s] {name}: {report[name]}", flush=True)
+            if not shuffled and not args.no_ship:
+                dest = REPO_ROOT / "Resources" / "models" / DEMO_MODELS[task] / "model.pt"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(outdir / "model.pt", dest)
+                report[name]["file"] = {"name": "model.pt", "sha256": sha256_file(dest), "size": dest.stat().st_size}
+    print(json.dumps(report, indent=2))
+    print(f"total {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

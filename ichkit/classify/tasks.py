@@ -1,0 +1,142 @@
+"""The three classification tasks: what a sample is, how a scan becomes samples, how sample
+probabilities become one patient probability. One registry; train, predict and the dataset
+builder look tasks up here.
+
+Sample files are NPY arrays in [0, 1] listed in a manifest CSV (patient_id, scan_id, slice,
+label, synthetic, path; location adds `location`: class index, or -1 on slices without ICH).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..atomic import check_writable, write_json
+from ..image import Volume
+from ..labels import IPH
+from ..progress import Progress, silent
+from .inputs import SliceSettings, VolumeSettings, slice_inputs, volume_input
+from .models import LOCATION_CLASSES
+from .roi import MANIFEST_COLUMNS, RoiSettings, roi_slices, save_npy, write_manifest
+
+DATASET_JSON = "dataset.json"  # the task and input settings of a built dataset
+ICH_SLICE_MIN_MM2 = 20.0  # a slice counts as ICH for DTViT training when it holds this much hematoma
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    classes: dict[str, tuple[str, ...]]  # head -> class names
+    targets: dict[str, str]  # head -> manifest column
+    default_arch: str
+    needs_mask: bool
+    samples: Callable  # (ct, mask, settings, label) -> list of (slice index, array, extra columns)
+    settings: type
+    columns: tuple[str, ...] = MANIFEST_COLUMNS
+    description: str = ""
+
+
+def _he_samples(ct: Volume, mask: Volume, s: RoiSettings, label: int):
+    stack = roi_slices(ct, mask, s)
+    return [(z, stack.images[k], {}) for k, z in enumerate(stack.slices)]
+
+
+def _ht_samples(ct: Volume, mask, s: VolumeSettings, label: int):
+    return [(-1, volume_input(ct, s).array, {})]
+
+
+def _location_samples(ct: Volume, mask: Volume, s: SliceSettings, label: int):
+    """Every slice: ICH (hematoma area >= ICH_SLICE_MIN_MM2) with the scan's location, else normal."""
+    images = slice_inputs(ct, s)
+    area = np.count_nonzero(mask.array == IPH, axis=(1, 2)) * ct.spacing[0] * ct.spacing[1]
+    return [(z, images[z], {"label": int(a >= ICH_SLICE_MIN_MM2), "location": int(label) if a >= ICH_SLICE_MIN_MM2 else -1})
+            for z, a in enumerate(area)]
+
+
+TASKS: dict[str, Task] = {
+    "he": Task("he", {"label": ("no expansion", "expansion")}, {"label": "label"}, "vit_he", True, _he_samples, RoiSettings,
+               description="hematoma expansion from ROI slices (ViT, spec 5)"),
+    "ht": Task("ht", {"label": ("no transformation", "haemorrhagic transformation")}, {"label": "label"}, "ctnet_ht", False,
+               _ht_samples, VolumeSettings, description="haemorrhagic transformation from the whole NCCT (CTNet, spec 6)"),
+    "location": Task("location", {"ich": ("normal", "ICH"), "location": LOCATION_CLASSES}, {"ich": "label", "location": "location"},
+                     "dtvit_location", False, _location_samples, SliceSettings, columns=MANIFEST_COLUMNS + ("location",),
+                     description="ICH vs normal and hematoma location from slices (DTViT, spec 7)"),
+}
+
+
+def get_task(name: str) -> Task:
+    from ..errors import OptionError
+
+    if name not in TASKS:
+        raise OptionError(None, f"unknown task {name!r}; known: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def build_dataset(task: Task, scans: list[dict], outdir: str | Path, settings=None, *,
+                  load: Callable[[dict], tuple[Volume, Volume | None]], progress: Progress = silent, overwrite: bool = False) -> list[dict]:
+    """A cohort -> one NPY per sample plus `manifest.csv` (paths relative to `outdir`).
+
+    `scans` rows carry patient_id, scan_id, label (optionally synthetic); `load(row)` gives the
+    row's (CT, mask), so any cohort layout (phantoms in memory, files on disk) fits.
+    """
+    settings = settings or task.settings()
+    outdir = Path(outdir)
+    manifest = check_writable(outdir / "manifest.csv", overwrite)
+    rows = []
+    for i, scan in enumerate(scans):
+        progress(i, len(scans), scan["scan_id"])
+        ct, mask = load(scan)
+        for k, (z, array, extra) in enumerate(task.samples(ct, mask, settings, int(scan["label"]))):
+            rel = f"samples/{scan['scan_id']}_{k:03d}.npy"
+            save_npy(outdir / rel, array.astype(np.float32))
+            rows.append({"patient_id": scan["patient_id"], "scan_id": scan["scan_id"], "slice": z, "label": int(scan["label"]),
+                         "synthetic": int(scan.get("synthetic", 0)), "path": rel, **extra})
+    write_manifest(manifest, rows, task.columns)
+    write_json(outdir / DATASET_JSON, {"task": task.name, "settings": asdict(settings)})
+    progress(len(scans), len(scans), "done")
+    return rows
+
+
+def cohort_loader(cohort_csv: str | Path) -> Callable[[dict], tuple[Volume, Volume | None]]:
+    """`load` for `build_dataset` from a cohort CSV (ct and mask paths relative to the CSV)."""
+    from ..io import load_ct, load_mask
+
+    base = Path(cohort_csv).parent
+
+    def load(row: dict):
+        ct = load_ct(base / row["ct"])
+        return ct, (load_mask(base / row["mask"], ct) if row.get("mask") else None)
+
+    return load
+
+
+def settings_from(task: Task, saved: dict | None):
+    """The task's input settings as saved with a dataset or model (tuples restored)."""
+    saved = saved or {}
+    return task.settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+
+
+# ---- sample probabilities -> one result per scan -------------------------------------------
+
+def mean_probability(probs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """HE (spec 5): the patient probability is the mean over the three ROI slices."""
+    return {head: p.mean(axis=0) for head, p in probs.items()}
+
+
+def ich_weighted_location(probs: dict[str, np.ndarray], ich_class: int = 1) -> dict[str, np.ndarray]:
+    """Location: P(ICH) of the scan is its most likely ICH slice; the location is the average of
+    the slices' location probabilities weighted by their P(ICH)."""
+    w = probs["ich"][:, ich_class]
+    ich = probs["ich"][int(np.argmax(w))]
+    location = (probs["location"] * w[:, None]).sum(axis=0) / max(float(w.sum()), 1e-8)
+    return {"ich": ich, "location": location}
+
+
+AGGREGATE: dict[str, Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]] = {
+    "he": mean_probability,
+    "ht": mean_probability,  # one sample per scan
+    "location": ich_weighted_location,
+}

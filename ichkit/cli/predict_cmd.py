@@ -1,0 +1,64 @@
+"""`ich predict CT [--mask MASK] --task he|ht|location|all -o OUT`: classifier probabilities with
+an uncertainty interval, Grad-CAM heatmaps on the CT grid (NIfTI) and PNG overlays."""
+
+from __future__ import annotations
+
+from .common import add_json, add_progress, emit
+
+TASK_CHOICES = ("he", "ht", "location", "all")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("predict", help="classify a CT: hematoma expansion, haemorrhagic transformation, location")
+    p.add_argument("ct", help="CT: NIfTI, NRRD, MHA or a DICOM folder")
+    p.add_argument("--mask", default=None, help="hematoma mask on the CT grid (needed by --task he)")
+    p.add_argument("--task", required=True, choices=TASK_CHOICES, help="which classifier(s); all = the three")
+    p.add_argument("--model", default=None, help="model id from the registry or a training folder (single task only; default: the task's demo model)")
+    p.add_argument("--passes", type=int, default=None, help="MC-dropout passes for the 90%% interval (default 20)")
+    p.add_argument("--no-cam", action="store_true", help="skip the Grad-CAM heatmaps")
+    p.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
+    p.add_argument("-o", "--output", required=True, help="output folder (predictions.json, <task>_gradcam.nii.gz, <task>_overlay_*.png)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_json(p)
+    add_progress(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from ..atomic import check_writable, write_json
+    from ..classify.predict import MC_PASSES, load_classifier, predict
+    from ..errors import OptionError, warn
+    from ..explain import overlay_png
+    from ..io import load_ct, load_mask, save_volume
+
+    tasks = ["he", "ht", "location"] if args.task == "all" else [args.task]
+    if args.model and len(tasks) > 1:
+        raise OptionError(None, "--model names one model: use it with a single --task")
+    ct = load_ct(args.ct)
+    mask = load_mask(args.mask, ct) if args.mask else None
+    if mask is None and args.task == "all":
+        warn(args.ct, "no --mask: the HE classifier (ROI slices around the hematoma) is skipped")
+        tasks.remove("he")
+    out = Path(args.output)
+    report_path = check_writable(out / "predictions.json", args.overwrite)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    results, lines = {}, []
+    for task in tasks:
+        clf = load_classifier(task, args.model, device)
+        pred = predict(clf, ct, mask, passes=args.passes or MC_PASSES, cam=not args.no_cam, device=device)
+        if pred.heatmap is not None:
+            heat = save_volume(ct.with_array(pred.heatmap, kind="gradcam"), out / f"{task}_gradcam.nii.gz", overwrite=args.overwrite)
+            pred.result["heatmap"] = heat.name
+            pred.result["overlays"] = [overlay_png(img, cam, check_writable(out / f"{task}_overlay_{z:03d}.png", args.overwrite)).name
+                                       for z, img, cam in pred.previews]
+        results[task] = pred.result
+        lo, hi = pred.result["interval"]
+        note = f"  [{pred.result['warning']}]" if pred.result.get("warning") else ""
+        lines.append(f"{task}: {pred.result['class']} (p={pred.result['probability']:.3f}, 90% interval {lo:.3f}-{hi:.3f}){note}")
+    write_json(report_path, {"ct": str(args.ct), "mask": args.mask, "results": results})
+    emit(args, {"output": out, "results": results}, "\n".join(lines + [f"written to {out}"]))
+    return 0

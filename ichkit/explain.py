@@ -1,0 +1,79 @@
+"""Grad-CAM heatmaps of the classifiers and their back-projection onto the CT grid.
+
+2D and 3D Grad-CAM come from pytorch-grad-cam. For ViTs (spec 5) the target is the LayerNorm
+of the final transformer block; its tokens, minus the class (prefix) tokens, are reshaped to
+the patch grid (14 x 14 at 224 px, patch 16) so the CAM is spatial. Heatmaps are scaled to
+[0, 1] per image (pytorch-grad-cam's convention). A heatmap on ROI slices goes back to the CT
+through the ROI box; whole-slice and whole-volume maps through `ichkit.classify.inputs`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+CAM_DILATION_MM = 10.0  # "inside the hematoma" tolerance of the attention check
+
+
+def _vit_tokens_to_grid(tensor, grid: tuple[int, int], prefix: int):
+    """(B, prefix + gh*gw, C) tokens -> (B, C, gh, gw) activations."""
+    b, _, c = tensor.shape
+    return tensor[:, prefix:, :].reshape(b, grid[0], grid[1], c).permute(0, 3, 1, 2)
+
+
+def grad_cam(model, x, target: int | list[int]) -> np.ndarray:
+    """Grad-CAM of logit index `target` (one per sample or one for all) for inputs `x`.
+
+    `x`: (B, 1, H, W) or (B, 1, D, H, W) float tensor in [0, 1]; returns (B, H, W) or (B, D, H, W).
+    """
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    reshape = None
+    if hasattr(model, "token_grid"):
+        reshape = functools.partial(_vit_tokens_to_grid, grid=model.token_grid, prefix=model.net.num_prefix_tokens)
+    targets = [ClassifierOutputTarget(int(t)) for t in (target if isinstance(target, (list, tuple)) else [target] * len(x))]
+    model.eval()
+    with GradCAM(model=model, target_layers=[model.cam_layer()], reshape_transform=reshape) as cam:
+        return np.asarray(cam(input_tensor=x, targets=targets), dtype=np.float32)
+
+
+def backproject_roi(cams: np.ndarray, slices, box, shape) -> np.ndarray:
+    """ROI heatmaps (k, S, S) -> a volume of `shape` (zero outside the ROI boxes)."""
+    from .classify.roi import resize2d
+
+    y0, y1, x0, x1 = box
+    out = np.zeros(shape, np.float32)
+    ny, nx = shape[1:]
+    sy, sx = slice(max(y0, 0), min(y1, ny)), slice(max(x0, 0), min(x1, nx))
+    for cam, z in zip(cams, slices):
+        full = resize2d(cam, (y1 - y0, x1 - x0))
+        part = full[sy.start - y0 : sy.stop - y0, sx.start - x0 : sx.stop - x0]
+        out[z, sy, sx] = np.maximum(out[z, sy, sx], part)
+    return out
+
+
+def mass_inside(heat: np.ndarray, mask: np.ndarray, spacing, dilate_mm: float = CAM_DILATION_MM) -> float:
+    """Share of the heatmap's total mass inside `mask` dilated by `dilate_mm` (spacing x, y, z)."""
+    from scipy import ndimage
+
+    total = float(heat.sum())
+    if total <= 0 or not mask.any():
+        return 0.0
+    near = ndimage.distance_transform_edt(~mask.astype(bool), sampling=(spacing[2], spacing[1], spacing[0])) <= dilate_mm
+    return float(heat[near].sum()) / total
+
+
+def overlay_png(grey: np.ndarray, heat: np.ndarray, path, alpha: float = 0.5):
+    """A grey [0, 1] image with a 'hot' heatmap blended on top, written atomically as PNG."""
+    from PIL import Image
+
+    from .atomic import atomic_path
+
+    h = np.clip(heat, 0, 1)[..., None]
+    hot = np.clip(np.stack([3 * heat, 3 * heat - 1, 3 * heat - 2], -1), 0, 1)
+    rgb = (1 - alpha * h) * np.clip(grey, 0, 1)[..., None] + alpha * h * hot
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(np.rint(rgb * 255).astype(np.uint8)).save(tmp, format="PNG")
+    return path

@@ -1,0 +1,27 @@
+"""What every segmentation model returns, whatever its framework."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..image import Volume
+
+
+@dataclass
+class SegmentationResult:
+    """Labels on the CT's own grid, plus optional class probabilities.
+
+    labels: uint8 product label values (`ichkit.labels`), same geometry as the input CT, with
+        meta["segments"] = {value: name}.
+    probabilities: float32, classes first, on the CT grid: channel c is the probability of
+        product label value c (0 background), or None when the caller did not ask for them.
+    model_id: registry id of the model (or ensemble) that produced the result.
+    class_names: {product label value: the model's own class name}.
+    """
+
+    labels: Volume
+    probabilities: np.ndarray | None
+    model_id: str
+    class_names: dict[int, str] = field(default_factory=dict)
