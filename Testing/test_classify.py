@@ -160,12 +160,12 @@ def he_runs(tmp_path_factory):
     """Tiny HE ViTs trained on true and on shuffled labels, scored on 80 held-out phantoms."""
     tmp = tmp_path_factory.mktemp("he")
     preset = PRESETS["he"]["smoke"].with_overrides(epochs=8, val_fraction=0.1)
+    test = [he_phantom(HELD_OUT_BASE + i, i % 2, **SMALL) for i in range(80)]
     scores = {}
     for shuffle in (False, True):
         manifest, _ = _he_dataset(tmp, f"train{int(shuffle)}", 40, 100, shuffle)
         train_classifier(TASKS["he"], manifest, tmp / f"model{int(shuffle)}", preset)
         clf = load_classifier("he", tmp / f"model{int(shuffle)}")
-        test = [he_phantom(HELD_OUT_BASE + i, i % 2, **SMALL) for i in range(80)]
         p = [predict(clf, t.phantom.ct, t.phantom.labels, passes=2, cam=False).result["probability"] for t in test]
         scores[shuffle] = auc([t.label for t in test], p)
     return scores

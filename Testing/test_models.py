@@ -103,6 +103,19 @@ def test_unreachable_download_names_the_offline_import(ich_cache, monkeypatch, c
     assert "ich models import" in capsys.readouterr().err
 
 
+def test_bundled_model_counts_as_installed(ich_cache, blast_dir, tmp_path, monkeypatch):
+    resources = tmp_path / "Resources"
+    shutil.copytree(resource_path("models.json").parent, resources, ignore=shutil.ignore_patterns("models"))
+    (resources / "models" / "blast-ct-v1-single").mkdir(parents=True)
+    shutil.copy(blast_dir / "model_1.pt", resources / "models" / "blast-ct-v1-single")
+    monkeypatch.setenv("ICHKIT_RESOURCES", str(resources))
+    registry = load_registry()
+    single = registry.get("blast-ct-v1-single")
+    assert cache.is_installed(single) and not cache.is_installed(registry.get("blast-ct-v1"))
+    assert cache.verified_paths(single)["model_1.pt"].is_relative_to(resources)
+    assert default_segmentation_model(registry).id == "blast-ct-v1-single"
+
+
 def test_remove_and_unknown_model(ich_cache, blast_dir, capsys):
     import_models(blast_dir)
     assert main(["models", "remove", "blast-ct-v1"]) == 0

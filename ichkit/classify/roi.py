@@ -3,7 +3,8 @@ a square box around the hematoma (plus a margin), window 40/80, resized to 224 x
 
 One box (from the max-area slice, grown by `margin_mm`, made square so resizing keeps the
 aspect ratio) serves all three slices: they stay aligned, and a heatmap on the ROI maps back to
-the CT through the same box (`RoiStack.boxes`, used by `ichkit.explain.backproject_roi`).
+the CT through the same box (`RoiStack.box`, used by `ichkit.explain.backproject_roi`). A cohort becomes
+an NPY image dataset with its manifest through `ichkit.classify.tasks.build_dataset(TASKS["he"], ...)`.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from typing import Callable
 
 import numpy as np
 
-from ..atomic import atomic_path, check_writable
+from ..atomic import atomic_path
 from ..errors import EmptyMaskError, TooFewSlicesError, warn
 from ..image import Volume
 from ..labels import IPH
 from ..measure import max_area_slice
 from ..preprocess.intensity import WINDOW_LEVEL_HU, WINDOW_WIDTH_HU
-from ..progress import Progress, silent
 
 ROI_SIZE = 224  # spec 5: ViT input
 ROI_MARGIN_MM = 10.0  # context around the hematoma's bounding box (the paper gives none; 1 cm)

@@ -111,7 +111,10 @@ def run_remove(args) -> int:
     existed = cache.remove(entry)
     if entry.user:
         remove_user_entry(entry.id)
-    text = f"removed {entry.id}" if existed else f"{entry.id} is not installed; nothing removed"
+    if cache.is_installed(entry):
+        text = f"{entry.id} ships with ichkit in {cache.bundled_dir(entry)}; only cached copies were removed"
+    else:
+        text = f"removed {entry.id}" if existed else f"{entry.id} is not installed; nothing removed"
     emit(args, {"id": entry.id, "removed": existed}, text)
     return 0
 

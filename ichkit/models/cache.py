@@ -2,7 +2,8 @@
 
 `<root>` is `$ICHKIT_CACHE`, else `$XDG_CACHE_HOME/ichkit`, else `~/.cache/ichkit`. Files are
 placed one by one (each atomically, each SHA-256-checked) and the marker `installed.json` is
-written last, so an interrupted download or import never looks installed.
+written last, so an interrupted download or import never looks installed. Small demo models may
+instead ship with the product in `Resources/models/<id>/`: those count as installed, read-only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from ..atomic import atomic_path, write_json
 from ..errors import ModelError
+from ..resources import resources_dir
 from .checksum import sha256_file
 from .registry import ModelEntry, ModelFile
 
@@ -41,12 +43,24 @@ def user_manifest_path() -> Path:
     return models_dir() / USER_MANIFEST
 
 
+def bundled_dir(entry: ModelEntry) -> Path:
+    return resources_dir() / "models" / entry.id
+
+
+def _complete(folder: Path, entry: ModelEntry) -> bool:
+    return all((folder / f.name).is_file() and (folder / f.name).stat().st_size == f.size for f in entry.files)
+
+
+def installed_dir(entry: ModelEntry) -> Path | None:
+    """Where the model's files are: the cache (marker written), else the product's bundled copy."""
+    if (model_dir(entry) / MARKER).is_file() and _complete(model_dir(entry), entry):
+        return model_dir(entry)
+    return bundled_dir(entry) if _complete(bundled_dir(entry), entry) else None
+
+
 def is_installed(entry: ModelEntry) -> bool:
     """Cheap check (marker, presence, sizes); `verified_paths` does the full SHA-256 check."""
-    folder = model_dir(entry)
-    return (folder / MARKER).is_file() and all(
-        (folder / f.name).is_file() and (folder / f.name).stat().st_size == f.size for f in entry.files
-    )
+    return installed_dir(entry) is not None
 
 
 def check_file(path: Path, f: ModelFile, model_id: str) -> None:
@@ -62,9 +76,9 @@ def check_file(path: Path, f: ModelFile, model_id: str) -> None:
 
 def verified_paths(entry: ModelEntry) -> dict[str, Path]:
     """Paths of an installed model's files, each re-checked against its SHA-256 before use."""
-    if not is_installed(entry):
+    folder = installed_dir(entry)
+    if folder is None:
         raise ModelError(entry.id, f"is not installed; run `ich models download {entry.id}` or, offline, `ich models import PATH`")
-    folder = model_dir(entry)
     paths = {f.name: folder / f.name for f in entry.files}
     for f in entry.files:
         check_file(paths[f.name], f, entry.id)

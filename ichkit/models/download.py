@@ -64,9 +64,9 @@ def fetch(url: str, dest: Path, f: ModelFile, entry: ModelEntry, progress: Progr
 
 def download(entry: ModelEntry, progress: Progress = silent, timeout_s: float = TIMEOUT_S) -> Path:
     """Install every file of `entry` that the cache lacks; returns the model's cache folder."""
-    folder = cache.model_dir(entry)
     if cache.is_installed(entry):
-        return folder
+        return cache.installed_dir(entry)
+    folder = cache.model_dir(entry)
     for f in entry.files:
         dest = folder / f.name
         if dest.is_file() and dest.stat().st_size == f.size and sha256_file(dest) == f.sha256:
@@ -94,4 +94,4 @@ def _copy_resource(url: str, f: ModelFile, entry: ModelEntry) -> None:
 
 def ensure_installed(entry: ModelEntry, progress: Progress = silent) -> Path:
     """Download on first use, as users expect from a model registry."""
-    return cache.model_dir(entry) if cache.is_installed(entry) else download(entry, progress)
+    return cache.installed_dir(entry) or download(entry, progress)

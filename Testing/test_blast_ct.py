@@ -1,0 +1,186 @@
+"""BLAST-CT v1: our DeepMedic loads the published weights and computes what the peer computes.
+
+The peer (blast-ct 2.1.0 from PyPI) runs in its own interpreter, named by ICH_PEER_PYTHON
+(bench/peer_env.sh creates it); those comparisons are skipped when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+torch = pytest.importorskip("torch")
+
+from ichkit.errors import ModelError  # noqa: E402
+from ichkit.image import Volume  # noqa: E402
+from ichkit.labels import EAH, EDEMA, IPH, IVH  # noqa: E402
+from ichkit.phantom import make_phantom  # noqa: E402
+from ichkit.segment.blast_ct import (  # noqa: E402
+    PRODUCT_LABEL,
+    BlastCTSegmenter,
+    build_network,
+    load_weights,
+    model_grid,
+    predict_probabilities,
+    window,
+)
+from ichkit.segment.deepmedic import DeepMedic  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PEER_SCRIPT = ROOT / "bench" / "peer_blast_ct.py"
+PATCH = 110  # BLAST-CT's test-time input patch; its output is 30^3
+
+
+@pytest.fixture(scope="module")
+def weights_dir(shared_dir) -> Path:
+    d = shared_dir / "models" / "blast-ct-v1"
+    if not (d / "model_1.pt").exists():
+        pytest.skip(f"{d} holds no BLAST-CT weights")
+    return d
+
+
+@pytest.fixture(scope="module")
+def net(weights_dir):
+    return build_network(load_weights(weights_dir / "model_1.pt"))
+
+
+@pytest.fixture(scope="module")
+def peer_python() -> str:
+    exe = os.environ.get("ICH_PEER_PYTHON")
+    if not exe:
+        pytest.skip("ICH_PEER_PYTHON is unset: run bench/peer_env.sh and export ICH_PEER_PYTHON=/work/peer-venv/bin/python")
+    if not Path(exe).is_file():
+        pytest.skip(f"ICH_PEER_PYTHON={exe} does not exist (bench/peer_env.sh creates it)")
+    return exe
+
+
+def _sums(weights_dir: Path) -> dict[str, str]:
+    lines = (weights_dir / "SHA256SUMS").read_text().split("\n")
+    return {name: digest for digest, name in (ln.split() for ln in lines if ln.strip())}
+
+
+def _softmax(net, x: np.ndarray, out_shape=None) -> np.ndarray:
+    with torch.inference_mode():
+        return torch.softmax(net(torch.from_numpy(x), out_shape), 1).numpy()
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Multi-class Dice: voxels where both agree on the same lesion label."""
+    fg = (a > 0).sum() + (b > 0).sum()
+    return 1.0 if fg == 0 else 2.0 * ((a == b) & (a > 0)).sum() / fg
+
+
+def _noise(shape, seed=0) -> np.ndarray:
+    return np.clip(np.random.default_rng(seed).normal(0.0, 0.6, shape), -1, 1).astype(np.float32)
+
+
+def test_all_twelve_state_dicts_load_strictly(weights_dir):
+    sums = _sums(weights_dir)
+    assert len(sums) == 12
+    for name, digest in sorted(sums.items()):
+        sd = load_weights(weights_dir / name, expected_sha256=digest)
+        assert len(sd) == 189 and "path(5, 5, 5)0.path.1.conv.weight" in sd
+        net = build_network(sd, name)
+        assert sum(p.numel() for p in net.parameters()) == 1_030_033
+        assert not net.training
+
+
+def test_bad_weights_are_model_errors(weights_dir, tmp_path):
+    with pytest.raises(ModelError, match="sha256"):
+        load_weights(weights_dir / "model_1.pt", expected_sha256="0" * 64)
+    with pytest.raises(ModelError, match="not found"):
+        load_weights(tmp_path / "absent.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a pickle")
+    with pytest.raises(ModelError, match="cannot read"):
+        load_weights(tmp_path / "junk.pt")
+    sd = load_weights(weights_dir / "model_1.pt")
+    sd.pop("fully_connected.2.conv.weight")
+    with pytest.raises(ModelError, match="not a BLAST-CT"):
+        build_network(sd, "model_1.pt")
+
+
+def test_large_tile_equals_the_30_voxel_patch_lattice(net):
+    """One (30, 30, 60) tile = two 110^3 patches; a tile starting 15 voxels in agrees too."""
+    x = _noise((1, 1, PATCH, PATCH, PATCH + 30))
+    tile = _softmax(net, x)
+    assert tile.shape == (1, 5, 30, 30, 60)
+    for off in (0, 30):
+        patch = _softmax(net, np.ascontiguousarray(x[..., off : off + PATCH]))
+        np.testing.assert_allclose(tile[..., off : off + 30], patch, atol=1e-5)
+    shifted = _softmax(net, np.ascontiguousarray(x[..., 15:]), (30, 30, 45))
+    np.testing.assert_allclose(shifted, tile[..., 15:], atol=1e-5)
+
+
+def test_whole_volume_equals_patchwise_with_edge_padding(net):
+    """predict_probabilities (tiles + constant background fill) = BLAST-CT's padded 30^3 patches."""
+    image = np.full((40, 70, 50), -1.0, np.float32)
+    image[5:30, 20:45, 15:35] = _noise((25, 25, 20), seed=1)  # a 'head' surrounded by air
+    probs = predict_probabilities([net], image, tile_max=30)
+    padded = np.pad(image, [(40, 70)] * 3, mode="edge")
+    for z, y, x in np.ndindex(*(n // 30 + 1 for n in image.shape)):
+        patch = padded[30 * z : 30 * z + PATCH, 30 * y : 30 * y + PATCH, 30 * x : 30 * x + PATCH]
+        ref = _softmax(net, np.ascontiguousarray(patch)[None, None])[0]
+        region = tuple(slice(30 * i, min(30 * i + 30, n)) for i, n in zip((z, y, x), image.shape))
+        np.testing.assert_allclose(probs[(slice(None), *region)], ref[(slice(None), *(slice(0, r.stop - r.start) for r in region))], atol=1e-5)
+
+
+def test_model_grid_reorients_exactly_and_spans_blast_ct_extent():
+    arr = np.arange(4 * 6 * 8, dtype=np.int16).reshape(4, 6, 8)
+    ct = Volume(arr, spacing=(1.0, 1.0, 3.0), origin=(10.0, 20.0, 30.0), direction=np.diag([-1.0, -1.0, 1.0]))
+    grid = model_grid(ct)
+    assert np.allclose(grid.direction, np.eye(3))
+    assert grid.shape == (10, 6, 8)  # (4 - 1) * 3 / 1 + 1 slices
+    np.testing.assert_allclose(grid.array[::3], arr[:, ::-1, ::-1])  # native slices reproduced exactly
+    assert window(np.array([-1000.0, -15.0, 42.5, 100.0, 3000.0])).tolist() == [-1.0, -1.0, 0.0, 1.0, 1.0]
+
+
+def test_segmenter_finds_the_phantom_hematoma(weights_dir):
+    ph = make_phantom(3, shape=(12, 128, 128), spacing=(1.5, 1.5, 6.0))
+    seg = BlastCTSegmenter([weights_dir / "model_1.pt"], keep_probabilities=True)
+    res = seg.predict(ph.ct)
+    assert res.labels.same_geometry(ph.ct) and res.labels.array.dtype == np.uint8
+    assert set(np.unique(res.labels.array)) <= {0, IPH, IVH, EDEMA, EAH}
+    assert res.labels.meta["segments"] == {IPH: "IPH", EAH: "EAH", EDEMA: "edema", IVH: "IVH"}
+    assert res.probabilities.shape == (5, *ph.ct.shape)
+    np.testing.assert_allclose(res.probabilities.sum(0), 1.0, atol=1e-4)
+    assert (res.probabilities.argmax(0) == res.labels.array).all()  # channel c is label value c
+    truth, pred = ph.labels.array == IPH, res.labels.array == IPH
+    assert 2 * (truth & pred).sum() / (truth.sum() + pred.sum()) > 0.6
+
+
+# --- against the peer, in its own interpreter -------------------------------------------------
+
+
+def _run_peer(peer_python: str, *args) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = subprocess.run([peer_python, str(PEER_SCRIPT), *map(str, args)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_peer_deepmedic_gives_the_same_probabilities(peer_python, weights_dir, net, tmp_path):
+    ph = make_phantom(1, shape=(16, 160, 160), spacing=(1.6, 1.6, 6.0))
+    head = window(model_grid(ph.ct).array)
+    c = [n // 2 - PATCH // 2 for n in head.shape]
+    real = np.pad(head, [(PATCH, PATCH)] * 3, mode="edge")[tuple(slice(PATCH + s, 2 * PATCH + s) for s in c)]
+    x = np.concatenate([_noise((1, 1, PATCH, PATCH, PATCH)), real[None, None]])
+    np.save(tmp_path / "in.npy", x)
+    _run_peer(peer_python, "patch", weights_dir / "model_1.pt", tmp_path / "in.npy", tmp_path / "out.npy")
+    np.testing.assert_allclose(_softmax(net, x), np.load(tmp_path / "out.npy"), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_peer_pipeline_gives_the_same_mask(peer_python, weights_dir, tmp_path):
+    ph = make_phantom(2, shape=(10, 96, 96), spacing=(2.0, 2.0, 6.0))
+    sitk.WriteImage(ph.ct.to_sitk(), str(tmp_path / "ct.nii.gz"))
+    _run_peer(peer_python, "infer", weights_dir / "model_1.pt", "--image", tmp_path / "ct.nii.gz",
+              "--out", tmp_path / "peer.nii.gz", "--batch-size", "8")
+    peer = np.asarray(PRODUCT_LABEL, np.uint8)[sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "peer.nii.gz"))).astype(int)]
+    ours = BlastCTSegmenter([weights_dir / "model_1.pt"]).predict(ph.ct).labels.array
+    assert (peer > 0).sum() > 100  # the comparison is about a real lesion, not empty masks
+    assert _dice(ours, peer) >= 0.99
