@@ -8,6 +8,7 @@ the readers.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -65,13 +66,14 @@ def save_image_npy(path: str | Path, img: np.ndarray) -> Path:
     return save_npy(Path(path), np.asarray(img, dtype=np.float32))
 
 
-def image_files(source: str | Path) -> list[Path]:
-    """The images of a folder (NPY and PNG, sorted) or of a manifest CSV (its rows' paths)."""
+def image_files(source: str | Path, select: Callable[[dict], bool] | None = None) -> list[Path]:
+    """The images of a folder (NPY and PNG, sorted) or of a manifest CSV (its rows' paths, those
+    rows only that `select` accepts)."""
     source = Path(source)
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     elif source.is_file():
-        files = [image_path(r) for r in read_manifest(source)]
+        files = [image_path(r) for r in read_manifest(source) if select is None or select(r)]
     else:
         raise UnreadableFileError(source, "no such folder or manifest")
     if not files:
