@@ -76,6 +76,13 @@ def test_roi_heatmap_goes_back_into_the_box():
 
 # ---- models -------------------------------------------------------------------------------
 
+def test_cli_task_choices_match_the_task_registry():
+    from ichkit.cli.predict_cmd import TASK_CHOICES
+    from ichkit.cli.train_cmd import CLASSIFY_TASKS
+
+    assert CLASSIFY_TASKS == tuple(TASKS) and TASK_CHOICES == tuple(TASKS) + ("all",)
+
+
 def test_model_registry_builds_each_family():
     import torch
 
@@ -183,11 +190,17 @@ def test_train_cli_resume_continues_to_the_same_weights(tmp_path, capsys):
     scans = [{"patient_id": k, "scan_id": k, "label": m.label} for k, m in made.items()]
     build_dataset(TASKS["ht"], scans, tmp_path / "data", VolumeSettings(size=24), load=lambda r: (made[r["scan_id"]].phantom.ct, None))
     data = str(tmp_path / "data" / "manifest.csv")
-    base = ["train", "classify", "--task", "ht", "--data", data, "--preset", "smoke", "--no-progress"]
-    assert main(base + ["--epochs", "2", "-o", str(tmp_path / "straight")]) == 0
-    assert main(base + ["--epochs", "1", "-o", str(tmp_path / "resumed")]) == 0
-    assert main(base + ["--epochs", "1", "-o", str(tmp_path / "resumed")]) == 2  # exists: needs --resume
-    assert main(base + ["--epochs", "2", "--resume", "--json", "-o", str(tmp_path / "resumed")]) == 0
+    base = ["train", "classify", "--task", "ht", "--data", data, "--preset", "smoke", "--epochs", "2", "--no-progress"]
+    assert main(base + ["-o", str(tmp_path / "straight")]) == 0
+
+    def killed_after_first_epoch(done, total, what=""):
+        if done == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # the same run, interrupted after its first checkpoint
+        train_classifier(TASKS["ht"], data, tmp_path / "resumed", PRESETS["ht"]["smoke"].with_overrides(epochs=2), progress=killed_after_first_epoch)
+    assert main(base + ["-o", str(tmp_path / "resumed")]) == 2  # a training is there: needs --resume
+    assert main(base + ["--resume", "--json", "-o", str(tmp_path / "resumed")]) == 0
     out = capsys.readouterr()
     assert json.loads(out.out[out.out.index("{"):])["resumed_from_epoch"] == 1
     a = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)["state_dict"]

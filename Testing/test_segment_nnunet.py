@@ -120,6 +120,8 @@ def test_smoke_training_and_resume(smoke, capsys):
     assert second["resumed_from_epoch"] == 1 and second["epochs_done"] == 2
     assert torch.load(fold / "checkpoint_final.pth", weights_only=False)["current_epoch"] == 2
     assert (fold / "torchscript" / "network.pt").is_file() and (fold / "torchscript" / "preprocessing.json").is_file()
+    assert main(common + ["--fold", "7"]) == 2  # 3 patients make 3 folds; nnU-Net would silently split at random
+    assert "make 3 folds" in capsys.readouterr().err
 
 
 def test_lean_path_matches_nnunet_predictor(smoke):

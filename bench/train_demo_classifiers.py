@@ -35,13 +35,13 @@ N_TEST = 40
 NORMAL_PER_ICH = 1.0  # location: normal slices kept per ICH slice (the rest are mostly air and skull)
 
 DEMO = {
-    "he": dict(make=lambda seed, i: he_phantom(seed, i % 2), n=100, settings=RoiSettings(size=64),
-               preset=ClassifyPreset("demo", 10, "adam", 1e-3, 1e-5, 1e-4, 32, arch="vit_he_micro", arch_kwargs={"patch_size": 8, "global_pool": "avg"})),
+    "he": dict(make=lambda seed, i: he_phantom(seed, i % 2), n=100, settings=RoiSettings(size=64, margin_mm=5.0),
+               preset=ClassifyPreset("demo", 10, "adam", 1e-3, 1e-5, 1e-4, 32, arch="vit_he_micro", arch_kwargs={"patch_size": 8})),
     "ht": dict(make=lambda seed, i: ht_phantom(seed, i % 2), n=60, settings=VolumeSettings(size=64, skull_strip=True),
                preset=ClassifyPreset("demo", 8, "adam", 1e-3, 1e-5, 1e-4, 8, arch="ctnet_ht_small")),
     "location": dict(make=lambda seed, i: location_phantom(seed), n=48, settings=SliceSettings(size=96),
                      preset=ClassifyPreset("demo", 8, "adamw", 1e-3, 1e-5, 0.01, 32, augment=("rotate15", "sharpness2"),
-                                           arch="dtvit_location_micro", arch_kwargs={"patch_size": 8, "global_pool": "avg"})),
+                                           arch="dtvit_location_micro", arch_kwargs={"patch_size": 8})),
 }
 
 

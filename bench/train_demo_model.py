@@ -33,7 +33,7 @@ MODEL_ID = "ich-demo-phantom"
 MODEL_VERSION = "0.1"
 DEMO = Preset(
     "demo",
-    epochs=20,
+    epochs=12,
     iterations_per_epoch=50,
     val_iterations_per_epoch=4,
     initial_lr=1e-2,

@@ -86,10 +86,10 @@ class ViTClassifier(_TwoStage):
     """A timm ViT on one-channel images (spec 5: HE on ROI slices)."""
 
     def __init__(self, size: str = "base", num_classes: int = 2, img_size: int = 224, patch_size: int = 16,
-                 dropout: float = DROPOUT, pretrained: str | None = None, global_pool: str = "token"):
+                 dropout: float = DROPOUT, pretrained: str | None = None):
         super().__init__()
         self.prep = GreyToImageNet()
-        self.net = _timm_vit(size, img_size, patch_size, pretrained, global_pool)
+        self.net = _timm_vit(size, img_size, patch_size, pretrained)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.net.num_features, num_classes))
         self.heads = {"label": slice(0, num_classes)}
 
@@ -107,19 +107,14 @@ class ViTClassifier(_TwoStage):
         return tuple(self.net.patch_embed.grid_size)
 
 
-def _timm_vit(size, img_size, patch_size, pretrained, global_pool) -> nn.Module:
-    """The encoder without a classifier (num_classes=0): pooled features.
-
-    `global_pool` "token" reads the class token (the papers); "avg" averages the patch tokens,
-    which keeps Grad-CAM on the lesion in small ViTs trained from scratch, whose class token
-    otherwise attends to background tokens (attention sinks) and drags the heatmap there."""
+def _timm_vit(size, img_size, patch_size, pretrained) -> nn.Module:
+    """The encoder without a classifier (num_classes=0): the class token's features."""
     import timm
 
     if size not in VIT_SIZES:
         raise OptionError(None, f"ViT size {size!r} is not one of {', '.join(VIT_SIZES)}")
     arch, over = VIT_SIZES[size]
-    net = timm.create_model(arch, pretrained=False, num_classes=0, img_size=img_size, patch_size=patch_size,
-                            global_pool=global_pool, **over)
+    net = timm.create_model(arch, pretrained=False, num_classes=0, img_size=img_size, patch_size=patch_size, **over)
     if pretrained:
         load_pretrained(net, pretrained)
     return net
@@ -135,10 +130,10 @@ class DualTaskViT(_TwoStage):
     concatenated [ich(2) | location(3)] so one tensor flows through losses and Grad-CAM."""
 
     def __init__(self, size: str = "large", img_size: int = 224, patch_size: int = 16, dropout: float = DROPOUT,
-                 pretrained: str | None = None, locations: tuple[str, ...] = LOCATION_CLASSES, global_pool: str = "token"):
+                 pretrained: str | None = None, locations: tuple[str, ...] = LOCATION_CLASSES):
         super().__init__()
         self.prep = GreyToImageNet()
-        self.net = _timm_vit(size, img_size, patch_size, pretrained, global_pool)
+        self.net = _timm_vit(size, img_size, patch_size, pretrained)
         dim = self.net.num_features
         self.ich_head = MLPHead(dim, 2, dropout)
         self.location_head = MLPHead(dim, len(locations), dropout)

@@ -26,6 +26,7 @@ COMMANDS = [
     "dataset",
     "train",
     "predict",
+    "synth",
     "models",
     "phantom",
     "demo",

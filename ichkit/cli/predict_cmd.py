@@ -3,7 +3,7 @@ an uncertainty interval, Grad-CAM heatmaps on the CT grid (NIfTI) and PNG overla
 
 from __future__ import annotations
 
-from .common import add_json, add_progress, emit
+from .common import add_json, emit
 
 TASK_CHOICES = ("he", "ht", "location", "all")
 
@@ -20,7 +20,6 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder (predictions.json, <task>_gradcam.nii.gz, <task>_overlay_*.png)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     add_json(p)
-    add_progress(p)
     p.set_defaults(func=run)
 
 

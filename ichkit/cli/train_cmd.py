@@ -19,7 +19,7 @@ def register(sub) -> None:
     s.add_argument("--arch", default="nnunet", choices=["nnunet", "umamba"], help="network family (default nnunet)")
     s.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="seed: the methods' recipe (default); nnunet: nnU-Net defaults; smoke: tiny CI run")
     s.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
-    s.add_argument("--fold", default="0", help="cross-validation fold (patient-grouped) or 'all' (default 0)")
+    s.add_argument("--fold", default=0, type=_fold, help="cross-validation fold (patient-grouped) or 'all' (default 0)")
     s.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
     s.add_argument("--resume", action="store_true", help="continue from the fold's latest checkpoint")
     s.add_argument("-o", "--output", default=None, help="work folder for preprocessed data and results (default: DATASET_work next to the dataset)")
@@ -30,6 +30,13 @@ def register(sub) -> None:
     from .features_cmd import add_vaegan_trainer
 
     add_vaegan_trainer(kinds)
+    from .synth_cmd import add_synth_trainer
+
+    add_synth_trainer(kinds)
+
+
+def _fold(text: str) -> int | str:
+    return "all" if text == "all" else int(text)
 
 
 def run_segment(args) -> int:
@@ -46,11 +53,10 @@ def run_segment(args) -> int:
     check_architecture(args.arch, device)
     dataset = Path(args.dataset)
     work = Path(args.output) if args.output else dataset.parent / f"{dataset.name}_work"
-    fold = args.fold if args.fold == "all" else int(args.fold)
     preset = PRESETS[args.preset].with_overrides(epochs=args.epochs)
     progress, close = tqdm_bar("training", enabled=not args.no_progress)
     try:
-        result = train(dataset, work, preset, fold=fold, device=device, resume=args.resume, progress=progress)
+        result = train(dataset, work, preset, fold=args.fold, device=device, resume=args.resume, progress=progress)
     finally:
         close()
     exported = export_torchscript(result.model_dir, result.fold, result.fold_dir / "torchscript")
@@ -62,11 +68,12 @@ def run_segment(args) -> int:
     return 0
 
 
-def _register_classify(kinds) -> None:
-    from ..classify.tasks import TASKS
+CLASSIFY_TASKS = ("he", "ht", "location")  # the keys of ichkit.classify.tasks.TASKS (kept literal: no torch at --help)
 
+
+def _register_classify(kinds) -> None:
     c = kinds.add_parser("classify", help="train a classifier (he: ViT on ROI slices; ht: CTNet; location: DTViT)")
-    c.add_argument("--task", required=True, choices=list(TASKS), help="he, ht or location")
+    c.add_argument("--task", required=True, choices=CLASSIFY_TASKS, help="he, ht or location")
     c.add_argument("--data", required=True, help="manifest.csv of a classification dataset (patient_id, scan_id, slice, label, synthetic, path)")
     c.add_argument("--arch", default=None, help="architecture (see ichkit.classify.models.MODELS; default: the preset's, else the task's)")
     c.add_argument("--preset", default="seed", choices=["seed", "smoke"], help="seed: the paper's recipe (default); smoke: tiny CI run")

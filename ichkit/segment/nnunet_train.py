@@ -24,7 +24,7 @@ import numpy as np
 from ..atomic import write_json
 from ..errors import OptionError
 from ..progress import Progress, silent
-from .dataset import check_dataset_dir, write_patient_splits
+from .dataset import SPLITS_JSON, check_dataset_dir, write_patient_splits
 from .nnunet_env import NnUNetFolders, nnunet_env
 from .presets import Preset
 
@@ -188,6 +188,9 @@ def train(
             dist.barrier()
             plans_id = derive_plans(json.loads((folders.preprocessed / dataset_dir.name / f"{BASE_PLANS}.json").read_text()), preset)["plans_name"]
         pre = folders.preprocessed / dataset_dir.name
+        n_splits = len(json.loads((pre / SPLITS_JSON).read_text()))
+        if fold != "all" and not 0 <= int(fold) < n_splits:  # nnU-Net would silently fall back to a random split
+            raise OptionError(None, f"--fold {fold}: the dataset's patients make {n_splits} folds (0..{n_splits - 1}, or 'all')")
         plans = json.loads((pre / f"{plans_id}.json").read_text())
         plans["continue_training"] = resume
         dataset_json = json.loads((pre / "dataset.json").read_text())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..classify.train import read_manifest
-from ..errors import TableError
+from ..errors import OptionError, TableError
 
 # class name on the command line -> label value of its rows (HE task: 1 = hematoma expansion)
 MINORITY_CLASSES = {"he": 1}
@@ -25,6 +25,8 @@ def image_path(row: dict) -> Path:
 
 
 def class_label(name: str) -> int:
+    if name not in MINORITY_CLASSES:
+        raise OptionError(None, f"unknown class {name!r}; choose one of {', '.join(MINORITY_CLASSES)}")
     return MINORITY_CLASSES[name]
 
 

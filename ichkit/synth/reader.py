@@ -92,7 +92,7 @@ def reader_study(real: str | Path, synthetic: str | Path, out_dir: str | Path, *
     key = []
     for image_id, (origin, row) in zip(ids, chosen):
         save_png(out_dir / KIT / "images" / f"{image_id}.png", load_resized(image_path(row), size))
-        key.append({"image_id": image_id, "origin": origin, "source": str(image_path(row)), "model_id": row.get("model_id", ""),
+        key.append({"image_id": image_id, "origin": origin, "source": str(image_path(row).resolve()), "model_id": row.get("model_id", ""),
                     "seed": row.get("seed", "")})
     key.sort(key=lambda r: r["image_id"])  # random ids: sorted order is a random mix
     sheets = []

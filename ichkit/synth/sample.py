@@ -21,6 +21,7 @@ from .manifest import SYNTHETIC_COLUMNS
 from .schedule import DDIM_STEPS, SAMPLERS, make_scheduler
 
 SAMPLE_BATCH = 16
+SAMPLE_MANIFEST = "manifest.csv"
 SAMPLE_COLUMNS = (*MANIFEST_COLUMNS, *SYNTHETIC_COLUMNS)
 
 
@@ -72,7 +73,7 @@ def write_samples(images: np.ndarray, out_dir: str | Path, meta: dict, *, sample
                   overwrite: bool = False) -> Path:
     """NPY (what the classifier reads) and PNG per image, and `manifest.csv` marking all synthetic."""
     out_dir = Path(out_dir)
-    manifest = check_writable(out_dir / "manifest.csv", overwrite)
+    manifest = check_writable(out_dir / SAMPLE_MANIFEST, overwrite)
     model_id = meta["model_id"]
     rows = []
     for i, img in enumerate(images):

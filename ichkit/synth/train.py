@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path, write_json
-from ..errors import ModelError, OutputExistsError, UnreadableFileError, warn
+from ..errors import ModelError, OptionError, OutputExistsError, UnreadableFileError, warn
 from ..progress import Progress, silent
 from .images import load_resized
 from .manifest import class_label, image_path, read_manifest, real_rows_of_class
@@ -54,6 +54,12 @@ PRESETS = {
     "smoke": SynthPreset(name="smoke", model=UKANConfig(image_size=32, conv_channels=(8, 16, 16), kan_channels=(32, 32)),
                          epochs=8, batch_size=8, lr=1e-3, ema_decay=0.9, checkpoint_every=1),
 }
+
+
+def preset_named(name: str) -> SynthPreset:
+    if name not in PRESETS:
+        raise OptionError(None, f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]
 
 
 @dataclass
