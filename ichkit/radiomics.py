@@ -67,32 +67,6 @@ def extract(ct: Volume, mask: Volume, params: str | Path = "default", label: int
     return {k: float(v) for k, v in result.items() if not k.startswith("diagnostics_")}
 
 
-def read_cohort(path: str | Path) -> list[dict]:
-    """Rows of a cohort CSV (columns id or scan_id, ct, mask, label; paths relative to the CSV).
-
-    `ich phantom`'s cohort.csv (patient_id, scan_id, ct, mask) reads as it is.
-    """
-    path = Path(path)
-    try:
-        with open(path, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise OptionError(path, f"cannot read the cohort CSV ({exc})") from None
-    missing = [c for c in ("ct", "mask") if not rows or c not in rows[0]]
-    if missing:
-        raise OptionError(path, f"needs columns ct and mask (missing: {', '.join(missing)}; or no rows)")
-    base = path.parent
-    return [
-        {
-            "id": row.get("id") or row.get("scan_id") or Path(row["ct"]).name,
-            "ct": str(base / row["ct"]),
-            "mask": str(base / row["mask"]),
-            "label": int(row.get("label") or 1),
-        }
-        for row in rows
-    ]
-
-
 def _init_worker(threads: int) -> None:
     """One worker per core share: cap ITK's threads so workers do not oversubscribe the CPU."""
     import SimpleITK as sitk

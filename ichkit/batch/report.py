@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from ..atomic import write_text
-from .cohort import Scan
+from ..cohort import Scan
 from .scan_task import RESULT, scan_dir
 
 VOLUME_COLUMNS = [(label, key) for label in ("IPH", "IVH", "edema", "EAH") for key in ("mesh_ml", "voxel_ml", "abc2_ml")]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import OptionError
 from ..progress import Progress, silent
-from .cohort import Scan
+from ..cohort import Scan
 from .report import write_reports
 from .scan_task import TaskConfig, is_complete, process_scan, read_status
 

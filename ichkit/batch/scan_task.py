@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..atomic import write_json
 from ..errors import ICHError
-from .cohort import Scan
+from ..cohort import Scan
 
 RESULT, RADIOMICS, LABELS, STATUS = "result.json", "radiomics.json", "labels.nii.gz", "status.json"
 

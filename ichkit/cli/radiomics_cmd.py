@@ -24,14 +24,15 @@ def _cohort(args) -> int:
     from ..atomic import check_writable
     from ..errors import OptionError
     from ..progress import tqdm_bar
-    from ..radiomics import extract_cohort, read_cohort
+    from ..cohort import read_cohort
+    from ..radiomics import extract_cohort
 
     if not args.output:
         raise OptionError(None, "--cohort needs -o OUT.csv")
     check_writable(args.output, args.overwrite)
     report, close = tqdm_bar("radiomics", enabled=not args.no_progress and not args.json)
     try:
-        rows = extract_cohort(read_cohort(args.cohort), args.params, out=args.output, workers=args.workers, progress=report)
+        rows = extract_cohort([s.as_row() for s in read_cohort(args.cohort, require_mask=True)], args.params, out=args.output, workers=args.workers, progress=report)
     finally:
         close()
     failed = [r for r in rows if r["error"]]

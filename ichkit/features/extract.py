@@ -12,16 +12,15 @@ from pathlib import Path
 from ..atomic import check_writable, write_json
 from ..errors import ICHError, OptionError
 from ..progress import Progress, silent
-from ..radiomics import extract_cohort, read_cohort
+from ..cohort import read_cohort
+from ..radiomics import extract_cohort
 from .settings import FeatureSettings
-from .tables import SETS, read_rows, write_table
+from .tables import SETS, write_table
 
 
 def cohort_rows(path: str | Path) -> list[dict]:
-    """Cohort rows with resolved paths (`radiomics.read_cohort`), the patient id and every other column."""
-    raw = read_rows(path)
-    return [r | {"patient_id": raw_row.get("patient_id") or r["id"]} | {k: v for k, v in raw_row.items() if k not in r}
-            for r, raw_row in zip(read_cohort(path), raw)]
+    """Cohort rows with resolved paths, the patient id and every other column (`ichkit.cohort`)."""
+    return [scan.as_row() for scan in read_cohort(path, require_mask=True)]
 
 
 def _per_scan(rows: list[dict], compute, what: str, progress: Progress) -> list[dict]:
