@@ -120,10 +120,6 @@ def _ema_update(ema, model, decay: float) -> None:
             pe.lerp_(p, 1.0 - decay)
 
 
-def _preset_dict(p: SynthPreset) -> dict:
-    return asdict(p)
-
-
 def _preset_from_dict(d: dict) -> SynthPreset:
     d = dict(d)
     d["model"] = UKANConfig.from_dict(d["model"])
@@ -158,7 +154,7 @@ def train(manifest: str | Path, out_dir: str | Path, preset: SynthPreset = PRESE
     history: list[dict] = []
     start = 0
     if resume:
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
         saved = _preset_from_dict(ckpt["preset"])
         if saved.model != preset.model or saved.diffusion != preset.diffusion:
             raise ModelError(ckpt_path, "the checkpoint was trained with another model or noise schedule than the preset asks for")
@@ -193,7 +189,7 @@ def train(manifest: str | Path, out_dir: str | Path, preset: SynthPreset = PRESE
         done = epoch + 1
         if done % preset.checkpoint_every == 0 or done == preset.epochs:
             _save_torch({"epoch": done, "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
-                         "history": history, "preset": _preset_dict(preset), "class": cls, "data": _fingerprint(paths)}, ckpt_path)
+                         "history": history, "preset": asdict(preset), "class": cls, "data": _fingerprint(paths)}, ckpt_path)
         progress(done, preset.epochs, f"loss {history[-1]['loss']:.4f}")
 
     result = TrainResult(out_dir, None, None, len(history), start or None, n, history)
@@ -223,7 +219,7 @@ def load_model(path: str | Path, device: str = "cpu"):
     if not path.is_file():
         raise ModelError(path, "model not found (train one with `ich train synth`)")
     try:
-        blob = torch.load(path, map_location=device, weights_only=False)
+        blob = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
         raise ModelError(path, f"cannot read the model ({type(exc).__name__})") from None
     if not isinstance(blob, dict) or blob.get("format") != MODEL_FORMAT:
