@@ -50,11 +50,14 @@ def net(weights_dir):
     return build_network(load_weights(weights_dir / "model_1.pt"))
 
 
+PEER_VENV = Path(__file__).resolve().parents[1] / ".venv-peer" / "bin" / "python"
+
+
 @pytest.fixture(scope="module")
 def peer_python() -> str:
-    exe = os.environ.get("ICH_PEER_PYTHON")
+    exe = os.environ.get("ICH_PEER_PYTHON") or (str(PEER_VENV) if PEER_VENV.is_file() else None)
     if not exe:
-        pytest.skip("ICH_PEER_PYTHON is unset: run bench/peer_env.sh and export ICH_PEER_PYTHON=/work/peer-venv/bin/python")
+        pytest.skip("the peer's environment is absent: `./setup.sh --test` makes .venv-peer (or set ICH_PEER_PYTHON)")
     if not Path(exe).is_file():
         pytest.skip(f"ICH_PEER_PYTHON={exe} does not exist (bench/peer_env.sh creates it)")
     return exe

@@ -13,5 +13,4 @@ python3 -m venv "$dir"
 "$dir/bin/pip" install --quiet --upgrade pip
 # torch pinned in the same command as the peer, as the project requires.
 "$dir/bin/pip" install --quiet blast-ct==2.1.0 torch==2.14.1
-
 echo "peer env ready: $dir/bin/python"
