@@ -5,7 +5,8 @@ labels as a leakage check (AUC must stay near 0.5).
     python bench/train_demo_classifiers.py [--work /tmp/ich-demo-classify] [--tasks he ht location] [--shuffled]
 
 Labels (ichkit.classify.phantoms): HE = hypodense islands in the clot; HT = a hematoma present
-at all; location = where make_phantom drew the hematoma. Models go to Resources/models/<id>/.
+at all; location = where make_phantom drew the hematoma. Models go to Resources/models/<id>/ and
+their file entries (sha256, size) into Resources/models.json.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ichkit.classify.phantoms import he_phantom, ht_phantom, location_phantom
 from ichkit.classify.predict import DEMO_MODELS, load_classifier, predict
 from ichkit.classify.roi import RoiSettings, write_manifest
 from ichkit.classify.tasks import TASKS, build_dataset
+from ichkit.atomic import write_json
 from ichkit.classify.train import ClassifyPreset, read_manifest, train_classifier
 from ichkit.evaluate.auc import auc
 from ichkit.explain import mass_inside
@@ -39,8 +41,9 @@ DEMO = {
                preset=ClassifyPreset("demo", 10, "adam", 1e-3, 1e-5, 1e-4, 32, arch="vit_he_micro", arch_kwargs={"patch_size": 8})),
     "ht": dict(make=lambda seed, i: ht_phantom(seed, i % 2), n=60, settings=VolumeSettings(size=64, skull_strip=True),
                preset=ClassifyPreset("demo", 8, "adam", 1e-3, 1e-5, 1e-4, 8, arch="ctnet_ht_small")),
-    "location": dict(make=lambda seed, i: location_phantom(seed), n=48, settings=SliceSettings(size=96),
-                     preset=ClassifyPreset("demo", 8, "adamw", 1e-3, 1e-5, 0.01, 32, augment=("rotate15", "sharpness2"),
+    # a micro ViT from scratch stalls at lr 1e-3 (loss stuck at ln 2 + ln 3): lower lr, more epochs, 64 px
+    "location": dict(make=lambda seed, i: location_phantom(seed), n=160, settings=SliceSettings(size=64),
+                     preset=ClassifyPreset("demo", 30, "adamw", 3e-4, 1e-5, 0.01, 32, augment=("rotate15", "sharpness2"),
                                            arch="dtvit_location_micro", arch_kwargs={"patch_size": 8})),
 }
 
@@ -93,6 +96,21 @@ def evaluate(task: str, model_dir: Path, cam: bool) -> dict:
             "cam_mass_mean": round(float(np.mean(mass)), 3) if mass else None}
 
 
+def ship(task: str, model: Path) -> dict:
+    """Copy the model into Resources/models/<id>/ and write its sha256 and size into models.json."""
+    model_id = DEMO_MODELS[task]
+    dest = REPO_ROOT / "Resources" / "models" / model_id / "model.pt"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(model, dest)
+    file = {"name": "model.pt", "url": None, "sha256": sha256_file(dest), "size": dest.stat().st_size}
+    registry = REPO_ROOT / "Resources" / "models.json"
+    doc = json.loads(registry.read_text())
+    entry = next(m for m in doc["models"] if m["id"] == model_id)
+    entry["files"] = [file]
+    write_json(registry, doc)
+    return file
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=Path("/tmp/ich-demo-classify"))
@@ -115,10 +133,7 @@ def main() -> None:
             report[name] = evaluate(task, outdir, cam=not shuffled)
             print(f"[{time.time() - t0:.0f} s] {name}: {report[name]}", flush=True)
             if not shuffled and not args.no_ship:
-                dest = REPO_ROOT / "Resources" / "models" / DEMO_MODELS[task] / "model.pt"
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(outdir / "model.pt", dest)
-                report[name]["file"] = {"name": "model.pt", "sha256": sha256_file(dest), "size": dest.stat().st_size}
+                report[name]["file"] = ship(task, outdir / "model.pt")
     print(json.dumps(report, indent=2))
     print(f"total {time.time() - t0:.0f} s")
 

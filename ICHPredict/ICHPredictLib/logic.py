@@ -21,7 +21,7 @@ from ichkit.jobs import Job, ich_argv
 
 TASKS = ("he", "ht", "location")
 TASK_TITLES = {"he": "Hematoma expansion", "ht": "Hemorrhagic transformation", "location": "Location"}
-DEMO_WARNING = "demo model, not for clinical use"
+from ichkit.models.registry import DEMO_NOTICE as DEMO_WARNING
 GRADCAM_COLORS = "ICH Grad-CAM"
 GRADCAM_RAMP = ((0.0, (0.0, 0.0, 0.0)), (0.35, (0.8, 0.0, 0.0)), (0.7, (1.0, 0.6, 0.0)), (1.0, (1.0, 1.0, 0.6)))  # black-red-yellow
 COLOR_ENTRIES = 256

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..atomic import write_json
 from ..errors import ICHError
+from ..segment.postprocess import MIN_COMPONENT_ML
 from ..cohort import Scan
 
 RESULT, RADIOMICS, LABELS, STATUS = "result.json", "radiomics.json", "labels.nii.gz", "status.json"
@@ -29,7 +30,7 @@ class TaskConfig:
     model: str | None = None  # registry id; None = the default installed model
     device: str = "cpu"
     radiomics: str | None = "shape"  # parameter set, or None to skip radiomics
-    min_component_ml: float = 0.0
+    min_component_ml: float = MIN_COMPONENT_ML
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -77,9 +78,9 @@ _SEGMENTERS: dict = {}
 
 
 def _segment(ct, config: TaskConfig):
-    """One segmenter per worker process, loaded on first use."""
-    from ..models.engines import create_segmenter, default_segmentation_model
-    from ..models.registry import load_registry
+    """Segment with one loaded network per worker process (loaded on first use)."""
+    from ..models import create_segmenter, default_segmentation_model, load_registry
+    from ..segment.run import segment_ct
 
     key = (config.model, config.device)
     if key not in _SEGMENTERS:
@@ -87,10 +88,11 @@ def _segment(ct, config: TaskConfig):
             import torch
 
             torch.set_num_threads(int(os.environ["ICHKIT_TORCH_THREADS"]))
-        entry = load_registry().get(config.model) if config.model else default_segmentation_model()
+        registry = load_registry()
+        entry = registry.get(config.model) if config.model else default_segmentation_model(registry)
         _SEGMENTERS[key] = (entry, create_segmenter(entry, config.device))
     entry, segmenter = _SEGMENTERS[key]
-    return entry, segmenter.predict(ct)
+    return segment_ct(ct, entry.id, config.device, min_component_ml=config.min_component_ml, segmenter=segmenter)
 
 
 def process_scan(scan: Scan, outdir: str | Path, config: TaskConfig) -> dict:
@@ -124,8 +126,8 @@ def _run_steps(scan: Scan, folder: Path, config: TaskConfig) -> list[str]:
         labels = load_mask(scan.mask, ct)
         provenance = {"source": "given mask"}
     else:
-        entry, seg = _segment(ct, config)
-        labels = seg.labels
+        seg = _segment(ct, config)
+        labels, entry = seg.labels, seg.entry
         save_labelmap(labels, folder / LABELS)
         outputs.append(LABELS)
         provenance = {"source": "model", "model_id": entry.id, "model_version": entry.version, "demo": entry.demo}

@@ -1,7 +1,8 @@
 """`ich demo`: the main job on the embedded default sample (a phantom head CT).
 
-Makes the phantom, measures its hematoma (mesh / voxel / ABC/2), extracts its radiomics and
-prints the result; the files land in OUTDIR so the user can open them in Slicer.
+Makes the phantom, segments it with the best installed model (the phantom-trained demo model on
+a fresh install), measures the hematoma (mesh / voxel / ABC/2), extracts its radiomics and
+prints the result beside the phantom's ground truth; the files land in OUTDIR for Slicer.
 """
 
 from __future__ import annotations
@@ -10,46 +11,67 @@ from pathlib import Path
 
 from .common import add_json, emit
 
+from ..models.registry import DEMO_NOTICE
+
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="run the main job on the embedded phantom sample")
     p.add_argument("-o", "--outdir", default="ich-demo", help="output folder (default: ./ich-demo)")
     p.add_argument("--seed", type=int, default=0, help="phantom seed (default 0)")
+    p.add_argument("--model", metavar="ID", help="segmentation model (default: the best installed one)")
     p.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier demo")
     add_json(p)
     p.set_defaults(func=run)
 
 
+def _dice(a, b) -> float:
+    total = int(a.sum() + b.sum())
+    return 2 * int((a & b).sum()) / total if total else 1.0
+
+
 def run(args) -> int:
     from ..atomic import check_writable, write_json
-    from ..io import load_ct, load_mask
+    from ..io import load_ct, load_mask, save_labelmap
+    from ..labels import IPH
     from ..measure import measure
     from ..phantom import make_phantom, write_phantom
     from ..radiomics import extract
+    from ..segment.run import segment_ct
 
     outdir = Path(args.outdir)
-    check_writable(outdir / "phantom_000_ct.nii.gz", args.overwrite)
-    phantom = make_phantom(args.seed)
-    files = write_phantom(phantom, outdir, "phantom_000", overwrite=True)
+    name = f"phantom_{args.seed:03d}"
+    for suffix in ("_ct.nii.gz", "_seg.nii.gz", ".seg.nrrd", "_result.json"):
+        check_writable(outdir / f"{name}{suffix}", args.overwrite)
+    files = write_phantom(make_phantom(args.seed), outdir, name, overwrite=True)
     ct = load_ct(files["ct"])
-    labels = load_mask(files["labels"], ct)
-    volumes = measure(labels).to_dict()
-    features = extract(ct, labels, params="default", label=1)
+    truth = load_mask(files["labels"], ct)
+    seg = segment_ct(ct, args.model)
+    save_labelmap(seg.labels, outdir / f"{name}_seg.nii.gz", overwrite=True)
+    save_labelmap(seg.labels, outdir / f"{name}.seg.nrrd", overwrite=True)
+    volumes = measure(seg.labels).to_dict()
+    truth_volumes = measure(truth).to_dict()
+    model = {"id": seg.entry.id, "version": seg.entry.version, "demo": seg.entry.demo}
     result = {
         "sample": "phantom (synthetic head CT, not a patient)",
-        "files": {k: str(v) for k, v in files.items()},
-        "truth_ml": phantom.volumes_ml,
+        "model": model,
+        "notice": DEMO_NOTICE if seg.entry.demo else None,
         "volumes": volumes,
-        "radiomics": {"n_features": len(features), "selected": {k: features[k] for k in sorted(features) if k.startswith("original_shape_")}},
+        "truth": {k: {"voxel_ml": v["voxel_ml"], "mesh_ml": v["mesh_ml"]} for k, v in truth_volumes.items()},
+        "dice_iph": _dice(seg.labels.array == IPH, truth.array == IPH),
     }
-    write_json(outdir / "phantom_000_result.json", {**result, "radiomics": features})
-    iph = volumes["IPH"]
-    lines = [
-        f"phantom sample written to {outdir}/ (synthetic head CT, not a patient)",
-        f"IPH: mesh {iph['mesh_ml']:.2f} mL, voxel {iph['voxel_ml']:.2f} mL, ABC/2 {iph['abc2_ml']:.2f} mL (truth {phantom.volumes_ml['IPH']:.2f} mL)",
-    ]
-    if "IVH" in volumes:
-        lines.append(f"IVH: mesh {volumes['IVH']['mesh_ml']:.2f} mL, voxel {volumes['IVH']['voxel_ml']:.2f} mL")
-    lines.append(f"radiomics: {len(features)} features (default parameters); all results in {outdir}/phantom_000_result.json")
-    emit(args, result, "\n".join(lines))
+    lines = [f"phantom sample in {outdir}/ (synthetic head CT, not a patient)",
+             f"segmented by {seg.entry.id} {seg.entry.version}" + (f" - {DEMO_NOTICE}" if seg.entry.demo else "")]
+    for key in ("IPH", "IVH"):
+        if key in volumes or key in truth_volumes:
+            v = volumes.get(key, {"mesh_ml": 0.0, "voxel_ml": 0.0, "abc2_ml": 0.0})
+            lines.append(f"{key}: mesh {v['mesh_ml']:.2f} mL, voxel {v['voxel_ml']:.2f} mL, ABC/2 {v['abc2_ml']:.2f} mL "
+                         f"(truth {truth_volumes.get(key, {}).get('voxel_ml', 0.0):.2f} mL)")
+    lines.append(f"IPH Dice against the phantom's truth: {result['dice_iph']:.3f}")
+    if (seg.labels.array == IPH).any():
+        features = extract(ct, seg.labels, params="default", label=IPH)
+        result["radiomics"] = features
+        lines.append(f"radiomics of the segmented IPH: {len(features)} features (default parameters)")
+    write_json(outdir / f"{name}_result.json", result)
+    lines.append(f"all results in {outdir}/{name}_result.json")
+    emit(args, {k: v for k, v in result.items() if k != "radiomics"} | {"n_features": len(result.get("radiomics", {}))}, "\n".join(lines))
     return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .common import add_json, add_progress, emit
 
-DEMO_NOTICE = "demo model, not for clinical use"
+from ..models.registry import DEMO_NOTICE
 
 
 def register(subparsers) -> None:
@@ -105,9 +105,9 @@ def run(args) -> int:
     from ..errors import OptionError
     from ..io import load_ct, save_labelmap
     from ..measure import measure
-    from ..models import create_segmenter, default_segmentation_model, load_registry
+    from ..models import default_segmentation_model, load_registry
     from ..progress import tqdm_bar
-    from ..segment.postprocess import drop_small_components
+    from ..segment.run import segment_ct
 
     if args.min_component_ml < 0:
         raise OptionError(None, f"--min-component-ml {args.min_component_ml}: must be 0 or more")
@@ -123,10 +123,10 @@ def run(args) -> int:
     show = not (args.no_progress or args.json)
     report, close = tqdm_bar(f"segment ({entry.id})", enabled=show)
     try:
-        result = create_segmenter(entry, device, report, probabilities=args.probabilities).predict(ct, report)
+        seg = segment_ct(ct, entry.id, device, min_component_ml=args.min_component_ml, probabilities=args.probabilities, progress=report)
     finally:
         close()
-    labels, removed = drop_small_components(result.labels, args.min_component_ml)
+    result, labels, removed = seg.result, seg.labels, seg.removed
 
     if args.probabilities:
         save_probabilities(result, labels, paths["probabilities"], entry.id)

@@ -61,13 +61,13 @@ def _nnunet(entry: ModelEntry, device: str, probabilities: bool) -> Segmenter:
 
 
 @register_segmenter("nnunet-torchscript")
-def _nnunet_torchscript(entry: ModelEntry, device: str) -> Segmenter:
+def _nnunet_torchscript(entry: ModelEntry, device: str, probabilities: bool) -> Segmenter:
     """An nnU-Net network exported to TorchScript (network.pt + preprocessing.json): the lean path."""
     from ..segment.lean import LeanSegmenter
 
     paths = cache.verified_paths(entry)
     facts = next(p for name, p in paths.items() if name.endswith("preprocessing.json"))
-    return LeanSegmenter(facts.parent, device, model_id=entry.id)
+    return LeanSegmenter(facts.parent, device, model_id=entry.id, keep_probabilities=probabilities)
 
 
 def create_segmenter(entry: ModelEntry, device: str = "cpu", progress: Progress = silent, probabilities: bool = False) -> Segmenter:

@@ -17,6 +17,7 @@ from ..errors import ModelError
 from ..resources import resource_path
 
 MANIFEST = "models.json"
+DEMO_NOTICE = "demo model, not for clinical use"  # shown wherever a demo model's output appears
 SCHEMA = "models.schema.json"
 SCHEMA_VERSION = 1
 

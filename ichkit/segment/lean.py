@@ -129,7 +129,7 @@ class LeanSegmenter:
                 target = tuple(int(v) for v in np.round(spacing / np.asarray(f["spacing"]) * np.asarray(shape)))
                 image = self._normalise(image)
                 if target != shape:
-                    image = F.interpolate(image[None, None], size=target, mode="trilinear", align_corners=False)[0, 0]
+                    image = resample_like_nnunet(image, target, np.asarray(f["spacing"]))
                 logits = self.sliding_window(image, progress)
                 if target != shape:
                     logits = F.interpolate(logits[None], size=shape, mode="trilinear", align_corners=False)[0]
@@ -149,3 +149,22 @@ class LeanSegmenter:
         for k in self.classes:
             out[self.lut[k]] += soft[k]
         return out
+
+
+ANISOTROPY_RATIO = 3.0  # nnU-Net resamples the coarse axis separately beyond this spacing ratio
+
+
+def resample_like_nnunet(image, target: tuple[int, ...], spacing: np.ndarray):
+    """Resample as nnU-Net's preprocessing does: cubic in-plane and nearest along a coarse axis
+    for anisotropic grids (else trilinear), so the lean path sees the same input."""
+    import torch.nn.functional as F
+
+    coarse = int(np.argmax(spacing))
+    if spacing[coarse] / spacing.min() <= ANISOTROPY_RATIO:
+        return F.interpolate(image[None, None], size=target, mode="trilinear", align_corners=False)[0, 0]
+    moved = image.movedim(coarse, 0)
+    plane = tuple(t for a, t in enumerate(target) if a != coarse)
+    moved = F.interpolate(moved[:, None], size=plane, mode="bicubic", align_corners=False)[:, 0]
+    if moved.shape[0] != target[coarse]:
+        moved = F.interpolate(moved[None, None], size=(target[coarse], *plane), mode="nearest")[0, 0]
+    return moved.movedim(0, coarse)

@@ -97,6 +97,10 @@ def derive_plans(plans: dict, preset: Preset) -> dict:
         cfg["patch_size"] = [int(p) for p in patch]
     if preset.batch_size is not None:
         cfg["batch_size"] = preset.batch_size
+    if preset.intensity_window_hu is not None:
+        lo, hi = preset.intensity_window_hu
+        plans["foreground_intensity_properties_per_channel"]["0"].update(
+            percentile_00_5=float(lo), percentile_99_5=float(hi), mean=(lo + hi) / 2, std=(hi - lo) / 4)
     cfg["data_identifier"] = f"{name}_{CONFIGURATION}"
     plans["plans_name"] = name
     plans["configurations"] = {CONFIGURATION: cfg}

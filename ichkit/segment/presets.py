@@ -31,6 +31,9 @@ class Preset:
     max_features: int = 320
     convs_per_stage: int | None = None
     min_feature_map: int = 4  # edge length below which an axis is no longer pooled
+    # CT normalisation window (HU) replacing the dataset's foreground percentiles: nnU-Net clips
+    # to the labelled voxels' 0.5-99.5 % range, which for hematoma labels hides CSF and brain
+    intensity_window_hu: tuple[float, float] | None = None
     # runtime
     data_workers: int | None = None  # nnU-Net augmentation processes (nnUNet_n_proc_DA); 0 = in-process
     seed: int | None = None  # fixes torch / numpy / random for reproducible runs
@@ -40,7 +43,7 @@ class Preset:
 
     @property
     def custom_plans(self) -> bool:
-        return any(v is not None for v in (self.batch_size, self.patch_size, self.base_features, self.convs_per_stage))
+        return any(v is not None for v in (self.batch_size, self.patch_size, self.base_features, self.convs_per_stage, self.intensity_window_hu))
 
 
 PRESETS: dict[str, Preset] = {

@@ -18,7 +18,7 @@ from ..labels import IPH, IVH, LABELS
 
 PANEL_REGIONS = (LABELS[IPH].key, LABELS[IVH].key)  # the rows of the volume panel
 PANEL_VOLUMES = ("mesh_ml", "voxel_ml", "abc2_ml")
-DEMO_WARNING = "demo model, not for clinical use"
+from ..models.registry import DEMO_NOTICE as DEMO_WARNING
 
 
 @dataclass
