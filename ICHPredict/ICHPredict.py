@@ -25,6 +25,8 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
+from ICHSegmentLib.widget import JobWidgetMixin
+
 DEVICES = ["cpu", "cuda"]
 PRESETS = ["shape", "default", "full"]
 
@@ -55,7 +57,7 @@ class ICHPredictParameterNode:
     csvPath: Path
 
 
-class ICHPredictWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class ICHPredictWidget(JobWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     def __init__(self, parent=None):
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
@@ -83,25 +85,6 @@ class ICHPredictWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.csvButton.connect("clicked(bool)", self.onCsv)
         self.initializeParameterNode()
 
-    def cleanup(self):
-        self.timer.stop()
-        if self.monitor is not None:
-            self.monitor.cancel()
-        self.removeObservers()
-
-    def enter(self):
-        self.initializeParameterNode()
-
-    def exit(self):
-        self.setParameterNode(None)
-
-    def onSceneStartClose(self, caller, event):
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event):
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
     def initializeParameterNode(self):
         self.setParameterNode(self.logic.getParameterNode())
         params = self._parameterNode
@@ -109,16 +92,6 @@ class ICHPredictWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             params.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
         if not params.inputSegmentation:
             params.inputSegmentation = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
-
-    def setParameterNode(self, inputParameterNode):
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._update)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._update)
-            self._update()
 
     def _update(self, caller=None, event=None):
         params = self._parameterNode
@@ -146,16 +119,6 @@ class ICHPredictWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         params.riskTable, text = self.logic.showResult(result, params.inputVolume, params.riskTable, params.gradcamOpacity)
         self.ui.riskLabel.text = text
         return _("Prediction done")
-
-    def onPoll(self):
-        if not self.monitor.poll():
-            self.timer.stop()
-            self.monitor = None
-            self._update()
-
-    def onCancel(self):
-        if self.monitor is not None:
-            self.monitor.cancel()
 
     def onOpacity(self, value):
         from ICHPredictLib.logic import set_opacity

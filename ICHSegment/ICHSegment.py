@@ -25,6 +25,8 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
+from ICHSegmentLib.widget import JobWidgetMixin
+
 DEVICES = ["cpu", "cuda"]
 
 
@@ -66,7 +68,7 @@ class ICHSegmentParameterNode:
     caseId: str
 
 
-class ICHSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class ICHSegmentWidget(JobWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     def __init__(self, parent=None):
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
@@ -112,39 +114,10 @@ class ICHSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.modelSelector.addItem(model_id)
             self.ui.modelSelector.setItemData(i, text, qt.Qt.ToolTipRole)
 
-    def cleanup(self):
-        self.timer.stop()
-        if self.monitor is not None:
-            self.monitor.cancel()
-        self.removeObservers()
-
-    def enter(self):
-        self.initializeParameterNode()
-
-    def exit(self):
-        self.setParameterNode(None)
-
-    def onSceneStartClose(self, caller, event):
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event):
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
     def initializeParameterNode(self):
         self.setParameterNode(self.logic.getParameterNode())
         if not self._parameterNode.inputVolume:
             self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
-
-    def setParameterNode(self, inputParameterNode):
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._update)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._update)
-            self._update()
 
     def _update(self, caller=None, event=None):
         """Enable what can run, point the editor and table view at the current nodes, watch edits."""
@@ -200,16 +173,6 @@ class ICHSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         out, text = self.logic.accept(params.inputVolume, result, params.outputSegmentation, params.measurementTable)
         params.outputSegmentation, params.measurementTable = out.segmentation, out.table
         return text
-
-    def onPoll(self):
-        if not self.monitor.poll():
-            self.timer.stop()
-            self.monitor = None
-            self._update()
-
-    def onCancel(self):
-        if self.monitor is not None:
-            self.monitor.cancel()
 
     def onExpansion(self):
         params = self._parameterNode

@@ -23,6 +23,8 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
+from ICHSegmentLib.widget import JobWidgetMixin
+
 DEVICES = ["cpu", "cuda"]
 PRESETS = ["seed", "smoke"]
 OUTPUTS = {"train": "generator", "sample": "samples", "balance": "balanced", "reader-study": "reader_study"}  # under the work folder
@@ -56,7 +58,7 @@ class ICHSynthParameterNode:
     readerCount: int = 40
 
 
-class ICHSynthWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class ICHSynthWidget(JobWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     def __init__(self, parent=None):
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
@@ -86,38 +88,12 @@ class ICHSynthWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.imageSlider.connect("valueChanged(int)", self.onImage)
         self.initializeParameterNode()
 
-    def cleanup(self):
-        self.timer.stop()
-        if self.monitor is not None:
-            self.monitor.cancel()
-        self.removeObservers()
-
-    def enter(self):
-        self.initializeParameterNode()
-
-    def exit(self):
-        self.setParameterNode(None)
-
     def onSceneStartClose(self, caller, event):
-        self.setParameterNode(None)
+        super().onSceneStartClose(caller, event)
         self.imageNode = None
-
-    def onSceneEndClose(self, caller, event):
-        if self.parent.isEntered:
-            self.initializeParameterNode()
 
     def initializeParameterNode(self):
         self.setParameterNode(self.logic.getParameterNode())
-
-    def setParameterNode(self, inputParameterNode):
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._update)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._update)
-            self._update()
 
     def _update(self, caller=None, event=None):
         idle = self.monitor is None
@@ -159,16 +135,6 @@ class ICHSynthWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         slicer.util.setSliceViewerLayers(background=self.imageNode, fit=True)
         self.ui.imageLabel.text = f"{index + 1}/{len(self.images)}: {self.images[index].name}"
 
-    def onPoll(self):
-        if not self.monitor.poll():
-            self.timer.stop()
-            self.monitor = None
-            self._update()
-
-    def onCancel(self):
-        if self.monitor is not None:
-            self.monitor.cancel()
-
 
 class ICHSynthLogic(ScriptedLoadableModuleLogic):
     def getParameterNode(self):
@@ -184,7 +150,7 @@ class ICHSynthLogic(ScriptedLoadableModuleLogic):
         builders = {
             "train": lambda: logic.train_argv(params.manifest, out, preset=params.preset, epochs=params.epochs, device=params.device, python=py),
             "sample": lambda: logic.sample_argv(params.model, out, n=params.sampleCount, seed=params.seed, device=params.device, python=py),
-            "balance": lambda: logic.balance_argv(params.manifest, params.synthetic, out, python=py),
+            "balance": lambda: logic.balance_argv(params.manifest, params.synthetic, out / "balanced.csv", python=py),
             "reader-study": lambda: logic.reader_study_argv(params.manifest, params.synthetic, out, n=params.readerCount, seed=params.seed, python=py),
         }
         return builders[step]()

@@ -63,7 +63,7 @@ def _columns(table_node) -> list[str]:
 
 def test_segment_logic_creates_segmentation_and_measurements():
     scene = _scene_or_skip()
-    from ICHSegmentLib import SegmentSceneLogic
+    from ICHSegmentLib.logic import SegmentSceneLogic
     from ICHSegmentLib.logic import SURFACE_COLUMN, VOLUME_COLUMNS
 
     mrml = scene.new_scene()
@@ -93,7 +93,7 @@ def test_segment_logic_creates_segmentation_and_measurements():
 
 def test_segment_logic_refills_the_chosen_output_nodes():
     scene = _scene_or_skip()
-    from ICHSegmentLib import SegmentSceneLogic
+    from ICHSegmentLib.logic import SegmentSceneLogic
 
     mrml = scene.new_scene()
     volume_node = scene.volume_to_node(mrml, _phantom_ct(), "ct")
@@ -126,7 +126,17 @@ def test_module_main_file_is_small_and_parses(name):
     assert {name, f"{name}Widget", f"{name}Logic", f"{name}Test", f"{name}ParameterNode"} <= classes
     top_level = ast.Module(body=[node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))], type_ignores=[])
     modules = {m.split(".")[0] for m in _imports_of(top_level)}
-    assert modules <= {"vtk", "slicer", "qt", "ctk"} | set(sys.stdlib_module_names)  # the backend loads on use: the module loads before it is installed
+    assert modules <= {"vtk", "slicer", "qt", "ctk", "ICHSegmentLib"} | set(sys.stdlib_module_names)  # the backend loads on use: the module loads before it is installed
+
+
+def test_shared_widget_lifecycle_loads_without_the_backend():
+    """The module files import ICHSegmentLib.widget at load time: it (and the package) must not pull in ichkit."""
+    lib = ROOT / "ICHSegment" / "ICHSegmentLib"
+    for path in (lib / "__init__.py", lib / "widget.py"):
+        assert {m.split(".")[0] for m in _imports_of(ast.parse(path.read_text()))} <= {"vtk"} | set(sys.stdlib_module_names), path
+    from ICHSegmentLib.widget import JobWidgetMixin
+
+    assert {"cleanup", "enter", "exit", "setParameterNode", "onPoll", "onCancel"} <= set(vars(JobWidgetMixin))
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -254,12 +254,13 @@ def test_synth_command_lines_and_browsing(tmp_path):
 
     head = [sys.executable, "-m", "ichkit", "--progress-json"]
     assert logic.train_argv("m.csv", "out", epochs=5, device="cpu") == head + [
-        "train", "synth", "m.csv", "-o", "out", "--class", "he", "--preset", "seed", "--epochs", "5", "--device", "cpu", "--json"]
+        "train", "synth", "--data", "m.csv", "-o", "out", "--class", "he", "--preset", "seed", "--epochs", "5", "--device", "cpu", "--json"]
     assert logic.sample_argv("model.pt", "s", n=8, seed=3) == head + [
-        "synth", "sample", "model.pt", "-o", "s", "--n", "8", "--seed", "3", "--sampler", "ddim", "--json"]
-    assert logic.balance_argv("m.csv", "s/manifest.csv", "b") == head + ["synth", "balance", "m.csv", "s/manifest.csv", "-o", "b", "--json"]
+        "synth", "sample", "--model", "model.pt", "-o", "s", "--n", "8", "--seed", "3", "--sampler", "ddim", "--json"]
+    assert logic.balance_argv("m.csv", "s/manifest.csv", "b.csv") == head + [
+        "synth", "balance", "--real", "m.csv", "--synthetic", "s/manifest.csv", "--ratio", "1:2", "-o", "b.csv", "--json"]
     assert logic.reader_study_argv("m.csv", "s/manifest.csv", "r", n=20) == head + [
-        "synth", "reader-study", "m.csv", "s/manifest.csv", "-o", "r", "--n", "20", "--seed", "0", "--json"]
+        "synth", "reader-study", "--real", "m.csv", "--synthetic", "s/manifest.csv", "-o", "r", "--n-real", "20", "--n-synthetic", "20", "--seed", "0", "--json"]
 
     import SimpleITK as sitk
 
@@ -282,9 +283,9 @@ def test_command_lines_parse_with_the_real_cli_when_it_has_them(argv_of):
     if argv_of not in COMMANDS:
         pytest.skip(f"`ich {argv_of}` is not in this checkout yet")
     from ICHPredictLib.logic import predict_argv
-    from ICHSynthLib.logic import balance_argv, reader_study_argv, sample_argv
+    from ICHSynthLib.logic import balance_argv, reader_study_argv, sample_argv, train_argv
 
     lines = {"predict": [predict_argv("c", "m", "o")],
-             "synth": [sample_argv("m", "o", n=2), balance_argv("a", "b", "o"), reader_study_argv("a", "b", "o", n=2)]}
+             "synth": [train_argv("m", "o"), sample_argv("m", "o", n=2), balance_argv("a", "b", "o"), reader_study_argv("a", "b", "o", n=2)]}
     for argv in lines[argv_of]:
         build_parser().parse_args(argv[3:])

@@ -31,23 +31,28 @@ def _options(**options: Any) -> list[str]:
 
 def train_argv(manifest: str | Path, outdir: str | Path, *, cls: str = "he", preset: str = "seed", epochs: int | None = None,
                device: str | None = None, python: str | None = None) -> list[str]:
-    return ich_argv("train", "synth", manifest, "-o", outdir, *_options(**{"class": cls}, preset=preset, epochs=epochs, device=device),
-                    "--json", python=python)
+    return ich_argv("train", "synth", "--data", manifest, "-o", outdir,
+                    *_options(**{"class": cls}, preset=preset, epochs=epochs, device=device), "--json", python=python)
 
 
 def sample_argv(model: str | Path, outdir: str | Path, *, n: int, seed: int = 0, sampler: str = "ddim", steps: int | None = None,
                 device: str | None = None, python: str | None = None) -> list[str]:
-    return ich_argv("synth", "sample", model, "-o", outdir, *_options(n=n, seed=seed, sampler=sampler, steps=steps, device=device),
-                    "--json", python=python)
+    return ich_argv("synth", "sample", "--model", model, "-o", outdir,
+                    *_options(n=n, seed=seed, sampler=sampler, steps=steps, device=device), "--json", python=python)
 
 
-def balance_argv(manifest: str | Path, synthetic: str | Path, outdir: str | Path, *, python: str | None = None) -> list[str]:
-    return ich_argv("synth", "balance", manifest, synthetic, "-o", outdir, "--json", python=python)
+BALANCE_RATIO = "1:2"  # UKAN-Semibalanced, the study's best classifier's training set
+
+
+def balance_argv(manifest: str | Path, synthetic: str | Path, out_csv: str | Path, *, ratio: str = BALANCE_RATIO,
+                 python: str | None = None) -> list[str]:
+    return ich_argv("synth", "balance", "--real", manifest, "--synthetic", synthetic, "--ratio", ratio, "-o", out_csv, "--json", python=python)
 
 
 def reader_study_argv(manifest: str | Path, synthetic: str | Path, outdir: str | Path, *, n: int, seed: int = 0,
                       python: str | None = None) -> list[str]:
-    return ich_argv("synth", "reader-study", manifest, synthetic, "-o", outdir, *_options(n=n, seed=seed), "--json", python=python)
+    return ich_argv("synth", "reader-study", "--real", manifest, "--synthetic", synthetic, "-o", outdir,
+                    *_options(n_real=n, n_synthetic=n, seed=seed), "--json", python=python)
 
 
 def start(argv: list[str]) -> Job:
