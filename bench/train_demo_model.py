@@ -33,7 +33,7 @@ MODEL_ID = "ich-demo-phantom"
 MODEL_VERSION = "0.2"
 DEMO = Preset(
     "demo",
-    epochs=24,
+    epochs=14,
     iterations_per_epoch=50,
     val_iterations_per_epoch=4,
     initial_lr=1e-2,
