@@ -43,7 +43,7 @@ DEMO = {
                preset=ClassifyPreset("demo", 8, "adam", 1e-3, 1e-5, 1e-4, 8, arch="ctnet_ht_small")),
     # a micro ViT from scratch stalls at lr 1e-3 (loss stuck at ln 2 + ln 3): lower lr, more epochs, 64 px
     "location": dict(make=lambda seed, i: location_phantom(seed), n=160, settings=SliceSettings(size=64),
-                     preset=ClassifyPreset("demo", 30, "adamw", 3e-4, 1e-5, 0.01, 32, augment=("rotate15", "sharpness2"),
+                     preset=ClassifyPreset("demo", 12, "adamw", 3e-4, 1e-5, 0.01, 32, augment=("rotate15", "sharpness2"),
                                            arch="dtvit_location_micro", arch_kwargs={"patch_size": 8})),
 }
 
