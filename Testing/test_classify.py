@@ -333,3 +333,23 @@ def test_predict_he_with_empty_mask_fails_cleanly_and_ht_needs_no_mask(phantom_f
     assert "error:" in err and ("no hematoma voxel" in err or "no foreground" in err) and "Traceback" not in err
     assert main(["predict", str(ct), "--task", "ht", "-o", str(tmp / "ht"), "--no-cam"]) == 0
     assert json.loads((tmp / "ht" / "predictions.json").read_text())["results"]["ht"]["class"] in TASKS["ht"].classes["label"]
+
+
+def test_vit_grad_cam_equals_pytorch_grad_cam():
+    """Our torch Grad-CAM (chosen for speed) gives pytorch-grad-cam's map for the ViT (token
+    reshape on the final block's LayerNorm), checked against the library itself."""
+    import torch
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from ichkit.classify.models import create_model
+    from ichkit.explain import _vit_tokens_to_grid, grad_cam
+
+    torch.manual_seed(0)
+    model = create_model("vit_he_micro", img_size=64, patch_size=16).eval()
+    x = torch.rand(2, 1, 64, 64)
+    ours = grad_cam(model, x, 1)
+    reshape = lambda t: _vit_tokens_to_grid(t, model.token_grid, model.net.num_prefix_tokens)  # noqa: E731
+    with GradCAM(model=model, target_layers=[model.cam_layer()], reshape_transform=reshape) as cam:
+        theirs = cam(input_tensor=x, targets=[ClassifierOutputTarget(1)] * 2)
+    np.testing.assert_allclose(ours, theirs, atol=1e-3)
