@@ -1,6 +1,6 @@
 """Cohort throughput of `ich run` with 2 workers against 1, measured in the same run.
 
-Usage: .venv/bin/python bench/bench_batch.py [--n 12] [--radiomics default] [--model ID]
+Usage: .venv/bin/python bench/bench_batch.py [--n 16] [--radiomics default] [--model ID]
 Scans are full-size 512 x 512 x 32 phantoms; without --model the ground-truth masks are used
 (validate -> volumes -> radiomics -> report); with --model every scan is segmented too.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=12)
+    ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--radiomics", default="default")
     ap.add_argument("--model")
     args = ap.parse_args()
