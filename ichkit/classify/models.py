@@ -81,6 +81,13 @@ class _TwoStage(nn.Module):
     def forward(self, x):
         return self.classify(self.features(x))
 
+    def features(self, x):
+        """The trunk `net` on the ImageNet-style input `prep` gives (subclasses with other trunks override)."""
+        return self.net(self.prep(x))
+
+    def classify(self, f):
+        return self.head(f)
+
 
 class ViTClassifier(_TwoStage):
     """A timm ViT on one-channel images (spec 5: HE on ROI slices)."""
@@ -92,12 +99,6 @@ class ViTClassifier(_TwoStage):
         self.net = _timm_vit(size, img_size, patch_size, pretrained)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.net.num_features, num_classes))
         self.heads = {"label": slice(0, num_classes)}
-
-    def features(self, x):
-        return self.net(self.prep(x))
-
-    def classify(self, f):
-        return self.head(f)
 
     def cam_layer(self) -> nn.Module:
         return self.net.blocks[-1].norm1  # spec 5: the final block's LayerNorm
@@ -138,9 +139,6 @@ class DualTaskViT(_TwoStage):
         self.ich_head = MLPHead(dim, 2, dropout)
         self.location_head = MLPHead(dim, len(locations), dropout)
         self.heads = {"ich": slice(0, 2), "location": slice(2, 2 + len(locations))}
-
-    def features(self, x):
-        return self.net(self.prep(x))
 
     def classify(self, f):
         return torch.cat([self.ich_head(f), self.location_head(f)], dim=1)
@@ -216,12 +214,6 @@ class TorchvisionClassifier(_TwoStage):
         setattr(self.net, fc_name, nn.Identity())
         self._cam = "layer4" if hasattr(self.net, "layer4") else "features"
         self.heads = {"label": slice(0, num_classes)}
-
-    def features(self, x):
-        return self.net(self.prep(x))
-
-    def classify(self, f):
-        return self.head(f)
 
     def cam_layer(self) -> nn.Module:
         return getattr(self.net, self._cam)
