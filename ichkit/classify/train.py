@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path, write_json
+from ..checkpoint import load_checkpoint
 from ..errors import OptionError, OutputExistsError, TableError, warn
 from ..progress import Progress, silent
 from .tasks import AGGREGATE, DATASET_JSON, Task
@@ -308,7 +309,7 @@ def train_classifier(
 
     start, history, resumed = 0, [], None
     if resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        ck = load_checkpoint(ckpt_path, map_location=device)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])

@@ -14,7 +14,6 @@ and the weights' subnormal floats are flushed (see `DeepMedic.flush_denormals`).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 import os
@@ -26,6 +25,7 @@ import SimpleITK as sitk
 from ..errors import ModelError, OptionError
 from ..image import Volume
 from ..labels import EAH, EDEMA, IPH, IVH, LABELS
+from ..models.checksum import sha256_file
 from ..preprocess.resample import resample_like
 from ..progress import Progress, silent
 from .result import SegmentationResult
@@ -38,14 +38,6 @@ TILE_MAX = 120  # output voxels per tile axis: ~1.2 GB of activations in float32
 MODEL_ID = "blast-ct-v1"
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_weights(path: str | Path, expected_sha256: str | None = None) -> dict:
     """A BLAST-CT state_dict (legacy pickle format, tensors only), checked against its sha256."""
     import torch
@@ -53,7 +45,7 @@ def load_weights(path: str | Path, expected_sha256: str | None = None) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ModelError(path, "model weights not found")
-    if expected_sha256 is not None and sha256_of(path) != expected_sha256.lower():
+    if expected_sha256 is not None and sha256_file(path) != expected_sha256.lower():
         raise ModelError(path, "sha256 checksum mismatch: the weights are corrupt or not the published ones")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)

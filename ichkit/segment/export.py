@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from ..atomic import atomic_path, write_json
+from ..checkpoint import load_checkpoint
 from ..errors import ModelError
 
 NETWORK_FILE = "network.pt"
@@ -55,7 +56,7 @@ def load_network(model_dir: Path, fold: int | str, checkpoint: str = "checkpoint
     ckpt_path = model_dir / f"fold_{fold}" / checkpoint
     if not ckpt_path.is_file():
         raise ModelError(ckpt_path, "does not exist (the fold is not trained, or training has not finished)")
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(ckpt_path)
     manager = PlansManager(plans)
     config = manager.get_configuration(model_dir.name.split("__")[-1] if "__" in model_dir.name else CONFIGURATION)
     labels = manager.get_label_manager(dataset)

@@ -1,0 +1,18 @@
+"""Loading training checkpoints with `torch.load(weights_only=True)`, as every weight file is.
+
+nnU-Net's and our trainers' checkpoints hold numpy scalars in their logs (losses, pseudo-Dice);
+those two numpy globals are allowed, nothing that can run code is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    import numpy as np
+    import torch
+
+    scalar_types = [type(np.dtype(t)) for t in (np.float16, np.float32, np.float64, np.int32, np.int64, np.bool_)]
+    with torch.serialization.safe_globals([np._core.multiarray.scalar, np.dtype, *scalar_types]):
+        return torch.load(path, map_location=map_location, weights_only=True)
