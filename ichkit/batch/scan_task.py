@@ -92,7 +92,7 @@ def _segment(ct, config: TaskConfig):
         entry = registry.get(config.model) if config.model else default_segmentation_model(registry)
         _SEGMENTERS[key] = (entry, create_segmenter(entry, config.device))
     entry, segmenter = _SEGMENTERS[key]
-    return segment_ct(ct, entry.id, config.device, min_component_ml=config.min_component_ml, segmenter=segmenter)
+    return segment_ct(ct, entry, config.device, min_component_ml=config.min_component_ml, segmenter=segmenter)
 
 
 def process_scan(scan: Scan, outdir: str | Path, config: TaskConfig) -> dict:

@@ -123,7 +123,7 @@ def run(args) -> int:
     show = not (args.no_progress or args.json)
     report, close = tqdm_bar(f"segment ({entry.id})", enabled=show)
     try:
-        seg = segment_ct(ct, entry.id, device, min_component_ml=args.min_component_ml, probabilities=args.probabilities, progress=report)
+        seg = segment_ct(ct, entry, device, min_component_ml=args.min_component_ml, probabilities=args.probabilities, progress=report)
     finally:
         close()
     result, labels, removed = seg.result, seg.labels, seg.removed

@@ -22,16 +22,19 @@ class Segmented:
     entry: object  # the registry entry that produced it
 
 
-def segment_ct(ct: Volume, model: str | None = None, device: str = "cpu", *, min_component_ml: float = MIN_COMPONENT_ML,
+def segment_ct(ct: Volume, model=None, device: str = "cpu", *, min_component_ml: float = MIN_COMPONENT_ML,
                probabilities: bool = False, progress: Progress = silent, segmenter=None) -> Segmented:
-    """Segment `ct` with registry model `model` (default: the best installed one).
-
-    `segmenter` lets a long-lived caller (a batch worker) reuse a loaded network for `model`.
+    """Segment `ct` with `model`: a registry id, an already resolved registry entry, or None for
+    the best installed one. `segmenter` lets a long-lived caller (a batch worker) reuse a loaded
+    network for that entry.
     """
-    from ..models import create_segmenter, default_segmentation_model, load_registry
+    from ..models import ModelEntry, create_segmenter, default_segmentation_model, load_registry
 
-    registry = load_registry()
-    entry = registry.get(model) if model else default_segmentation_model(registry)
+    if isinstance(model, ModelEntry):
+        entry = model
+    else:
+        registry = load_registry()
+        entry = registry.get(model) if model else default_segmentation_model(registry)
     segmenter = segmenter or create_segmenter(entry, device, progress, probabilities=probabilities)
     result = segmenter.predict(ct, progress)
     labels, removed = drop_small_components(result.labels, min_component_ml)
