@@ -55,7 +55,7 @@ FAKE_SEGMENT = textwrap.dedent("""
     mask = outdir / "ct_seg.nii.gz"
     shutil.copy(truth, mask)
     print(json.dumps({"files": {"labels_nifti": str(mask)},
-                      "provenance": {"model": {"id": "ich-demo-phantom", "version": "0.1", "demo": True}}}, indent=2))
+                      "provenance": {"model": {"id": "ich-demo-phantom", "version": "0.2", "demo": True}}}, indent=2))
 """)
 
 
@@ -90,7 +90,7 @@ def test_segment_job_to_scene_table_edit_verdict_exports(samples, tmp_path):
 
     monitor = _run(JobMonitor(job, bar, status, "Segmenting", on_done))
     assert monitor.outcome == "done" and bar.value == 100
-    assert "ich-demo-phantom 0.1" in status.text and "NOT FOR CLINICAL USE" in status.text
+    assert "ich-demo-phantom 0.2" in status.text and "NOT FOR CLINICAL USE" in status.text
     (out,) = seen
     truth = json.loads(base["json"].read_text())["volumes_ml"]
     table = out.table

@@ -87,7 +87,7 @@ def test_followup_gives_a_verdict(cases):
 def test_export_writes_four_files_and_refuses_to_overwrite(cases, tmp_path):
     session = _session(cases)
     scan = session.baseline
-    scan.source = Source("ich-demo-phantom", "0.1", demo=True)
+    scan.source = Source("ich-demo-phantom", "0.2", demo=True)
     paths = export_scan(scan, tmp_path)
     assert sorted(p.name for p in paths.values()) == ["base_ct_report.html", "base_ct_seg.nii.gz", "base_ct_seg.seg.nrrd", "base_ct_volumes.csv"]
     back = load_mask(paths["seg.nrrd"], scan.ct)

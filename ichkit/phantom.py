@@ -23,6 +23,7 @@ import numpy as np
 from .atomic import atomic_path, check_writable, write_json
 from .image import Volume
 from .labels import IPH, IVH, LABELS
+from .parallel import map_cases
 from .progress import Progress, silent
 
 # tissue codes of `Phantom.tissue` (ground truth for the head and brain masks)
@@ -362,6 +363,14 @@ def write_phantom(phantom: Phantom, outdir: str | Path, name: str, *, overwrite:
 COHORT_COLUMNS = ("patient_id", "scan_id", "ct", "mask", "IPH_ml", "IVH_ml")
 
 
+def _write_cohort_member(job) -> dict:
+    outdir, name, seed, overwrite, kwargs = job
+    ph = make_phantom(seed, **kwargs)
+    paths = write_phantom(ph, outdir, name, overwrite=overwrite)
+    return {"patient_id": name, "scan_id": f"{name}_ct", "ct": paths["ct"].name, "mask": paths["labels"].name,
+            "IPH_ml": ph.volumes_ml["IPH"], "IVH_ml": ph.volumes_ml["IVH"]}
+
+
 def write_phantom_cohort(
     outdir: str | Path,
     n: int,
@@ -370,12 +379,14 @@ def write_phantom_cohort(
     progress: Progress = silent,
     overwrite: bool = False,
     prefix: str = "phantom",
+    workers: int = 1,
     **phantom_kwargs,
 ) -> list[dict]:
     """Write `n` phantoms `<prefix>_000`.. and `cohort.csv` (paths relative to `outdir`).
 
     Each phantom's seed is spawned from `seed`, so cohorts of different sizes share their first
-    members. Returns the CSV rows.
+    members; `workers` processes draw and write them (the same files for any count). Returns
+    the CSV rows.
     """
     outdir = Path(outdir)
     names = [f"{prefix}_{i:03d}" for i in range(n)]
@@ -385,13 +396,11 @@ def write_phantom_cohort(
             check_writable(outdir / f"{name}{suffix}", overwrite)
     check_writable(csv_path, overwrite)
     seeds = [int(ss.generate_state(1)[0]) for ss in np.random.SeedSequence(seed).spawn(n)]
+    jobs = [(outdir, name, sub_seed, overwrite, phantom_kwargs) for name, sub_seed in zip(names, seeds)]
     rows = []
-    for i, (name, sub_seed) in enumerate(zip(names, seeds)):
-        progress(i, n, name)
-        ph = make_phantom(sub_seed, **phantom_kwargs)
-        paths = write_phantom(ph, outdir, name, overwrite=overwrite)
-        rows.append({"patient_id": name, "scan_id": f"{name}_ct", "ct": paths["ct"].name, "mask": paths["labels"].name,
-                     "IPH_ml": ph.volumes_ml["IPH"], "IVH_ml": ph.volumes_ml["IVH"]})
+    for i, row in enumerate(map_cases(_write_cohort_member, jobs, workers)):
+        progress(i, n, row["patient_id"])
+        rows.append(row)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COHORT_COLUMNS, lineterminator="\n")
     writer.writeheader()

@@ -13,6 +13,7 @@ def register(sub) -> None:
     b.add_argument("source", help="cohort CSV, or a folder holding cohort.csv (paths relative to the CSV)")
     b.add_argument("-o", "--output", required=True, help="dataset folder, named DatasetNNN_Name (e.g. Dataset501_ICH)")
     b.add_argument("--overwrite", action="store_true", help="replace an existing dataset.json and its images")
+    b.add_argument("--workers", type=int, default=1, help="worker processes reading and writing scans (default 1)")
     add_json(b)
     add_progress(b)
     b.set_defaults(func=run)
@@ -24,7 +25,8 @@ def run(args) -> int:
 
     progress, close = tqdm_bar("dataset", enabled=not args.no_progress)
     try:
-        dataset = build_dataset(args.source, args.output, overwrite=args.overwrite, progress=progress)
+        dataset = build_dataset(args.source, args.output, overwrite=args.overwrite, progress=progress,
+                                workers=args.workers)
     finally:
         close()
     labels = ", ".join(f"{v} {k}" for k, v in dataset["labels"].items())

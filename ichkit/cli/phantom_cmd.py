@@ -13,6 +13,7 @@ def register(sub) -> None:
     p.add_argument("--brace", action="store_true", help="add a fixation-brace arc behind the head")
     p.add_argument("--no-ivh", action="store_true", help="no intraventricular blood")
     p.add_argument("--overwrite", action="store_true", help="replace existing phantom files")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1; the same files for any count)")
     add_json(p)
     add_progress(p)
     p.set_defaults(func=run)
@@ -31,7 +32,7 @@ def run(args) -> int:
     report, close = tqdm_bar("phantoms", enabled=not args.no_progress)
     try:
         rows = write_phantom_cohort(outdir, args.n, args.seed, progress=report, overwrite=args.overwrite,
-                                    brace=args.brace, ivh=not args.no_ivh)
+                                    brace=args.brace, ivh=not args.no_ivh, workers=args.workers)
     finally:
         close()
     payload = {"outdir": str(outdir), "cohort_csv": str(outdir / "cohort.csv"), "phantoms": rows}

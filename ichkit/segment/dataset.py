@@ -19,6 +19,7 @@ import numpy as np
 from ..atomic import atomic_path, check_writable, write_json
 from ..errors import OptionError
 from ..labels import EAH, EDEMA, IPH, IVH, LABELS
+from ..parallel import map_cases
 from ..progress import Progress, silent
 
 REQUIRED_COLUMNS = ("patient_id", "scan_id", "ct", "mask")
@@ -73,23 +74,21 @@ def read_cohort(source: str | Path) -> list[Case]:
     return cases
 
 
-def build_dataset(source: str | Path, out: str | Path, *, overwrite: bool = False, progress: Progress = silent) -> dict:
+def build_dataset(source: str | Path, out: str | Path, *, overwrite: bool = False, progress: Progress = silent,
+                  workers: int = 1) -> dict:
     """Write imagesTr/, labelsTr/, dataset.json and patients.csv; every scan is validated first.
 
     Network classes are consecutive (nnU-Net requires it): background, IPH, IVH, then edema and
-    EAH if any mask holds them. Returns the dataset.json content.
+    EAH if any mask holds them. Scans are read once to validate and once to write, never all held
+    in memory; `workers` processes share both passes. Returns the dataset.json content.
     """
-    from ..io import load_ct, load_mask
-
     out = check_dataset_dir(out)
     check_writable(out / "dataset.json", overwrite)
     cases = read_cohort(source)
-    loaded = []
-    for i, case in enumerate(cases):
-        progress(i, 2 * len(cases), f"checking {case.scan_id}")
-        ct = load_ct(case.ct)
-        loaded.append((case, ct, load_mask(case.mask, ct, allow_empty=True)))
-    present = set().union(*(np.unique(m.array).tolist() for _, _, m in loaded)) - {0}
+    present: set[int] = set()
+    for i, labels in enumerate(map_cases(_labels_present, cases, workers)):
+        progress(i, 2 * len(cases), f"checked {cases[i].scan_id}")
+        present |= labels
     unknown = present - set(ALWAYS_LABELS) - set(OPTIONAL_LABELS)
     if unknown:
         raise OptionError(source, f"masks hold label value(s) {sorted(unknown)}; the product knows 1 IPH, 2 IVH, 3 edema, 4 EAH")
@@ -97,11 +96,9 @@ def build_dataset(source: str | Path, out: str | Path, *, overwrite: bool = Fals
     to_class = np.zeros(256, np.uint8)
     for k, v in enumerate(product_labels, start=1):
         to_class[v] = k
-    for i, (case, ct, mask) in enumerate(loaded):
-        progress(len(cases) + i, 2 * len(cases), f"writing {case.case_id}")
-        _write_image(ct.to_sitk(), out / "imagesTr" / f"{case.case_id}_0000{FILE_ENDING}")
-        lab = ct.with_array(to_class[mask.array])
-        _write_image(lab.to_sitk(), out / "labelsTr" / f"{case.case_id}{FILE_ENDING}")
+    jobs = [(case, out, to_class) for case in cases]
+    for i, _ in enumerate(map_cases(_write_case, jobs, workers)):
+        progress(len(cases) + i, 2 * len(cases), f"wrote {cases[i].case_id}")
     dataset = {
         "channel_names": {"0": "CT"},
         "labels": {"background": 0, **{LABELS[v].key: k for k, v in enumerate(product_labels, start=1)}},
@@ -114,6 +111,24 @@ def build_dataset(source: str | Path, out: str | Path, *, overwrite: bool = Fals
     write_json(out / "dataset.json", dataset)
     progress(2 * len(cases), 2 * len(cases), "done")
     return dataset
+
+
+def _load_case(case: Case):
+    from ..io import load_ct, load_mask
+
+    ct = load_ct(case.ct)
+    return ct, load_mask(case.mask, ct, allow_empty=True)
+
+
+def _labels_present(case: Case) -> set[int]:
+    return set(np.unique(_load_case(case)[1].array).tolist()) - {0}
+
+
+def _write_case(job) -> None:
+    case, out, to_class = job
+    ct, mask = _load_case(case)
+    _write_image(ct.to_sitk(), out / "imagesTr" / f"{case.case_id}_0000{FILE_ENDING}")
+    _write_image(ct.with_array(to_class[mask.array]).to_sitk(), out / "labelsTr" / f"{case.case_id}{FILE_ENDING}")
 
 
 def _write_image(img, path: Path) -> None:
