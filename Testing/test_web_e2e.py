@@ -2,12 +2,14 @@
 
 The phantom's ground-truth mask stands in for the model's output (`--mask`), which keeps the run
 well under two minutes on 2 cores; the Segment button's child process is covered by
-test_web_state (job parsing) and by `ich segment`'s own tests. Every wait is on page state
-(DOM text), never a fixed sleep. Screenshots land in Testing/artifacts/ (gitignored).
+test_web_state (job parsing) and by `ich segment`'s own tests. The risk panel runs the real
+`ich predict` child with the shipped demo classifiers. Every wait is on page state (DOM text, a
+new frame of the view), never a fixed sleep. Screenshots land in Testing/artifacts/ (gitignored).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import socket
@@ -26,6 +28,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 START_TIMEOUT_S = 120
 UI_TIMEOUT_MS = 60_000
+PREDICT_TIMEOUT_MS = 300_000  # three demo classifiers on 2 busy cores
+DEMO_WARNING = "demo model, not for clinical use"
+FRAMES_CHECKED = 20
+MIN_REDNESS = 1.5  # mean R - B change that counts as the overlay changing (the plain view has ~2.6)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing: install Debian's chromium (apt-get install -y chromium)")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright missing: pip install playwright (never `playwright install`)")
@@ -95,6 +101,29 @@ def _wait_changed(page, selector: str, old: float) -> float:
     page.wait_for_function("([s, v]) => { const e = document.querySelector(s); return e && parseFloat(e.textContent) !== v; }",
                            arg=[selector, old], timeout=UI_TIMEOUT_MS)
     return _number(page, selector)
+
+
+def _redness(page) -> tuple[str, float]:
+    """The first slice view's frame (blob URL) and its mean red excess (R - B, grey levels): the
+    grey CT has none, the Grad-CAM ramp (black-red-yellow) adds it with its opacity."""
+    import numpy as np
+    from PIL import Image
+
+    view = page.locator("img.image-display-area").first
+    rgb = np.asarray(Image.open(io.BytesIO(view.screenshot())).convert("RGB"), dtype=float)
+    return view.get_attribute("src"), float(np.clip(rgb[..., 0] - rgb[..., 2], 0, None).mean())
+
+
+def _wait_redness(page, accept) -> float:
+    """The redness of the first frame that `accept`s it: frames of earlier renders (and of lower
+    quality while the view streams) may come first, so each new frame is checked in turn."""
+    for _ in range(FRAMES_CHECKED):
+        src, red = _redness(page)
+        if accept(red):
+            return red
+        page.wait_for_function("(old) => { const e = document.querySelector('img.image-display-area'); return e && e.src !== old; }",
+                               arg=src, timeout=UI_TIMEOUT_MS)
+    pytest.fail(f"the view did not change as expected in {FRAMES_CHECKED} frames (redness {red:.2f})")
 
 
 def test_workstation_load_edit_undo_export(phantoms, browser, tmp_path):
@@ -200,5 +229,54 @@ def test_segment_button_runs_the_model(browser, tmp_path):
         playwright.expect(page.locator("#source")).to_contain_text("blast-ct-v1-single", timeout=600_000)
         assert _number(page, "#mesh-IPH") > 0
         page.screenshot(path=str(ARTIFACTS / "web_04_segmented.png"))
+    finally:
+        server.stop()
+
+
+def test_risk_panel_and_gradcam_overlay(phantoms, browser, tmp_path):
+    """Predict on the sample: three probabilities with intervals and the demo warning, the HE verdict
+    beside the HE risk, then the Grad-CAM overlay: shown, more opaque, another task's heatmap."""
+    folder, base, follow = phantoms
+    ARTIFACTS.mkdir(exist_ok=True)
+    server = Server([str(base["ct"]), "--mask", str(base["labels"]), "--followup", str(follow["ct"]),
+                     "--followup-mask", str(follow["labels"]), "--port", str(_free_port())], tmp_path)
+    expect = playwright.expect
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(server.url)
+        page.wait_for_selector("img.image-display-area[src^='blob:']", timeout=UI_TIMEOUT_MS)
+        expect(page.locator("#followup")).to_contain_text("follow_ct")
+
+        page.click("#predict-btn")
+        for task in ("he", "ht", "location"):
+            expect(page.locator(f"#risk-p-{task}")).to_be_visible(timeout=PREDICT_TIMEOUT_MS)
+            assert 0.0 <= _number(page, f"#risk-p-{task}") <= 100.0
+            low, high = (float(v) for v in page.locator(f"#risk-interval-{task}").inner_text().split("-"))
+            assert 0.0 <= low <= high <= 100.0
+            assert page.locator(f"#risk-class-{task}").inner_text().strip()
+            expect(page.locator(f"#risk-warning-{task}")).to_have_text(DEMO_WARNING)
+        expect(page.locator("#risk-he-observed")).to_contain_text("expansion")
+        status = page.locator("#status").inner_text()
+        assert re.search(r"Predicted base_ct in [\d.]+ s", status), status
+        print(f"\n{status} (server-side, click to panel filled)")
+
+        # the overlay: on (the frame changes where the heatmap is), then fully opaque
+        _, plain = _redness(page)
+        page.check("#cam-show")
+        half = _wait_redness(page, lambda red: red > plain + MIN_REDNESS)
+        thumb = page.locator("#cam-opacity [role=slider]")
+        thumb.focus()
+        page.keyboard.press("End")
+        expect(thumb).to_have_attribute("aria-valuenow", "1")
+        full = _wait_redness(page, lambda red: red > half + MIN_REDNESS)
+        page.screenshot(path=str(ARTIFACTS / "web_05_risk_gradcam.png"))
+
+        # another task's heatmap (another region), then off again: back to the plain CT
+        page.click(".v-select:has(#cam-task) .v-field")
+        page.get_by_role("option", name="Haemorrhagic transformation").click()
+        _wait_redness(page, lambda red: abs(red - full) > MIN_REDNESS)
+        page.uncheck("#cam-show")
+        _wait_redness(page, lambda red: abs(red - plain) < MIN_REDNESS)
+        print(f"redness: plain {plain:.1f}, overlay at 0.5 {half:.1f}, at 1.0 {full:.1f}")
     finally:
         server.stop()

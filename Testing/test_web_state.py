@@ -14,7 +14,7 @@ from ichkit.io import load_ct, load_mask
 from ichkit.labels import IPH
 from ichkit.measure import measure
 from ichkit.phantom import make_phantom, write_phantom
-from ichkit.web import access, job
+from ichkit.web import access, job, risk
 from ichkit.web.export import export_scan, save_ground_truth
 from ichkit.web.report import key_slice, overlay_rgb
 from ichkit.web.state import DEMO_WARNING, Session, Source, case_name, measure_dict
@@ -167,3 +167,59 @@ def test_segment_job_reports_a_failure_line(tmp_path):
         events = running.poll()
         time.sleep(0.1)
     assert events and events[0][0] == "failed" and events[0][1].startswith("error: ")
+
+
+def test_he_blocker_gives_the_backend_reason(cases):
+    files, ct, labels = cases["base"]
+    assert risk.he_blocker(ct, labels) is None
+    empty = labels.with_array(np.zeros_like(labels.array))
+    assert "no hematoma voxel" in risk.he_blocker(ct, empty)
+    assert "no hematoma voxel" in risk.he_blocker(ct, labels.with_array((labels.array == 2).astype(np.uint8) * 2))  # IVH only
+    assert "segment or load a mask" in risk.he_blocker(ct, None)
+    assert "--mask" not in risk.predict_argv("ct.nii.gz", "out") and risk.predict_argv("ct.nii.gz", "out", "m.nii.gz")[-2:] == ["--mask", "m.nii.gz"]
+
+
+def test_risk_rows_errors_and_staleness(cases, tmp_path):
+    result = {"output": str(tmp_path), "results": {
+        "ht": {"probability": 0.25, "interval": [0.2, 0.3], "class": "no transformation", "model": "m", "warning": DEMO_WARNING, "heatmap": "ht_gradcam.nii.gz"},
+        "location": {"probability": 0.6, "interval": [0.5, 0.7], "class": "lobar", "model": "m"}}}
+    rows = {r["task"]: r for r in risk.risk_rows(result, {"he": "no ROI"})}
+    assert rows["he"]["error"] == "no ROI" and rows["ht"]["warning"] == DEMO_WARNING and rows["ht"]["heatmap"]
+    assert (rows["location"]["probability"], rows["location"]["low"], rows["location"]["label"]) == (0.6, 0.5, "lobar")
+    assert rows["location"]["error"] == "" and risk.risk_rows({})[0]["error"] == "no result"
+    assert risk.heatmap_paths(result) == {"ht": tmp_path / "ht_gradcam.nii.gz"}
+
+    session = _session(cases)
+    scan = session.baseline
+    scan.set_risk(list(rows.values()), risk.heatmap_paths(result), scan.labels)
+    panel = session.panel()
+    assert not panel["risk_stale"] and panel["cam_tasks"] == [{"title": risk.TASK_TITLES["ht"], "value": "ht"}]
+    grown = scan.labels.array.copy()
+    grown[key_slice(scan), 10:20, 10:20] = IPH
+    scan.edit(scan.labels.with_array(grown))
+    assert session.panel()["risk_stale"]  # HE read the old mask
+    scan.edit(scan.original)
+    assert not session.panel()["risk_stale"]
+
+
+def test_risk_job_with_an_empty_mask_runs_ht_and_location(cases, tmp_path):
+    """The real `ich predict` child (demo classifiers): HE shows why it cannot run, the others answer."""
+    files, ct, labels = cases["base"]
+    running = risk.RiskJob(ct, files["ct"], labels.with_array(np.zeros_like(labels.array)), tmp_path).start()
+    events = running.job.wait(timeout=300)
+    kind, result = events[-1]
+    assert kind == "done", result
+    rows = {r["task"]: r for r in risk.risk_rows(result, running.blocked)}
+    assert "no hematoma voxel" in rows["he"]["error"]
+    for task in ("ht", "location"):
+        assert 0 <= rows[task]["probability"] <= 1 and 0 <= rows[task]["low"] <= rows[task]["high"] <= 1 and rows[task]["warning"] == DEMO_WARNING
+    heat = risk.load_heatmap(risk.heatmap_paths(result)["ht"], ct)
+    assert heat.same_geometry(ct) and 0 <= heat.array.min() and heat.array.max() <= 1
+
+
+def test_risk_job_cancel_kills_the_child(cases, tmp_path):
+    files, ct, labels = cases["base"]
+    running = risk.RiskJob(ct, files["ct"], labels, tmp_path).start()
+    running.cancel()
+    assert running.job.wait(timeout=60)[-1] == ("cancelled", None)
+    assert (tmp_path / "mask.nii.gz").exists()  # HE could run: the child got the current mask

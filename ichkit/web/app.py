@@ -3,7 +3,8 @@
 The `Session` (state.py) is the truth; the MRML scene mirrors it. Loading replaces the scene
 (trame-slicer 2.0.0 needs `scene.Clear()` before data is added from Python, else the effects
 crash on first use). Every change of the segmentation (an effect, undo, redo) is read back as a
-labelmap and re-measured, so the panel always shows the volumes of what the reader sees.
+labelmap and re-measured, so the panel always shows the volumes of what the reader sees. Segment
+and Predict run the CLI in child processes that a coroutine polls, so the server stays live.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition
 from .. import scene as glue
 from ..errors import ICHError
 from ..io import load_ct, load_mask
+from . import gradcam
 from .export import export_scan, save_ground_truth
 from .job import SegmentJob
 from .panel import FORM_DEFAULTS, build_panel
 from .report import BRAIN_WINDOW, key_slice
+from .risk import TASKS, RiskJob, heatmap_paths, load_heatmap, risk_rows
 from .state import Session, Source
 
-POLL_S = 0.25  # how often a running segmentation's progress is read
+POLL_S = 0.25  # how often a running job's progress is read
 
 
 def layouts() -> dict[str, Layout]:
@@ -51,7 +54,9 @@ class Workstation(TrameApp):
         self.session = Session()
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="ichkit-web-"))
         self.job: SegmentJob | None = None
+        self.risk_job: RiskJob | None = None
         self._ct_node = self._seg_node = self._edit_started = None
+        self._cam_node = self._cam_path = None  # the heatmap in the scene and the file it holds
         self.timings: dict[str, float] = {}
         self.slicer = SlicerApp()
         register_rca_factories(self.slicer.view_manager, self.server)
@@ -59,9 +64,10 @@ class Workstation(TrameApp):
         self.layout_manager = LayoutManager(self.slicer.scene, self.slicer.view_manager, self.server)
         self.layout_manager.register_layout_dict(layouts(), lazy_initialization=True)
         self.state.update({**FORM_DEFAULTS, "ich": self.session.panel(), "trame__title": "ICH workstation"})
-        self.state.change("layout")(lambda layout, **_: self.layout_manager.set_layout(layout))
+        self.state.change("layout")(self._on_layout)
         self.state.change("upload")(self._on_upload)
-        for name in ("ich_load", "ich_load_followup", "ich_segment", "ich_cancel", "ich_export", "ich_ground_truth"):
+        self.state.change("cam_show", "cam_task", "cam_opacity")(self._show_cam)
+        for name in ("ich_load", "ich_load_followup", "ich_segment", "ich_predict", "ich_cancel", "ich_cancel_predict", "ich_export", "ich_ground_truth"):
             self.ctrl[name] = getattr(self, name[4:])
         self._build_ui()
         self.layout_manager.set_layout(FORM_DEFAULTS["layout"])
@@ -80,6 +86,10 @@ class Workstation(TrameApp):
                 self.layout_manager.initialize_layout_grid(self.ui)
         self.editor.set_ui(editor_ui)
 
+    def _on_layout(self, layout, **_) -> None:
+        self.layout_manager.set_layout(layout)
+        self._show_cam()  # views made by the new layout get the overlay too
+
     def _push(self) -> None:
         with self.state:
             self.state.ich = self.session.panel()
@@ -94,18 +104,37 @@ class Workstation(TrameApp):
         scan = self.session.baseline
         scene = self.slicer.scene
         scene.Clear()
-        self._seg_node = None
+        self._seg_node = self._cam_node = self._cam_path = None
         self._ct_node = glue.volume_to_node(scene, scan.ct, scan.name)
         self._ct_node.GetDisplayNode().AutoWindowLevelOff()
         self._ct_node.GetDisplayNode().SetWindowLevel(BRAIN_WINDOW[1], BRAIN_WINDOW[0])
         self.slicer.display_manager.show_volume_in_slice_background(self._ct_node)
-        self.slicer.display_manager.show_volume_in_slice_foreground(None)
         if scan.labels is not None:
             glue.labelmap_to_segmentation(scene, scan.labels, self._ct_node)
         self.editor.on_volume_changed(self._ct_node)
         self._seg_node = self.slicer.segmentation_editor.active_segmentation_node
         self.slicer.display_manager.reset_views()
         self._jump_to(key_slice(scan) if scan.labels is not None else scan.ct.shape[0] // 2)
+        self._show_cam()
+
+    def _show_cam(self, **_) -> None:
+        """The selected task's heatmap as the slice views' foreground, or no foreground."""
+        scan = self.session.baseline
+        path = scan.heatmaps.get(self.state.cam_task) if scan else None
+        if not (self.state.cam_show and path):
+            self.slicer.display_manager.show_volume_in_slice_foreground(None)
+            return
+        if path != self._cam_path:
+            try:
+                heat = load_heatmap(path, scan.ct)
+            except ICHError as exc:
+                self._fail(exc)
+                return
+            self._cam_node = gradcam.heatmap_node(self.slicer.scene, heat, f"{scan.name} Grad-CAM", node=self._cam_node)
+            self._cam_path = path
+        self.slicer.display_manager.show_volume_in_slice_foreground(self._cam_node)
+        for view in self.slicer.view_manager.get_slice_views():
+            view.set_foreground_opacity(float(self.state.cam_opacity))
 
     def _jump_to(self, index: int) -> None:
         """Centre the slice views on the in-plane centre of axial slice `index` of the CT."""
@@ -210,10 +239,55 @@ class Workstation(TrameApp):
         if scan is self.session.baseline:
             self._show()
 
+    def predict(self) -> None:
+        """HE, HT and location risks of the baseline CT and its current mask, in a child process."""
+        scan = self.session.baseline
+        if scan is None or self.risk_job is not None:
+            return
+        outdir = self.workdir / "predict" / scan.name / str(time.time_ns())
+        self.timings["predict_started"] = time.perf_counter()
+        try:
+            self.risk_job = RiskJob(scan.ct, scan.path, scan.labels, outdir).start()
+        except ICHError as exc:
+            self._fail(exc)
+            return
+        self.session.predicting, self.session.status = True, f"Predicting {scan.name}..."
+        self._push()
+        create_task(self._watch_risk(scan, self.risk_job))
+
+    async def _watch_risk(self, scan, job: RiskJob) -> None:
+        while self.risk_job is job:
+            for kind, payload in job.poll():
+                if kind == "done":
+                    self._accept_risk(scan, job, payload, "")
+                elif kind == "failed":
+                    self._accept_risk(scan, job, {}, payload)
+            self._push()
+            await asyncio.sleep(POLL_S)
+
+    def _accept_risk(self, scan, job: RiskJob, result: dict, failure: str) -> None:
+        """Rows for the panel (a failed command's one line on every task it ran), heatmaps for the overlay."""
+        errors = {**({task: failure for task in TASKS} if failure else {}), **job.blocked}
+        scan.set_risk(risk_rows(result, errors), heatmap_paths(result), job.labels)
+        self.risk_job, self.session.predicting = None, False
+        self.timings["predict_s"] = time.perf_counter() - self.timings.pop("predict_started")
+        self.session.status = f"Prediction failed: {failure}" if failure else f"Predicted {scan.name} in {self.timings['predict_s']:.1f} s"
+        if scan is self.session.baseline:
+            if self.state.cam_task not in scan.heatmaps and scan.heatmaps:
+                self.state.cam_task = next(iter(scan.heatmaps))
+            self._show_cam()
+
     def cancel(self) -> None:
         if self.job is not None:
             self.job.cancel()
             self.job, self.session.progress, self.session.status = None, None, "Segmentation cancelled"
+            self._push()
+
+    def cancel_predict(self) -> None:
+        if self.risk_job is not None:
+            self.risk_job.cancel()
+            self.risk_job, self.session.predicting, self.session.status = None, False, "Prediction cancelled"
+            self.timings.pop("predict_started", None)
             self._push()
 
     def export(self) -> None:

@@ -1,4 +1,5 @@
-"""The ICH side panel (right drawer): load, segment, live volumes, verdict, export, ground truth.
+"""The ICH side panel (right drawer): load, segment, live volumes, verdict, risks with their
+Grad-CAM overlay, export, ground truth.
 
 Pure layout: every widget reads the `ich` state dict (`Session.panel()`) or a form field, and
 every button calls a controller method the app defines. Ids are stable for the browser tests.
@@ -20,6 +21,9 @@ FORM_DEFAULTS = {
     "upload": None,
     "exported": [],
     "layout": "Axial",
+    "cam_show": False,
+    "cam_task": "he",
+    "cam_opacity": 0.5,
 }
 
 
@@ -41,6 +45,8 @@ def build_panel(ctrl, layouts: list[str]) -> None:
         v3.VFileInput(v_model=("upload",), label="or upload a CT file", id="upload", density="compact", hide_details=True, classes="mt-2", show_size=True)
         v3.VTextField(v_model=("followup_path",), label="follow-up CT path", id="followup-path", density="compact", hide_details=True, classes="mt-2")
         v3.VBtn("Load follow-up", id="followup-btn", click=ctrl.ich_load_followup, size="small", classes="mt-1", variant="tonal", disabled=("!ich.has_ct",))
+        html.Div("follow-up: {{ ich.followup }}{{ ich.followup_pending ? ' (no mask yet: press Segment to measure it)' : '' }}",
+                 id="followup", v_if=("ich.followup",), classes="text-caption mt-1")
         v3.VSelect(v_model=("layout",), items=(repr(layouts),), label="layout", id="layout", density="compact", hide_details=True, classes="mt-2")
 
         _section("Segment")
@@ -66,6 +72,8 @@ def build_panel(ctrl, layouts: list[str]) -> None:
         html.Div("edited", id="edited", v_if=("ich.edited",), classes="text-caption text-warning")
         html.Div("{{ ich.verdict }}", id="verdict", v_if=("ich.verdict",), classes="text-body-2 mt-1 font-weight-bold")
 
+        _build_risk(ctrl)
+
         _section("Save")
         v3.VTextField(v_model=("export_dir",), label="export folder", id="export-dir", density="compact", hide_details=True)
         v3.VCheckbox(v_model=("overwrite",), label="replace existing files", id="overwrite", density="compact", hide_details=True)
@@ -75,3 +83,32 @@ def build_panel(ctrl, layouts: list[str]) -> None:
         v3.VTextField(v_model=("gt_dir",), label="ground-truth dataset folder", id="gt-dir", density="compact", hide_details=True, classes="mt-2")
         v3.VTextField(v_model=("gt_case",), label="case id", id="gt-case", density="compact", hide_details=True, classes="mt-1")
         v3.VBtn("Save as ground truth", id="gt-btn", click=ctrl.ich_ground_truth, size="small", variant="tonal", disabled=("!ich.has_mask",), classes="mt-1")
+
+
+def _build_risk(ctrl) -> None:
+    """Predict, one block per task (probability, 90 % interval, class, demo warning, or the error)
+    and the Grad-CAM overlay controls."""
+    _section("Risk (classifiers)")
+    with html.Div(classes="d-flex align-center"):
+        v3.VBtn("Predict", id="predict-btn", click=ctrl.ich_predict, size="small", variant="tonal",
+                disabled=("!ich.has_ct || ich.predicting || ich.progress !== null",))
+        v3.VBtn("Cancel", id="predict-cancel-btn", click=ctrl.ich_cancel_predict, size="small", variant="text", v_if=("ich.predicting",))
+    v3.VProgressLinear(indeterminate=True, v_if=("ich.predicting",), id="risk-progress", height=8, color="primary", classes="mt-1")
+    html.Div("mask changed since the prediction: predict again", id="risk-stale", v_if=("ich.risk_stale",), classes="text-caption text-warning")
+    with html.Div(v_for="r in ich.risk", key="r.task", id=("`risk-${r.task}`",), classes="mt-1"):
+        html.Div("{{ r.title }}", classes="text-body-2 font-weight-medium")
+        html.Div("{{ r.error }}", v_if=("r.error",), id=("`risk-error-${r.task}`",), classes="text-caption text-error")
+        with html.Div(v_else=True, classes="text-body-2"):
+            html.Span("{{ (100 * r.probability).toFixed(1) }}", id=("`risk-p-${r.task}`",))
+            html.Span(" % (90 % interval ")
+            html.Span("{{ (100 * r.low).toFixed(1) }}-{{ (100 * r.high).toFixed(1) }}", id=("`risk-interval-${r.task}`",))
+            html.Span(" %): ")
+            html.Span("{{ r.label }}", id=("`risk-class-${r.task}`",), classes="font-weight-bold")
+            html.Div("{{ r.warning }}", v_if=("r.warning",), id=("`risk-warning-${r.task}`",), classes="text-caption text-error")
+        html.Div("observed at follow-up: {{ ich.verdict }}", v_if=("r.task === 'he' && ich.verdict",), id="risk-he-observed", classes="text-caption")
+    with html.Div(v_if=("ich.cam_tasks.length",), classes="mt-2"):
+        v3.VCheckbox(v_model=("cam_show",), label="Grad-CAM overlay", id="cam-show", density="compact", hide_details=True)
+        v3.VSelect(v_model=("cam_task",), items=("ich.cam_tasks",), label="heatmap of", id="cam-task", density="compact", hide_details=True)
+        with html.Div(id="cam-opacity"):
+            v3.VSlider(v_model=("cam_opacity",), min=0, max=1, step=0.05, label="opacity", density="compact", hide_details=True,
+                       thumb_label=True, disabled=("!cam_show",))

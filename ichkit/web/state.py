@@ -1,7 +1,8 @@
 """The workstation's state and actions, free of trame and slicer so tests need no browser.
 
 A `Session` holds the case being read: the CT, the current mask (as segmented, then as edited),
-where the mask came from, its measurements and, with a follow-up scan, the expansion verdict.
+where the mask came from, its measurements, the classifiers' risks with their Grad-CAM heatmaps
+and, with a follow-up scan, the expansion verdict.
 The app turns user events into these actions and shows `panel()`; the scene only mirrors it.
 """
 
@@ -48,6 +49,9 @@ class Scan:
     original: Volume | None = None
     source: Source | None = None
     measurements: dict[str, dict] = field(default_factory=dict)
+    risk: list[dict] = field(default_factory=list)  # `risk.risk_rows`, one per task
+    heatmaps: dict[str, Path] = field(default_factory=dict)  # task -> Grad-CAM NIfTI on the CT grid
+    risk_labels: Volume | None = None  # the mask the risks were predicted on
 
     @property
     def name(self) -> str:
@@ -56,6 +60,18 @@ class Scan:
     @property
     def edited(self) -> bool:
         return self.labels is not None and self.original is not None and not np.array_equal(self.labels.array, self.original.array)
+
+    @property
+    def risk_stale(self) -> bool:
+        """The mask changed since the prediction (HE reads it), so the risks may no longer hold."""
+        if not self.risk or self.labels is self.risk_labels:
+            return False
+        if self.labels is None or self.risk_labels is None:
+            return True
+        return not np.array_equal(self.labels.array, self.risk_labels.array)
+
+    def set_risk(self, rows: list[dict], heatmaps: dict[str, Path], labels: Volume | None) -> None:
+        self.risk, self.heatmaps, self.risk_labels = rows, heatmaps, labels
 
     def set_mask(self, labels: Volume, source: Source) -> None:
         self.labels, self.original, self.source = labels, labels, source
@@ -105,6 +121,7 @@ class Session:
     baseline: Scan | None = None
     followup: Scan | None = None
     progress: float | None = None  # 0..1 while a segmentation runs, else None
+    predicting: bool = False  # while `ich predict` runs
     status: str = "Load a CT to start."
 
     def load(self, ct: Volume, path: str | Path, labels: Volume | None = None, *, mask_path: str | Path = "", followup: bool = False) -> Scan:
@@ -136,7 +153,12 @@ class Session:
             "demo": bool(scan and scan.source and scan.source.demo),
             "edited": bool(scan and scan.edited),
             "followup": self.followup.name if self.followup else "",
+            "followup_pending": bool(self.followup and self.followup.labels is None),
             "verdict": verdict_text(self.verdict()),
+            "risk": scan.risk if scan else [],
+            "risk_stale": bool(scan and scan.risk_stale),
+            "cam_tasks": [{"title": r["title"], "value": r["task"]} for r in (scan.risk if scan else []) if r["task"] in scan.heatmaps],
+            "predicting": self.predicting,
             "status": self.status,
             "progress": None if self.progress is None else round(100 * self.progress),
         }

@@ -1,0 +1,110 @@
+"""The risk panel's backend: `ich predict --task all` in a child process, its result as one row
+per task, and the Grad-CAM heatmaps it wrote.
+
+Why the CLI in a child: it is what `ich predict` and the Slicer module run (same demo models,
+same intervals), and the three classifiers hold the CPU for seconds. HE reads ROI slices around
+the hematoma, so it needs a mask with IPH voxels; HT and location read the whole CT and get no
+mask, so a missing or empty mask blocks HE alone (`he_blocker`) instead of the whole command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ICHError
+from ..image import Volume
+from ..io import save_labelmap
+from ..jobs import Job, ich_argv
+
+TASKS = ("he", "ht", "location")
+TASK_TITLES = {"he": "Hematoma expansion", "ht": "Haemorrhagic transformation", "location": "Location"}
+
+
+def predict_argv(ct_path: str | Path, outdir: str | Path, mask_path: str | Path | None = None) -> list[str]:
+    argv = ich_argv("predict", ct_path, "--task", "all", "-o", outdir, "--json")
+    return argv + (["--mask", str(mask_path)] if mask_path else [])
+
+
+def he_blocker(ct: Volume, labels: Volume | None) -> str | None:
+    """Why HE cannot run on this mask, in the backend's own words; None when it can.
+
+    `roi_slices` raises its `EmptyMaskError` before any image work, so asking it is cheap.
+    """
+    from ..classify.roi import hematoma, roi_slices
+
+    mask = labels if labels is not None else ct.with_array(np.zeros(ct.shape, np.uint8))
+    if hematoma(mask).any():
+        return None
+    try:
+        roi_slices(ct, mask)
+    except ICHError as exc:
+        return f"{exc.problem} (segment or load a mask first)" if labels is None else exc.problem
+    return None
+
+
+def risk_rows(result: dict, errors: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One row per task: probability, 90 % interval, class, model, demo warning; or the error."""
+    errors = errors or {}
+    results = result.get("results", {})
+    rows = []
+    for task in TASKS:
+        row = {"task": task, "title": TASK_TITLES[task], "error": errors.get(task, "")}
+        r = results.get(task)
+        if r is not None:
+            low, high = r["interval"]
+            row.update(probability=float(r["probability"]), low=float(low), high=float(high), label=str(r.get("class", "")),
+                       model=str(r.get("model", "")), warning=str(r.get("warning", "")), heatmap=bool(r.get("heatmap")))
+        elif not row["error"]:
+            row["error"] = "no result"
+        rows.append(row)
+    return rows
+
+
+def heatmap_paths(result: dict) -> dict[str, Path]:
+    """Task -> its Grad-CAM NIfTI (CT grid) in the command's output folder."""
+    folder = Path(result.get("output", "."))
+    return {task: folder / r["heatmap"] for task, r in result.get("results", {}).items() if r.get("heatmap")}
+
+
+def load_heatmap(path: str | Path, ct: Volume) -> Volume:
+    """A heatmap the command wrote, checked to lie on the CT's grid (it is shown over the CT)."""
+    import SimpleITK as sitk
+
+    heat = Volume.from_sitk(sitk.ReadImage(str(path), sitk.sitkFloat32))
+    if not heat.same_geometry(ct):
+        raise ICHError(path, "the Grad-CAM heatmap is not on the CT's grid")
+    return heat
+
+
+@dataclass
+class RiskJob:
+    """One running `ich predict --task all` on a CT and (when HE can run) its current mask."""
+
+    ct: Volume
+    ct_path: Path
+    labels: Volume | None
+    outdir: Path
+    blocked: dict[str, str] = field(default_factory=dict)  # task -> why it was not run
+    job: Job | None = field(default=None, repr=False)
+
+    def start(self) -> "RiskJob":
+        self.outdir = Path(self.outdir)
+        self.outdir.mkdir(parents=True, exist_ok=True)
+        why = he_blocker(self.ct, self.labels)
+        mask_path = None
+        if why:
+            self.blocked["he"] = why
+        else:  # the mask as edited now, not as loaded
+            mask_path = save_labelmap(self.labels, self.outdir / "mask.nii.gz", overwrite=True)
+        self.job = Job(predict_argv(self.ct_path, self.outdir / "out", mask_path)).start()
+        return self
+
+    def poll(self) -> list[tuple[str, Any]]:
+        return self.job.poll()
+
+    def cancel(self) -> None:
+        self.job.cancel()
