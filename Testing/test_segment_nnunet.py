@@ -135,12 +135,30 @@ def test_lean_path_matches_nnunet_predictor(smoke):
     ct = make_phantom(99, **SMALL).ct
     for tta in (False, True):
         ref = NnUNetSegmenter(model_dir, tta=tta).predict(ct).labels
-        lean = LeanSegmenter(model_dir / "fold_0" / "torchscript", tta=tta).predict(ct).labels
+        lean = LeanSegmenter(model_dir / "fold_0" / "torchscript", tta=tta, nnunet_windows=True).predict(ct).labels
         assert lean.same_geometry(ct) and lean.array.dtype == np.uint8
         # (nnU-Net's CPU predictor accumulates in float16, the lean path in float32: near-ties of
         # this barely trained network may differ, hence Dice rather than identity)
         for value in (IPH, IVH):
             assert dice(ref.array == value, lean.array == value) >= 0.99
+
+
+def test_export_turns_back_into_an_nnunet_model_folder(smoke, tmp_path):
+    """plans.json and dataset.json travel with the export; the traced weights rebuild nnU-Net's checkpoint."""
+    from ichkit.segment.export import nnunet_model_folder
+    from ichkit.segment.nnunet_predict import NnUNetSegmenter
+
+    tmp, dataset, _ = smoke
+    model_dir = tmp / "work" / "nnUNet_results" / dataset.name / "nnUNetTrainerICH_smoke__nnUNetPlans_smoke__3d_fullres"
+    if not (model_dir / "fold_0" / "torchscript" / "network.pt").is_file():
+        pytest.skip("smoke training did not run")
+    rebuilt = nnunet_model_folder(model_dir / "fold_0" / "torchscript", tmp_path / "rebuilt")
+    trained = torch.load(model_dir / "fold_0" / "checkpoint_final.pth", weights_only=False)["network_weights"]
+    weights = torch.load(rebuilt / "fold_all" / "checkpoint_final.pth", weights_only=False)["network_weights"]
+    assert weights.keys() == trained.keys() and all(torch.equal(weights[k], trained[k]) for k in trained)
+    ct = make_phantom(99, **SMALL).ct
+    ref = NnUNetSegmenter(model_dir).predict(ct).labels.array
+    assert np.array_equal(NnUNetSegmenter(rebuilt).predict(ct).labels.array, ref)
 
 
 def test_demo_model_is_shipped_and_registered(ich_cache):
@@ -166,7 +184,8 @@ def test_demo_model_is_shipped_and_registered(ich_cache):
 
 
 def test_demo_model_reaches_the_acceptance_dice(ich_cache):
-    """One held-out phantom (cohort seed 1, never trained on); bench/eval_demo_model.py runs all 20."""
+    """One held-out phantom (cohort seed 1, never trained on); bench/eval_demo_model.py runs all 20.
+    The default path (body crop, one whole-volume pass) gives the mask of nnU-Net's whole-field windows."""
     from ichkit.models import create_segmenter, load_registry
 
     segmenter = create_segmenter(load_registry().get("ich-demo-phantom"))
@@ -177,3 +196,18 @@ def test_demo_model_reaches_the_acceptance_dice(ich_cache):
     assert dice(labels == IVH, ph.labels.array == IVH) >= 0.9
     iph_ml = np.count_nonzero(labels == IPH) * ph.ct.voxel_volume_ml
     assert abs(iph_ml - ph.volumes_ml["IPH"]) <= 0.05 * ph.volumes_ml["IPH"]
+    segmenter.nnunet_windows = True
+    windows = segmenter.predict(ph.ct).labels.array
+    for value in (IPH, IVH):
+        assert dice(labels == value, windows == value) >= 0.99
+
+
+def test_body_box_covers_the_head_with_a_margin():
+    from ichkit.image import Volume
+    from ichkit.segment.lean import body_box
+
+    hu = np.full((10, 40, 50), -1000.0, np.float32)
+    hu[3:6, 10:20, 5:45] = 40.0
+    ct = Volume(hu, spacing=(1.0, 2.0, 5.0), origin=(0.0, 0.0, 0.0), direction=np.eye(3))
+    assert body_box(ct, margin_mm=4.0) == (slice(2, 7), slice(8, 22), slice(1, 49))
+    assert body_box(ct.with_array(np.full_like(hu, -1000.0))) is None

@@ -1,7 +1,7 @@
 """BLAST-CT v1 inference: ichkit's DeepMedic against the peer's own pipeline, same run, same weights.
 
 On a 512 x 512 x 32 phantom (0.5 x 0.5 x 5 mm), each run in its own process (wall seconds,
-peak RSS of that process from wait4): ours with model_1, the peer (blast-ct 2.1.0 in
+peak RSS of its process tree, bench/measure.py): ours with model_1, the peer (blast-ct 2.1.0 in
 $ICH_PEER_PYTHON, bench/peer_env.sh) with model_1, then ours with the 12-model ensemble, and
 optionally ours with bfloat16 autocast. Dice is the multi-class Dice of the argmax masks.
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,22 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+from measure import run_measured
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT.parent / "shared" / "models" / "blast-ct-v1"
 SHAPE, SPACING, SEED = (32, 512, 512), (0.5, 0.5, 5.0), 0
-
-
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak resident GB of one child process (its own rusage, not the max of all)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{cmd[:3]} failed with exit code {os.waitstatus_to_exitcode(status)}")
-    return wall, usage.ru_maxrss / 2**20
 
 
 def ours_worker(args: argparse.Namespace) -> None:
@@ -101,7 +89,7 @@ def main() -> None:
             runs.append(("ours 12-model ensemble", me + ["--worker", str(ct_path), str(tmp / "ens.nii.gz"), "--models", *ensemble], "ens.nii.gz"))
         for name, cmd, out in runs:
             print(f"running {name} ...", flush=True)
-            wall, gb = timed(cmd)
+            wall, gb = run_measured(cmd)
             rows.append((name, wall, gb, out))
 
         masks = {out: read(tmp / out) for _, _, _, out in rows}

@@ -3,6 +3,8 @@
 Why: nnU-Net's predictor pulls in its planners, readers and multiprocessing for every scan; the
 lean path (`lean.py`) needs only the traced network and a handful of numbers from plans.json:
 target spacing, CT normalisation, patch size, axis transposition, mirror axes, class names.
+plans.json and dataset.json travel along, so that `nnunet_model_folder` can turn an export back
+into an nnU-Net model folder (its own predictor, or fine-tuning from the shipped weights).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from ..errors import ModelError
 
 NETWORK_FILE = "network.pt"
 FACTS_FILE = "preprocessing.json"
+PLANS_FILE = "plans.json"
+DATASET_FILE = "dataset.json"
 FACTS_FORMAT = "ichkit-nnunet-torchscript"
 FACTS_VERSION = 1
 CONFIGURATION = "3d_fullres"
@@ -52,7 +56,7 @@ def load_network(model_dir: Path, fold: int | str, checkpoint: str = "checkpoint
     from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
     model_dir = Path(model_dir)
-    plans, dataset = _read(model_dir / "plans.json"), _read(model_dir / "dataset.json")
+    plans, dataset = _read(model_dir / PLANS_FILE), _read(model_dir / DATASET_FILE)
     ckpt_path = model_dir / f"fold_{fold}" / checkpoint
     if not ckpt_path.is_file():
         raise ModelError(ckpt_path, "does not exist (the fold is not trained, or training has not finished)")
@@ -70,6 +74,8 @@ def load_network(model_dir: Path, fold: int | str, checkpoint: str = "checkpoint
 
 def preprocessing_facts(plans: dict, dataset: dict, ckpt: dict, config) -> dict:
     """Everything the lean sliding window needs, in the network's axis order (see `transpose_forward`)."""
+    import numpy as np
+
     scheme = config.normalization_schemes[0]
     if scheme != "CTNormalization":
         raise ModelError(None, f"normalisation {scheme!r} is not supported by the TorchScript export (CT models only)")
@@ -86,6 +92,7 @@ def preprocessing_facts(plans: dict, dataset: dict, ckpt: dict, config) -> dict:
         "transpose_backward": list(plans["transpose_backward"]),
         "spacing": [float(s) for s in config.spacing],
         "patch_size": [int(p) for p in config.patch_size],
+        "total_stride": [int(v) for v in np.prod(np.asarray(config.pool_op_kernel_sizes), axis=0)],
         "normalisation": {"method": "CTNormalization", "lower_hu": float(props["percentile_00_5"]), "upper_hu": float(props["percentile_99_5"]),
                           "mean": float(props["mean"]), "std": float(props["std"])},
         "mirror_axes": [int(a) for a in (ckpt.get("inference_allowed_mirroring_axes") or ())],
@@ -98,7 +105,7 @@ def preprocessing_facts(plans: dict, dataset: dict, ckpt: dict, config) -> dict:
 
 
 def export_torchscript(model_dir: str | Path, fold: int | str, out_dir: str | Path, checkpoint: str = "checkpoint_final.pth") -> list[Path]:
-    """Trace the fold's network on one patch and write network.pt + preprocessing.json into `out_dir`."""
+    """Trace the fold's network on one patch; write network.pt, preprocessing.json, plans.json and dataset.json into `out_dir`."""
     import torch
 
     network, plans, dataset, ckpt, config = load_network(Path(model_dir), fold, checkpoint)
@@ -109,4 +116,30 @@ def export_torchscript(model_dir: str | Path, fold: int | str, out_dir: str | Pa
     with atomic_path(out_dir / NETWORK_FILE) as tmp:
         torch.jit.save(traced, str(tmp))
     write_json(out_dir / FACTS_FILE, facts)
-    return [out_dir / NETWORK_FILE, out_dir / FACTS_FILE]
+    write_json(out_dir / PLANS_FILE, plans)
+    write_json(out_dir / DATASET_FILE, dataset)
+    return [out_dir / name for name in (NETWORK_FILE, FACTS_FILE, PLANS_FILE, DATASET_FILE)]
+
+
+def nnunet_model_folder(exported_dir: str | Path, out_dir: str | Path) -> Path:
+    """An export back as an nnU-Net v2 model folder (plans.json, dataset.json, fold_all/checkpoint_final.pth).
+
+    The traced network keeps every parameter under its original name, so its state_dict is the
+    trained weights; nnU-Net's stock trainer name lets `nnUNetv2_predict_from_modelfolder` load it.
+    """
+    import torch
+
+    exported_dir, out_dir = Path(exported_dir), Path(out_dir)
+    missing = [n for n in (NETWORK_FILE, FACTS_FILE, PLANS_FILE, DATASET_FILE) if not (exported_dir / n).is_file()]
+    if missing:
+        raise ModelError(exported_dir, f"lacks {', '.join(missing)} (exported before plans travelled along: export it again)")
+    facts, plans, dataset = (_read(exported_dir / n) for n in (FACTS_FILE, PLANS_FILE, DATASET_FILE))
+    weights = torch.jit.load(str(exported_dir / NETWORK_FILE), map_location="cpu").state_dict()
+    ckpt = {"network_weights": dict(weights), "trainer_name": "nnUNetTrainer", "current_epoch": facts["source"].get("epochs"),
+            "init_args": {"plans": plans, "configuration": CONFIGURATION, "fold": "all", "dataset_json": dataset},
+            "inference_allowed_mirroring_axes": tuple(facts["mirror_axes"])}
+    write_json(out_dir / PLANS_FILE, plans)
+    write_json(out_dir / DATASET_FILE, dataset)
+    with atomic_path(out_dir / "fold_all" / "checkpoint_final.pth") as tmp:
+        torch.save(ckpt, tmp)
+    return out_dir

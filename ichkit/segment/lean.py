@@ -4,6 +4,12 @@ Same steps as nnU-Net's predictor (CT normalisation, resampling to the training 
 gaussian-weighted windows at half-patch steps, optional mirroring TTA, logits resampled back to
 the CT grid, argmax) with none of its reader, planner or worker-process overhead, and no
 nnunetv2 import: the model folder needs only `network.pt` and `preprocessing.json`.
+Two steps nnU-Net lacks, both on by default (`nnunet_windows=True` turns them off, for exact
+comparisons): only the body's bounding box (plus a margin of air) is segmented, not the whole
+field of view, and everything outside it is background; and when that box is at most
+`WHOLE_PASS_PATCHES` patches big, the fully convolutional network runs once on all of it instead
+of on overlapping windows. On a head that is 2.4x less work than nnU-Net's 3 x 3 windows, at
+the same Dice against the truth (docs/segmentation.md).
 """
 
 from __future__ import annotations
@@ -46,11 +52,29 @@ def window_starts(size: list[int], patch: list[int], step_size: float) -> list[l
     return starts
 
 
+WHOLE_PASS_PATCHES = 4  # voxel budget of the single pass, in patches (memory grows with it)
+BODY_HU = -500.0  # above air (-1000) and below fat (-100): skin, bone, brain, and any head holder
+BODY_MARGIN_MM = 10.0
+
+
+def body_box(ct: Volume, threshold_hu: float = BODY_HU, margin_mm: float = BODY_MARGIN_MM) -> tuple[slice, ...] | None:
+    """Bounding box [z, y, x] of the voxels denser than air, widened by `margin_mm`; None when there are none."""
+    inside = ct.array > threshold_hu
+    box = []
+    for axis, spacing in zip(range(3), ct.spacing[::-1]):
+        hits = np.flatnonzero(inside.any(axis=tuple(a for a in range(3) if a != axis)))
+        if hits.size == 0:
+            return None
+        margin = int(np.ceil(margin_mm / spacing))
+        box.append(slice(max(int(hits[0]) - margin, 0), min(int(hits[-1]) + 1 + margin, ct.array.shape[axis])))
+    return tuple(box)
+
+
 class LeanSegmenter:
     """Segment a CT with an exported nnU-Net network (see `export.export_torchscript`)."""
 
     def __init__(self, model_dir: str | Path, device: str = "cpu", tta: bool = False, model_id: str | None = None,
-                 threads: int | None = None, keep_probabilities: bool = False):
+                 threads: int | None = None, keep_probabilities: bool = False, nnunet_windows: bool = False):
         self.model_dir = Path(model_dir)
         path = self.model_dir / FACTS_FILE
         try:
@@ -59,7 +83,7 @@ class LeanSegmenter:
             raise ModelError(path, f"cannot read the model's preprocessing facts ({exc})") from None
         if self.facts.get("format") != FACTS_FORMAT:
             raise ModelError(path, f"is not an ichkit TorchScript export (format {self.facts.get('format')!r})")
-        self.device, self.tta, self.keep_probabilities = device, tta, keep_probabilities
+        self.device, self.tta, self.keep_probabilities, self.nnunet_windows = device, tta, keep_probabilities, nnunet_windows
         self.threads = threads or os.cpu_count() or 1
         self.model_id = model_id or self.model_dir.name
         self.classes = {int(k): v for k, v in self.facts["classes"].items()}
@@ -114,31 +138,65 @@ class LeanSegmenter:
         acc /= norm
         return acc[(slice(None), *(slice(l, l + s) for l, s in zip(lo, image.shape)))]
 
-    def predict(self, ct: Volume, progress: Progress = silent) -> SegmentationResult:
-        import torch
+    def whole_pass(self, image, progress: Progress = silent):
+        """Logits of one network pass on the whole image, padded to the network's total stride;
+        the sliding window when the image exceeds the voxel budget or the export lacks the stride."""
         import torch.nn.functional as F
 
-        f = self.facts
+        patch, stride = self.facts["patch_size"], self.facts.get("total_stride")
+        if stride is None:
+            return self.sliding_window(image, progress)
+        size = [int(np.ceil(max(n, p) / d) * d) for n, p, d in zip(image.shape, patch, stride)]
+        if np.prod(size) > WHOLE_PASS_PATCHES * np.prod(patch):
+            return self.sliding_window(image, progress)
+        pad = [t - n for t, n in zip(size, image.shape)]
+        lo = [p // 2 for p in pad]
+        air = float(image.min())  # padding looks like the air around the head, as in training patches
+        padded = F.pad(image, [v for a in reversed(range(3)) for v in (lo[a], pad[a] - lo[a])], value=air)
+        logits = self._forward(padded[None, None])[0]
+        progress(1, 1, "whole-volume pass")
+        return logits[(slice(None), *(slice(l, l + n) for l, n in zip(lo, image.shape)))]
+
+    def predict(self, ct: Volume, progress: Progress = silent) -> SegmentationResult:
+        import torch
+
+        box = (None if self.nnunet_windows else body_box(ct)) or tuple(slice(0, n) for n in ct.array.shape)
         threads = torch.get_num_threads()
         torch.set_num_threads(self.threads)
         try:
             with torch.inference_mode():
-                image = torch.from_numpy(np.ascontiguousarray(ct.array, dtype=np.float32)).permute(*f["transpose_forward"]).to(self.device)
-                spacing = np.asarray(ct.spacing[::-1])[f["transpose_forward"]]
-                shape = tuple(image.shape)
-                target = tuple(int(v) for v in np.round(spacing / np.asarray(f["spacing"]) * np.asarray(shape)))
-                image = self._normalise(image)
-                if target != shape:
-                    image = resample_like_nnunet(image, target, np.asarray(f["spacing"]))
-                logits = self.sliding_window(image, progress)
-                if target != shape:
-                    logits = F.interpolate(logits[None], size=shape, mode="trilinear", align_corners=False)[0]
-                classes = logits.argmax(0).permute(*f["transpose_backward"]).cpu().numpy().astype(np.uint8)
-                probabilities = self._probabilities(logits) if self.keep_probabilities else None
+                logits = self._logits(ct.array[box], ct.spacing, progress)
+                crop = logits.argmax(0).permute(*self.facts["transpose_backward"]).cpu().numpy().astype(np.uint8)
+                soft = self._probabilities(logits) if self.keep_probabilities else None
         finally:
             torch.set_num_threads(threads)
+        classes = np.zeros(ct.array.shape, np.uint8)  # outside the body box: background (class 0)
+        classes[box] = crop
+        probabilities = None
+        if soft is not None:
+            probabilities = np.zeros((soft.shape[0], *ct.array.shape), np.float32)
+            probabilities[0] = 1.0
+            probabilities[(slice(None), *box)] = soft
         labels = ct.with_array(self.lut[classes], segments=self.names)
         return SegmentationResult(labels=labels, probabilities=probabilities, model_id=self.model_id, class_names=self.names)
+
+    def _logits(self, array: np.ndarray, spacing_xyz, progress: Progress):
+        """Class logits [C, network axes] on the grid of `array` ([z, y, x], HU)."""
+        import torch
+        import torch.nn.functional as F
+
+        f = self.facts
+        image = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).permute(*f["transpose_forward"]).to(self.device)
+        spacing = np.asarray(spacing_xyz[::-1])[f["transpose_forward"]]
+        shape = tuple(image.shape)
+        target = tuple(int(v) for v in np.round(spacing / np.asarray(f["spacing"]) * np.asarray(shape)))
+        image = self._normalise(image)
+        if target != shape:
+            image = resample_like_nnunet(image, target, np.asarray(f["spacing"]))
+        logits = self.sliding_window(image, progress) if self.nnunet_windows else self.whole_pass(image, progress)
+        if target != shape:
+            logits = F.interpolate(logits[None], size=shape, mode="trilinear", align_corners=False)[0]
+        return logits
 
     def _probabilities(self, logits) -> np.ndarray:
         """Softmax on the CT grid, channel c = product label value c (as SegmentationResult defines)."""
