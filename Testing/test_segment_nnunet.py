@@ -124,6 +124,32 @@ def test_smoke_training_and_resume(smoke, capsys):
     assert "make 3 folds" in capsys.readouterr().err
 
 
+def test_kill_9_during_training_then_resume_continues(smoke, capsys):
+    """SIGKILL a training process once it has written a checkpoint; --resume picks up from there."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tmp, dataset, common = smoke
+    work = tmp / "killed"
+    args = [a if a != str(tmp / "work") else str(work) for a in common]
+    child = subprocess.Popen([sys.executable, "-m", "ichkit", *args, "--epochs", "200"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    latest = work / "nnUNet_results" / dataset.name / "nnUNetTrainerICH_smoke__nnUNetPlans_smoke__3d_fullres" / "fold_0" / "checkpoint_latest.pth"
+    deadline = time.monotonic() + 600
+    while not latest.is_file() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert child.poll() is None, "the training ended before it could be killed"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    done = torch.load(latest, weights_only=False)["current_epoch"]
+    assert done >= 1
+    assert main(args + ["--epochs", str(done + 1), "--resume"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["resumed_from_epoch"] == done and out["epochs_done"] == done + 1
+
+
 def test_lean_path_matches_nnunet_predictor(smoke):
     from ichkit.segment.lean import LeanSegmenter
     from ichkit.segment.nnunet_predict import NnUNetSegmenter

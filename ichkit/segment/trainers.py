@@ -3,7 +3,8 @@
 nnU-Net sets its hyperparameters in `nnUNetTrainer.__init__`; the subclass overwrites them from
 its preset and passes the momentum to the SGD optimiser (nnU-Net hard-codes 0.99). The loss
 stays nnU-Net's Dice + cross-entropy, as the methods ask. A `progress` callback, when set,
-hears about every finished epoch.
+hears about every finished epoch. Checkpoints are written atomically: nnU-Net writes them in
+place, and a kill during the write would leave a torn file that `--resume` cannot read.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import torch
 from nnunetv2.training.lr_scheduler.polylr import PolyLRScheduler
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
+from ..atomic import atomic_path
 from ..progress import Progress, silent
 from .presets import PRESETS, Preset
 
@@ -35,6 +37,12 @@ class ICHTrainer(nnUNetTrainer):
         optimizer = torch.optim.SGD(self.network.parameters(), self.initial_lr, weight_decay=self.weight_decay,
                                     momentum=self.preset.momentum, nesterov=True)
         return optimizer, PolyLRScheduler(optimizer, self.initial_lr, self.num_epochs)
+
+    def save_checkpoint(self, filename: str) -> None:
+        if self.local_rank != 0 or self.disable_checkpointing:
+            return super().save_checkpoint(filename)
+        with atomic_path(filename) as tmp:
+            super().save_checkpoint(str(tmp))
 
     def on_epoch_end(self):
         super().on_epoch_end()
