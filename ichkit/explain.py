@@ -5,6 +5,9 @@ torchvision) and its cubic 3D zoom cost seconds per `ich predict`. For ViTs (spe
 is the LayerNorm of the final transformer block; its tokens, minus the class (prefix) tokens,
 are reshaped to the patch grid (14 x 14 at 224 px, patch 16) so the CAM is spatial. Heatmaps
 are scaled to [0, 1] per image. A heatmap on ROI slices goes back to the CT through the ROI box; whole-slice and whole-volume maps through `ichkit.classify.inputs`.
+The coarse map is upsampled where its cells sit (the model's `cam_anchor`): a strided, padded
+convolution centres cell j on input pixel S*j, not S*j + (S-1)/2 as plain interpolation assumes;
+for CTNet's last stage (S = 4) that was a 1.5-voxel shift (7.5 mm in z, 6 mm in-plane).
 """
 
 from __future__ import annotations
@@ -20,6 +23,19 @@ def _vit_tokens_to_grid(tensor, grid: tuple[int, int], prefix: int):
     return tensor[:, prefix:, :].reshape(b, grid[0], grid[1], c).permute(0, 3, 1, 2)
 
 
+def upsample_cam(cam, size: tuple[int, ...], anchor: str = "centre"):
+    """(B, 1, *grid) -> (B, 1, *size), linear; `anchor` as in `ichkit.classify.models._TwoStage`."""
+    import torch
+    import torch.nn.functional as F
+
+    if anchor == "centre":
+        return F.interpolate(cam, size=size, mode="bilinear" if cam.ndim == 4 else "trilinear", align_corners=False)
+    # output pixel p lies at cell coordinate p / S; grid_sample wants it in [-1, 1], x axis first
+    axes = [torch.arange(n, dtype=cam.dtype, device=cam.device) * (g / n) * 2 / max(g - 1, 1) - 1 for g, n in zip(cam.shape[2:], size)]
+    grid = torch.stack(torch.meshgrid(*axes, indexing="ij")[::-1], dim=-1)
+    return F.grid_sample(cam, grid.expand(len(cam), *grid.shape), mode="bilinear", padding_mode="border", align_corners=True)
+
+
 def grad_cam(model, x, target: int | list[int]) -> np.ndarray:
     """Grad-CAM of logit index `target` (one per sample or one for all) for inputs `x`.
 
@@ -28,7 +44,6 @@ def grad_cam(model, x, target: int | list[int]) -> np.ndarray:
     parameter gradients), and the map is upsampled linearly: both keep `ich predict` fast.
     """
     import torch
-    import torch.nn.functional as F
 
     captured = []
     hook = model.cam_layer().register_forward_hook(lambda module, inputs, output: captured.append(output))
@@ -48,7 +63,7 @@ def grad_cam(model, x, target: int | list[int]) -> np.ndarray:
     with torch.no_grad():
         weights = grad.mean(dim=spatial, keepdim=True)
         cam = torch.relu((weights * act).sum(dim=1, keepdim=True))
-        cam = F.interpolate(cam, size=tuple(x.shape[2:]), mode="bilinear" if cam.ndim == 4 else "trilinear", align_corners=False)[:, 0]
+        cam = upsample_cam(cam, tuple(x.shape[2:]), getattr(model, "cam_anchor", "centre"))[:, 0]
         flat = cam.reshape(len(cam), -1)
         lo, hi = flat.min(1).values, flat.max(1).values
         cam = (cam - lo.view(-1, *(1,) * (cam.ndim - 1))) / (hi - lo).clamp_min(1e-7).view(-1, *(1,) * (cam.ndim - 1))

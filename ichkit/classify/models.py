@@ -78,6 +78,11 @@ class _TwoStage(nn.Module):
     """forward = classify(features(x)); every dropout lives in `classify`, so MC dropout runs the
     trunk once and only the heads N times (last-layer MC dropout)."""
 
+    # where a CAM cell of stride S sits on the input (ichkit.explain): "centre" when cell j covers
+    # pixels [S*j, S*j + S) (ViT patches), "start" when it is centred on pixel S*j (strided convolutions
+    # padded to keep the size, as in CTNet and ResNet)
+    cam_anchor = "centre"
+
     def forward(self, x):
         return self.classify(self.features(x))
 
@@ -172,6 +177,8 @@ class CTNet(_TwoStage):
     """CTNet (spec 6): conv stem, stacked residual blocks (each stage after the first halves the
     grid), global average pooling, dropout and a linear head, on the whole NCCT (1, 28, H, W)."""
 
+    cam_anchor = "start"
+
     def __init__(self, num_classes: int = 2, widths: tuple[int, ...] = (16, 32, 64, 128), blocks: tuple[int, ...] = (1, 1, 1, 1),
                  stem_stride: tuple[int, int, int] = (1, 2, 2), dropout: float = DROPOUT):
         super().__init__()
@@ -213,6 +220,7 @@ class TorchvisionClassifier(_TwoStage):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(getattr(self.net, fc_name).in_features, num_classes))
         setattr(self.net, fc_name, nn.Identity())
         self._cam = "layer4" if hasattr(self.net, "layer4") else "features"
+        self.cam_anchor = "start" if self._cam == "layer4" else "centre"  # DenseNet's average pools cover their cells
         self.heads = {"label": slice(0, num_classes)}
 
     def cam_layer(self) -> nn.Module:
