@@ -231,11 +231,11 @@ def test_predict_risk_panel_gradcam_and_radiomics(samples, tmp_path):
     assert composite.GetForegroundVolumeID() == node.GetID() and composite.GetBackgroundVolumeID() == ct_node.GetID()
     assert composite.GetForegroundOpacity() == pytest.approx(0.3)
     colors = mrml.GetNodeByID(node.GetDisplayNode().GetColorNodeID())
-    assert colors.GetName() == logic.GRADCAM_COLORS and colors.GetNumberOfColors() == logic.COLOR_ENTRIES
+    assert colors.GetName() == scene.HEAT_COLORS and colors.GetNumberOfColors() == scene.HEAT_COLOR_ENTRIES
     assert np.allclose(scene.node_to_volume(node).array, heat.array)
     logic.set_opacity(mrml, 0.8)
     assert composite.GetForegroundOpacity() == pytest.approx(0.8)
-    assert logic.show_gradcam(mrml, heat_path, ct_node, node=node) is node and mrml.GetNodesByName(logic.GRADCAM_COLORS).GetNumberOfItems() == 1
+    assert logic.show_gradcam(mrml, heat_path, ct_node, node=node) is node and mrml.GetNodesByName(scene.HEAT_COLORS).GetNumberOfItems() == 1
 
     features = logic.radiomics_table(mrml, ct_node, seg_node, params="shape", label=IPH)
     values = {features.GetCellText(r, 0): float(features.GetCellText(r, 1)) for r in range(features.GetNumberOfRows())}

@@ -23,6 +23,10 @@ from ichkit.labels import LABELS, label_for_name
 LPS_TO_RAS = np.array([-1.0, -1.0, 1.0])  # diagonal sign flip; its own inverse
 LABEL_TAG = "ichkit.label"
 LABELMAP = "Binary labelmap"
+HEAT_COLORS = "ICH Grad-CAM"
+HEAT_RAMP = ((0.0, (0.0, 0.0, 0.0)), (0.35, (0.8, 0.0, 0.0)), (0.7, (1.0, 0.6, 0.0)), (1.0, (1.0, 1.0, 0.6)))  # black-red-yellow
+HEAT_COLOR_ENTRIES = 256
+HEAT_VISIBLE_FROM = 1.0 / 255  # heatmaps are stored in 8-bit steps: below one step is "no heat"
 COLUMN_KINDS = {  # numpy dtype kind of a table column -> (VTK array class, Python cast)
     "U": (vtk.vtkStringArray, str),
     "b": (vtk.vtkIntArray, int),
@@ -98,6 +102,38 @@ def volume_to_node(scene: Any, vol: Volume, name: str, node: Any = None) -> Any:
     node.SetOrigin(tuple(LPS_TO_RAS * vol.origin))
     node.SetIJKToRASDirectionMatrix(_matrix4(LPS_TO_RAS[:, None] * vol.direction))
     node.CreateDefaultDisplayNodes()
+    return node
+
+
+def heat_colors(scene: Any) -> Any:
+    """The black-red-yellow ramp as a colour table node, made once per scene."""
+    node = scene.GetFirstNodeByName(HEAT_COLORS)
+    if node is not None:
+        return node
+    node = scene.AddNewNodeByClass("vtkMRMLColorTableNode", HEAT_COLORS)
+    node.SetTypeToUser()
+    node.SetNumberOfColors(HEAT_COLOR_ENTRIES)
+    stops, rgb = np.array([s for s, _ in HEAT_RAMP]), np.array([c for _, c in HEAT_RAMP])
+    for i, t in enumerate(np.linspace(0, 1, HEAT_COLOR_ENTRIES)):
+        node.SetColor(i, *(float(np.interp(t, stops, rgb[:, k])) for k in range(3)), 1.0)
+    return node
+
+
+def heatmap_to_node(scene: Any, heat: Volume, name: str, node: Any = None) -> Any:
+    """A Grad-CAM heatmap as a volume node (reusing `node`) coloured by the ramp on 0..max.
+
+    Zero-heat voxels are thresholded out, so as a foreground layer the heatmap tints only where
+    the classifier looked instead of darkening the whole CT by its opacity.
+    """
+    node = volume_to_node(scene, heat, name, node=node)
+    display = node.GetDisplayNode()
+    display.SetAndObserveColorNodeID(heat_colors(scene).GetID())
+    display.AutoWindowLevelOff()
+    top = max(float(heat.array.max()), HEAT_VISIBLE_FROM)
+    display.SetWindowLevel(top, top / 2)
+    display.SetApplyThreshold(True)
+    display.SetLowerThreshold(HEAT_VISIBLE_FROM)
+    display.SetUpperThreshold(top + 1.0)
     return node
 
 

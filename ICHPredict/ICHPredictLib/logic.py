@@ -13,18 +13,13 @@ import io
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ichkit import scene
 from ichkit.atomic import check_writable, write_text
 from ichkit.jobs import Job, ich_argv
+from ichkit.models.registry import DEMO_NOTICE as DEMO_WARNING
 
 TASKS = ("he", "ht", "location")
 TASK_TITLES = {"he": "Hematoma expansion", "ht": "Hemorrhagic transformation", "location": "Location"}
-from ichkit.models.registry import DEMO_NOTICE as DEMO_WARNING
-GRADCAM_COLORS = "ICH Grad-CAM"
-GRADCAM_RAMP = ((0.0, (0.0, 0.0, 0.0)), (0.35, (0.8, 0.0, 0.0)), (0.7, (1.0, 0.6, 0.0)), (1.0, (1.0, 1.0, 0.6)))  # black-red-yellow
-COLOR_ENTRIES = 256
 DEFAULT_OPACITY = 0.4
 
 
@@ -78,35 +73,15 @@ def risk_table(mrml_scene: Any, result: dict, name: str, node: Any = None) -> An
     return scene.table_node(mrml_scene, name, risk_rows(result), node=node)
 
 
-def gradcam_colors(mrml_scene: Any) -> Any:
-    """A black-red-yellow colour table (created once per scene) for the heatmap."""
-    node = mrml_scene.GetFirstNodeByName(GRADCAM_COLORS)
-    if node is not None:
-        return node
-    node = mrml_scene.AddNewNodeByClass("vtkMRMLColorTableNode", GRADCAM_COLORS)
-    node.SetTypeToUser()
-    node.SetNumberOfColors(COLOR_ENTRIES)
-    stops = np.array([s for s, _ in GRADCAM_RAMP])
-    rgb = np.array([c for _, c in GRADCAM_RAMP])
-    for i, t in enumerate(np.linspace(0, 1, COLOR_ENTRIES)):
-        node.SetColor(i, *(float(np.interp(t, stops, rgb[:, k])) for k in range(3)), 1.0)
-    return node
-
-
 def show_gradcam(mrml_scene: Any, heatmap_path: str | Path, ct_node: Any, opacity: float = DEFAULT_OPACITY, node: Any = None) -> Any:
-    """The heatmap as a volume node over the CT: colour table, 0..1 window, foreground of every slice view."""
+    """The heatmap as a volume node over the CT (`ichkit.scene.heatmap_to_node`), foreground of every slice view."""
     import SimpleITK as sitk
 
     from ichkit.image import Volume
 
     heat = Volume.from_sitk(sitk.ReadImage(str(heatmap_path), sitk.sitkFloat32))
-    node = scene.volume_to_node(mrml_scene, heat, f"{ct_node.GetName()} Grad-CAM", node=node)
+    node = scene.heatmap_to_node(mrml_scene, heat, f"{ct_node.GetName()} Grad-CAM", node=node)
     node.SetAndObserveTransformNodeID(ct_node.GetTransformNodeID())
-    display = node.GetDisplayNode()
-    display.SetAndObserveColorNodeID(gradcam_colors(mrml_scene).GetID())
-    display.AutoWindowLevelOff()
-    top = max(float(heat.array.max()), 1e-6)
-    display.SetWindowLevel(top, top / 2)
     for composite in _composites(mrml_scene):
         composite.SetBackgroundVolumeID(ct_node.GetID())
         composite.SetForegroundVolumeID(node.GetID())

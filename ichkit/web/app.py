@@ -28,7 +28,6 @@ from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition
 from .. import scene as glue
 from ..errors import ICHError
 from ..io import load_ct, load_mask
-from . import gradcam
 from .export import export_scan, save_ground_truth
 from .job import SegmentJob
 from .panel import FORM_DEFAULTS, build_panel
@@ -130,7 +129,7 @@ class Workstation(TrameApp):
             except ICHError as exc:
                 self._fail(exc)
                 return
-            self._cam_node = gradcam.heatmap_node(self.slicer.scene, heat, f"{scan.name} Grad-CAM", node=self._cam_node)
+            self._cam_node = glue.heatmap_to_node(self.slicer.scene, heat, f"{scan.name} Grad-CAM", node=self._cam_node)
             self._cam_path = path
         self.slicer.display_manager.show_volume_in_slice_foreground(self._cam_node)
         for view in self.slicer.view_manager.get_slice_views():

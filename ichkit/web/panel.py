@@ -51,7 +51,7 @@ def build_panel(ctrl, layouts: list[str]) -> None:
 
         _section("Segment")
         with html.Div(classes="d-flex align-center"):
-            v3.VBtn("Segment", id="segment-btn", click=ctrl.ich_segment, size="small", variant="tonal", disabled=("!ich.has_ct || ich.progress !== null",))
+            v3.VBtn("Segment", id="segment-btn", click=ctrl.ich_segment, size="small", variant="tonal", disabled=("!ich.has_ct || ich.progress !== null || ich.predicting",))
             v3.VBtn("Cancel", id="cancel-btn", click=ctrl.ich_cancel, size="small", variant="text", v_if=("ich.progress !== null",))
         v3.VProgressLinear(model_value=("ich.progress",), indeterminate=("ich.progress === 0",), v_if=("ich.progress !== null",), id="seg-progress", height=8, color="primary", classes="mt-1")
         html.Div("{{ ich.source }}", id="source", classes="text-caption mt-1")
