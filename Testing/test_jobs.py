@@ -97,3 +97,13 @@ def test_parsers_and_argv():
     assert jobs.error_line([], 3) == "exited with code 3"
     assert jobs.ich_argv("segment", Path("a"), python="/py")[:4] == ["/py", "-m", "ichkit", "--progress-json"]
     assert os.name in jobs.KILL_TREE
+
+
+def test_child_finds_the_backend_from_any_folder(tmp_path):
+    """A bundled ichkit (Slicer's modules folder, not site-packages) is importable in the child:
+    the job puts the folder holding it first on PYTHONPATH."""
+    probe = [sys.executable, "-c", "import json, os, ichkit; print(json.dumps({'path': os.environ['PYTHONPATH'], 'at': ichkit.__file__}))"]
+    events = jobs.Job(probe, cwd=tmp_path, env={"PYTHONPATH": "/elsewhere"}).start().wait(timeout=60)
+    result = events[-1][1]
+    assert result["path"].split(os.pathsep) == [jobs.BACKEND_ROOT, "/elsewhere"]
+    assert Path(result["at"]).resolve().parent.parent == Path(jobs.BACKEND_ROOT)

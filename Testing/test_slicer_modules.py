@@ -190,6 +190,23 @@ def test_dependencies_missing_list_and_pip_command(tmp_path):
     assert not deps.online(("127.0.0.1", 9), timeout=0.5)
 
 
+def test_dependencies_cover_the_backend_and_cmake_ships_it():
+    """Every runtime dependency of ichkit is installable by the modules (or is Slicer's own), and
+    the extension installs ichkit and Resources/ beside the modules instead of pip-installing them."""
+    import re
+    import tomllib
+
+    from ICHSegmentLib import dependencies as deps
+
+    root = Path(__file__).resolve().parents[1]
+    needed = {re.split(r"[<>=\[ ]", d)[0].lower() for d in tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]}
+    offered = {re.split(r"[<>=\[ ]", r.pip)[0].lower() for r in deps.REQUIREMENTS.values()}
+    assert needed - offered - {p.lower() for p in deps.SLICER_PROVIDES} - {"torchvision"} == set()
+    assert "ichkit" not in deps.REQUIREMENTS
+    cmake = (root / "CMakeLists.txt").read_text()
+    assert re.search(r"set\(ICHToolkit_BACKEND ichkit Resources\)", cmake) and "Slicer_INSTALL_QTSCRIPTEDMODULES_LIB_DIR" in cmake
+
+
 # --- ICHPredict ---
 
 RESULT = {  # the shape of `ich predict --json`

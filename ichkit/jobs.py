@@ -27,6 +27,9 @@ STDERR_KEPT = 50  # lines of stderr kept for the error message
 TERMINAL = ("done", "failed", "cancelled")
 
 
+BACKEND_ROOT = str(Path(__file__).resolve().parents[1])  # the folder holding this ichkit (a Slicer extension's modules folder, or a checkout)
+
+
 def ich_argv(*args: str | Path, python: str | Path | None = None) -> list[str]:
     """`python -m ichkit --progress-json ARGS...`; `python` defaults to the running interpreter
     (desktop Slicer passes its PythonSlicer executable)."""
@@ -97,6 +100,7 @@ class Job:
 
     def start(self) -> "Job":
         env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (BACKEND_ROOT, env.get("PYTHONPATH")) if p)
         self.process = subprocess.Popen(
             self.argv, cwd=self.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, encoding="utf-8", errors="replace", **NEW_GROUP.get(os.name, {}),

@@ -1,6 +1,7 @@
 """The Python packages the ICH modules need, installed with one confirmation (shared by the three modules).
 
-The pure part (what is missing, the pip command, the texts) is testable without Qt; `ensure()` is
+`ichkit` itself ships inside the extension (the top-level CMakeLists.txt installs it beside the
+modules); what is installed here are its third-party dependencies. The pure part (what is missing, the pip command, the texts) is testable without Qt; `ensure()` is
 the desktop part. Rules: ask once, listing every missing package; torch comes through the PyTorch
 extension's helper (it picks the CUDA build that fits the machine); pip never replaces Slicer's
 own SimpleITK, because packages that depend on it are installed with a constraint pinning the
@@ -17,7 +18,7 @@ from pathlib import Path
 
 INDEX_HOST = ("pypi.org", 443)
 ONLINE_TIMEOUT_S = 3.0
-ICHKIT_REQUIREMENT = "ichkit @ git+https://github.com/ich-toolkit/SlicerICHToolkit@main"
+SLICER_PROVIDES = ("numpy", "SimpleITK")  # in Slicer's own Python; never pip-installed over it
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,11 @@ class Requirement:
 
 
 REQUIREMENTS = {r.module: r for r in (
-    Requirement("torch", "torch", torch=True),
-    Requirement("ichkit", ICHKIT_REQUIREMENT, needs_sitk=True),
+    Requirement("torch", "torch", torch=True),  # torchvision comes with it
+    Requirement("scipy", "scipy>=1.11"),
     Requirement("nibabel", "nibabel>=5.0"),
+    Requirement("pydicom", "pydicom>=2.4"),
+    Requirement("tqdm", "tqdm>=4.66"),
     Requirement("nrrd", "pynrrd>=1.0"),
     Requirement("slicerio", "slicerio>=1.1"),
     Requirement("skimage", "scikit-image>=0.22"),
@@ -46,10 +49,10 @@ REQUIREMENTS = {r.module: r for r in (
     Requirement("monai", "monai==1.6.1", needs_sitk=True),
     Requirement("einops", "einops>=0.7"),
 )}
-BASE = ("torch", "ichkit", "nibabel", "nrrd", "slicerio", "skimage", "sklearn", "jsonschema")
+BASE = ("torch", "scipy", "nibabel", "pydicom", "nrrd", "slicerio", "skimage", "sklearn", "jsonschema", "tqdm", "radiomics")
 MODULE_NEEDS = {  # what each module's Apply needs; the backend's own imports decide the rest
     "ICHSegment": BASE + ("highdicom", "nnunetv2"),
-    "ICHPredict": BASE + ("radiomics", "timm", "pytorch_grad_cam", "xgboost"),
+    "ICHPredict": BASE + ("timm", "pytorch_grad_cam", "xgboost"),
     "ICHSynth": BASE + ("monai", "einops"),
 }
 
