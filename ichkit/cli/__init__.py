@@ -25,6 +25,7 @@ COMMANDS = [
     "segment",
     "dataset",
     "train",
+    "bench-seg",
     "predict",
     "synth",
     "models",

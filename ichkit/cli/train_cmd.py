@@ -9,6 +9,7 @@ from .common import add_json, add_progress, emit
 
 
 def register(sub) -> None:
+    from ..segment.nnunet_train import ARCHITECTURES
     from ..segment.presets import PRESETS
 
     p = sub.add_parser("train", help="train models (segment; more trainers to come)")
@@ -16,7 +17,8 @@ def register(sub) -> None:
     kinds.required = True
     s = kinds.add_parser("segment", help="train a segmentation network on a dataset built by `ich dataset build`")
     s.add_argument("dataset", help="dataset folder DatasetNNN_Name (imagesTr/, labelsTr/, dataset.json, patients.csv)")
-    s.add_argument("--arch", default="nnunet", choices=["nnunet", "umamba"], help="network family (default nnunet)")
+    s.add_argument("--arch", default="nnunet", choices=list(ARCHITECTURES), help="network: nnunet (nnU-Net's U-Net, default), "
+                   "swinunetr or unetr (MONAI, inside nnU-Net's trainer), umamba (not bundled)")
     s.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="seed: the methods' recipe (default); nnunet: nnU-Net defaults; smoke: tiny CI run")
     s.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
     s.add_argument("--fold", default=0, type=_fold, help="cross-validation fold (patient-grouped) or 'all' (default 0)")
@@ -46,17 +48,16 @@ def run_segment(args) -> int:
 
     from ..progress import tqdm_bar
     from ..segment.export import export_torchscript
-    from ..segment.nnunet_train import check_architecture, train
+    from ..segment.nnunet_train import train
     from ..segment.presets import PRESETS
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    check_architecture(args.arch, device)
     dataset = Path(args.dataset)
     work = Path(args.output) if args.output else dataset.parent / f"{dataset.name}_work"
     preset = PRESETS[args.preset].with_overrides(epochs=args.epochs)
     progress, close = tqdm_bar("training", enabled=not args.no_progress)
     try:
-        result = train(dataset, work, preset, fold=args.fold, device=device, resume=args.resume, progress=progress)
+        result = train(dataset, work, preset, arch=args.arch, fold=args.fold, device=device, resume=args.resume, progress=progress)
     finally:
         close()
     exported = export_torchscript(result.model_dir, result.fold, result.fold_dir / "torchscript")

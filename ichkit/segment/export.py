@@ -92,7 +92,9 @@ def preprocessing_facts(plans: dict, dataset: dict, ckpt: dict, config) -> dict:
         "transpose_backward": list(plans["transpose_backward"]),
         "spacing": [float(s) for s in config.spacing],
         "patch_size": [int(p) for p in config.patch_size],
-        "total_stride": [int(v) for v in np.prod(np.asarray(config.pool_op_kernel_sizes), axis=0)],
+        # only nnU-Net's fully convolutional U-Nets (strides in their plans) run on other sizes than the patch
+        "total_stride": ([int(v) for v in np.prod(np.asarray(config.pool_op_kernel_sizes), axis=0)]
+                         if "strides" in config.network_arch_init_kwargs else None),
         "normalisation": {"method": "CTNormalization", "lower_hu": float(props["percentile_00_5"]), "upper_hu": float(props["percentile_99_5"]),
                           "mean": float(props["mean"]), "std": float(props["std"])},
         "mirror_axes": [int(a) for a in (ckpt.get("inference_allowed_mirroring_axes") or ())],

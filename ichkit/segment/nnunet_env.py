@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -44,3 +45,10 @@ def nnunet_env(folders: NnUNetFolders | None = None, **extra: str | int | None) 
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextlib.contextmanager
+def nnunet_quiet_stdout() -> Iterator[None]:
+    """nnU-Net prints its logs; send them to stderr so our stdout stays machine-readable."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield

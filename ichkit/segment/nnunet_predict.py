@@ -16,6 +16,7 @@ from ..errors import ModelError
 from ..image import Volume
 from ..progress import Progress, silent
 from .export import class_lookup, load_network
+from .nnunet_env import nnunet_quiet_stdout
 from .result import SegmentationResult
 
 CHECKPOINT = "checkpoint_final.pth"
@@ -41,9 +42,10 @@ class NnUNetSegmenter:
         for fold in self.folds:
             network, plans, dataset, ckpt, config = load_network(self.model_dir, fold, CHECKPOINT)
             weights.append(network.state_dict())
-        predictor = nnUNetPredictor(tile_step_size=self.step_size, use_gaussian=True, use_mirroring=self.tta,
-                                    perform_everything_on_device=self.device != "cpu", device=torch.device(self.device),
-                                    verbose=False, allow_tqdm=False)
+        with nnunet_quiet_stdout():
+            predictor = nnUNetPredictor(tile_step_size=self.step_size, use_gaussian=True, use_mirroring=self.tta,
+                                        perform_everything_on_device=self.device != "cpu", device=torch.device(self.device),
+                                        verbose=False, allow_tqdm=False)
         predictor.manual_initialization(network, PlansManager(plans), config, weights, dataset, ckpt["trainer_name"],
                                         ckpt.get("inference_allowed_mirroring_axes"))
         self.classes = {v: k for k, v in dataset["labels"].items()}

@@ -9,12 +9,11 @@ Under torchrun (WORLD_SIZE > 1) every rank trains its share on its own GPU (nnU-
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import shutil
-import sys
+from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_json
-from ..errors import OptionError
+from ..errors import OptionError, warn
 from ..progress import Progress, silent
 from .dataset import SPLITS_JSON, check_dataset_dir, write_patient_splits
-from .nnunet_env import NnUNetFolders, nnunet_env
+from .monai_nets import SWINUNETR, UNETR, MonaiNetwork
+from .nnunet_env import RESULTS, NnUNetFolders, nnunet_env, nnunet_quiet_stdout
 from .presets import Preset
 
 CONFIGURATION = "3d_fullres"
@@ -59,40 +59,80 @@ def _umamba_available(device: str) -> str | None:
     return "U-Mamba's trainer is not bundled with this version of ichkit; use --arch nnunet"
 
 
-# architecture -> check returning why it cannot run here (None: it can)
-ARCHITECTURES = {"nnunet": lambda device: None, "umamba": _umamba_available}
+def _needs_monai(name: str) -> Callable[[str], str | None]:
+    def check(device: str) -> str | None:
+        import importlib.util
+
+        missing = [m for m in ("monai", "einops") if importlib.util.find_spec(m) is None]
+        return f"{name} needs the {' and '.join(missing)} package(s): pip install 'ichkit[ml]'" if missing else None
+
+    return check
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One --arch: why it cannot run on this machine (None: it can) and, unless it is nnU-Net's
+    planned U-Net, the MONAI network that the plans name instead."""
+
+    unavailable: Callable[[str], str | None]  # device -> reason
+    network: MonaiNetwork | None = None
+
+
+ARCHITECTURES = {
+    "nnunet": Architecture(lambda device: None),
+    "umamba": Architecture(_umamba_available),
+    "swinunetr": Architecture(_needs_monai("SwinUNETR"), SWINUNETR),
+    "unetr": Architecture(_needs_monai("UNETR"), UNETR),
+}
 
 
 def check_architecture(arch: str, device: str) -> None:
     if arch not in ARCHITECTURES:
         raise OptionError(None, f"--arch {arch}: unknown (known: {', '.join(ARCHITECTURES)})")
-    problem = ARCHITECTURES[arch](device)
+    problem = ARCHITECTURES[arch].unavailable(device)
     if problem:
         raise OptionError(None, f"--arch {arch}: {problem}")
 
 
-def derive_plans(plans: dict, preset: Preset) -> dict:
+def plans_name(preset: Preset, arch: str = "nnunet") -> str:
+    """nnUNetPlans, plus the preset's name when it changes the plans, plus the arch when not nnU-Net's U-Net."""
+    name = f"{BASE_PLANS}_{preset.name}" if preset.custom_plans or preset.spacing else BASE_PLANS
+    return name if ARCHITECTURES[arch].network is None else f"{name}_{arch}"
+
+
+def results_folder(dataset_dir: str | Path, work_dir: str | Path, preset: Preset, arch: str = "nnunet") -> Path:
+    """nnU-Net's Trainer__Plans__configuration folder of a training, whether or not it ran yet."""
+    from .trainers import trainer_name
+
+    dataset_dir = Path(dataset_dir)
+    return (Path(work_dir).resolve() / RESULTS / dataset_dir.name
+            / f"{trainer_name(preset, arch)}__{plans_name(preset, arch)}__{CONFIGURATION}")
+
+
+def derive_plans(plans: dict, preset: Preset, arch: str = "nnunet") -> dict:
     """nnU-Net's plans with the preset's overrides applied to the 3d_fullres configuration only.
 
     Changing the patch size or the widths re-derives the topology with nnU-Net's own rule
-    (get_pool_and_conv_props), so strides and kernels always fit the patch.
+    (get_pool_and_conv_props), so strides and kernels always fit the patch. A MONAI arch replaces
+    the network in the plans and grows the patch to one it accepts (with a warning); its
+    preprocessed data is the U-Net's (same data_identifier), since only the network differs.
     """
     from nnunetv2.experiment_planning.experiment_planners.network_topology import get_pool_and_conv_props
 
     plans = deepcopy(plans)
-    name = f"{BASE_PLANS}_{preset.name}" if preset.custom_plans or preset.spacing else BASE_PLANS
+    name = plans_name(preset)
     cfg = plans["configurations"][CONFIGURATION]
     if preset.spacing is not None:
         zyx = list(preset.spacing)[::-1]
         cfg["spacing"] = [float(zyx[i]) for i in plans["transpose_forward"]]
-    arch = cfg["architecture"]["arch_kwargs"]
+    unet = cfg["architecture"]["arch_kwargs"]
     if preset.patch_size or preset.base_features or preset.convs_per_stage or preset.spacing:
         patch = list(preset.patch_size or cfg["patch_size"])
         _, strides, kernels, patch, _ = get_pool_and_conv_props(cfg["spacing"], patch, preset.min_feature_map, 999999)
         n = len(strides)
-        base = preset.base_features or arch["features_per_stage"][0]
-        convs = preset.convs_per_stage or arch["n_conv_per_stage"][0]
-        arch.update(n_stages=n, features_per_stage=[min(base * 2**i, preset.max_features) for i in range(n)],
+        base = preset.base_features or unet["features_per_stage"][0]
+        convs = preset.convs_per_stage or unet["n_conv_per_stage"][0]
+        unet.update(n_stages=n, features_per_stage=[min(base * 2**i, preset.max_features) for i in range(n)],
                     kernel_sizes=kernels, strides=strides, n_conv_per_stage=[convs] * n, n_conv_per_stage_decoder=[convs] * (n - 1))
         cfg["patch_size"] = [int(p) for p in patch]
     if preset.batch_size is not None:
@@ -102,20 +142,26 @@ def derive_plans(plans: dict, preset: Preset) -> dict:
         plans["foreground_intensity_properties_per_channel"]["0"].update(
             percentile_00_5=float(lo), percentile_99_5=float(hi), mean=(lo + hi) / 2, std=(hi - lo) / 4)
     cfg["data_identifier"] = f"{name}_{CONFIGURATION}"
-    plans["plans_name"] = name
+    network = ARCHITECTURES[arch].network
+    if network is not None:
+        patch = network.fit_patch(cfg["patch_size"])
+        if patch != cfg["patch_size"]:
+            warn(None, f"--arch {arch}: patch {_xyz(cfg['patch_size'])} of preset {preset.name} does not fit: {network.constraint}; "
+                       f"training on {_xyz(patch)}")
+        cfg["patch_size"] = patch
+        cfg["architecture"] = network.plans_architecture(patch, preset.transformer_size)
+    plans["plans_name"] = plans_name(preset, arch)
     plans["configurations"] = {CONFIGURATION: cfg}
     return plans
 
 
-@contextlib.contextmanager
-def _nnunet_quiet_stdout():
-    """nnU-Net prints its logs; send them to stderr so our stdout stays machine-readable."""
-    with contextlib.redirect_stdout(sys.stderr):
-        yield
+def _xyz(patch) -> str:
+    return " x ".join(str(int(p)) for p in patch)
 
 
-def prepare(dataset_dir: Path, folders: NnUNetFolders, preset: Preset, n_folds: int = N_FOLDS, processes: int | None = None) -> str:
-    """Fingerprint, plan and preprocess once per plans variant; returns the plans identifier."""
+def prepare(dataset_dir: Path, folders: NnUNetFolders, preset: Preset, arch: str = "nnunet", n_folds: int = N_FOLDS,
+            processes: int | None = None) -> str:
+    """Fingerprint, plan and preprocess once per preprocessed-data variant; returns the plans identifier."""
     from nnunetv2.experiment_planning.dataset_fingerprint.fingerprint_extractor import DatasetFingerprintExtractor
     from nnunetv2.experiment_planning.experiment_planners.default_experiment_planner import ExperimentPlanner
     from nnunetv2.preprocessing.preprocessors.default_preprocessor import DefaultPreprocessor
@@ -127,11 +173,11 @@ def prepare(dataset_dir: Path, folders: NnUNetFolders, preset: Preset, n_folds: 
     if not base_file.is_file():
         DatasetFingerprintExtractor(name, processes, verbose=False).run(overwrite_existing=True)
         ExperimentPlanner(name, plans_name=BASE_PLANS).plan_experiment()
-    plans = derive_plans(json.loads(base_file.read_text()), preset)
+    plans = derive_plans(json.loads(base_file.read_text()), preset, arch)
     plans_id = plans["plans_name"]
+    write_json(pre / f"{plans_id}.json", plans)
     marker = pre / PREPARED_MARKER.format(plans["configurations"][CONFIGURATION]["data_identifier"])
     if not marker.is_file():
-        write_json(pre / f"{plans_id}.json", plans)
         DefaultPreprocessor(verbose=False).run(name, CONFIGURATION, plans_id, processes)
         gt = pre / "gt_segmentations"
         gt.mkdir(exist_ok=True)
@@ -160,6 +206,7 @@ def train(
     work_dir: str | Path,
     preset: Preset,
     *,
+    arch: str = "nnunet",
     fold: int | str = 0,
     device: str = "cpu",
     resume: bool = False,
@@ -171,6 +218,7 @@ def train(
 
     from .trainers import trainer_class
 
+    check_architecture(arch, device)
     dataset_dir = check_dataset_dir(dataset_dir)
     if not (dataset_dir / "dataset.json").is_file():
         raise OptionError(dataset_dir, "is not a dataset (no dataset.json); build one with `ich dataset build`")
@@ -183,14 +231,14 @@ def train(
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
     if preset.seed is not None:
         _seed_everything(preset.seed + rank)
-    with nnunet_env(folders), _nnunet_quiet_stdout():
+    with nnunet_env(folders), nnunet_quiet_stdout():
         if rank == 0:
-            plans_id = prepare(dataset_dir, folders, preset)  # (nnU-Net's planner changes torch's thread count)
+            plans_id = prepare(dataset_dir, folders, preset, arch)  # (nnU-Net's planner changes torch's thread count)
         if device == "cpu":
             torch.set_num_threads(os.cpu_count() or 1)
         if world > 1:
             dist.barrier()
-            plans_id = derive_plans(json.loads((folders.preprocessed / dataset_dir.name / f"{BASE_PLANS}.json").read_text()), preset)["plans_name"]
+            plans_id = plans_name(preset, arch)
         pre = folders.preprocessed / dataset_dir.name
         n_splits = len(json.loads((pre / SPLITS_JSON).read_text()))
         if fold != "all" and not 0 <= int(fold) < n_splits:  # nnU-Net would silently fall back to a random split
@@ -198,7 +246,7 @@ def train(
         plans = json.loads((pre / f"{plans_id}.json").read_text())
         plans["continue_training"] = resume
         dataset_json = json.loads((pre / "dataset.json").read_text())
-        trainer = trainer_class(preset)(plans, CONFIGURATION, fold, dataset_json, torch.device(device))
+        trainer = trainer_class(preset, arch)(plans, CONFIGURATION, fold, dataset_json, torch.device(device))
         trainer.progress = progress
         start = 0
         checkpoint = next((Path(trainer.output_folder) / c for c in CHECKPOINTS_FOR_RESUME if (Path(trainer.output_folder) / c).is_file()), None)

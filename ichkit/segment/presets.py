@@ -3,6 +3,8 @@
 `seed` is the methods' recipe (study 000: SGD lr 0.001, Nesterov momentum 0.99, weight decay
 3e-5, Dice + cross-entropy, 500 epochs, batch 2); `nnunet` keeps nnU-Net's own defaults; `smoke`
 is a tiny network on small patches for a few iterations, so CI trains for real on a CPU.
+The hyperparameters apply to every --arch; the widths of nnU-Net's U-Net and of the MONAI
+networks are separate fields because they do not translate into each other.
 Fields left at None keep what nnU-Net's planner chose for the dataset.
 """
 
@@ -31,6 +33,7 @@ class Preset:
     max_features: int = 320
     convs_per_stage: int | None = None
     min_feature_map: int = 4  # edge length below which an axis is no longer pooled
+    transformer_size: str = "full"  # widths of the MONAI archs (monai_nets): "full" as published, "tiny" for CI
     # CT normalisation window (HU) replacing the dataset's foreground percentiles: nnU-Net clips
     # to the labelled voxels' 0.5-99.5 % range, which for hematoma labels hides CSF and brain
     intensity_window_hu: tuple[float, float] | None = None
@@ -51,6 +54,7 @@ PRESETS: dict[str, Preset] = {
     "nnunet": Preset("nnunet"),
     "smoke": Preset(
         "smoke", epochs=2, iterations_per_epoch=4, val_iterations_per_epoch=2, save_every=1, final_validation=False,
-        batch_size=2, patch_size=(8, 32, 32), base_features=4, max_features=16, convs_per_stage=1, data_workers=0, seed=0,
+        batch_size=2, patch_size=(8, 32, 32), base_features=4, max_features=16, convs_per_stage=1, transformer_size="tiny",
+        data_workers=0, seed=0,
     ),
 }

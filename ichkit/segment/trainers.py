@@ -1,10 +1,13 @@
-"""nnU-Net v2 trainer subclasses, one per preset, built from the `Preset` fields.
+"""nnU-Net v2 trainer subclasses, one per preset and architecture, built from the `Preset` fields.
 
 nnU-Net sets its hyperparameters in `nnUNetTrainer.__init__`; the subclass overwrites them from
 its preset and passes the momentum to the SGD optimiser (nnU-Net hard-codes 0.99). The loss
 stays nnU-Net's Dice + cross-entropy, as the methods ask. A `progress` callback, when set,
 hears about every finished epoch. Checkpoints are written atomically: nnU-Net writes them in
 place, and a kill during the write would leave a torn file that `--resume` cannot read.
+The MONAI networks (`monai_nets`) are named by the plans, so nnU-Net's own
+`build_network_architecture` builds them; their trainer only turns deep supervision off, which
+they lack (nnU-Net's switch reaches into its U-Net's decoder).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
 from ..atomic import atomic_path
 from ..progress import Progress, silent
+from .nnunet_train import ARCHITECTURES
 from .presets import PRESETS, Preset
 
 
@@ -49,9 +53,24 @@ class ICHTrainer(nnUNetTrainer):
         self.progress(self.current_epoch, self.num_epochs, f"epoch {self.current_epoch}/{self.num_epochs}")
 
 
-def trainer_class(preset: Preset) -> type[ICHTrainer]:
-    """The trainer of a preset; its class name names the results folder (nnUNetTrainerICH_<preset>)."""
-    return type(f"nnUNetTrainerICH_{preset.name}", (ICHTrainer,), {"preset": preset, "__module__": __name__})
+class MonaiTrainer(ICHTrainer):
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict, device: torch.device = torch.device("cuda")):
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        self.enable_deep_supervision = False
+
+    def set_deep_supervision_enabled(self, enabled: bool) -> None:
+        """Nothing to switch: the network has a single output."""
+
+
+def trainer_name(preset: Preset, arch: str = "nnunet") -> str:
+    """nnUNetTrainerICH_<preset>, plus _<arch> for the MONAI networks; it names the results folder."""
+    return f"nnUNetTrainerICH_{preset.name}" if ARCHITECTURES[arch].network is None else f"nnUNetTrainerICH_{preset.name}_{arch}"
+
+
+def trainer_class(preset: Preset, arch: str = "nnunet") -> type[ICHTrainer]:
+    """The trainer of a preset and an architecture of `nnunet_train.ARCHITECTURES`."""
+    base = ICHTrainer if ARCHITECTURES[arch].network is None else MonaiTrainer
+    return type(trainer_name(preset, arch), (base,), {"preset": preset, "__module__": __name__})
 
 
 nnUNetTrainerICH_seed = trainer_class(PRESETS["seed"])

@@ -1,0 +1,50 @@
+"""`ich bench-seg DATASET --archs nnunet,swinunetr,unetr -o OUT`: the segmentation-architecture benchmark."""
+
+from __future__ import annotations
+
+from .common import add_json, add_progress, emit
+from .train_cmd import _fold
+
+
+def register(sub) -> None:
+    from ..segment.presets import PRESETS
+
+    p = sub.add_parser("bench-seg", help="train several segmentation architectures alike and compare them on held-out patients")
+    p.add_argument("dataset", help="dataset folder DatasetNNN_Name built by `ich dataset build`")
+    p.add_argument("--archs", default="nnunet,swinunetr,unetr", help="comma-separated architectures of `ich train segment --arch` (default nnunet,swinunetr,unetr)")
+    p.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="training preset shared by every arch (default seed)")
+    p.add_argument("--fold", default=0, type=_fold, help="patient-grouped fold whose validation cases are scored (default 0)")
+    p.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
+    p.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
+    p.add_argument("--work", default=None, help="nnU-Net work folder; trainings found there are reused (default: DATASET_work next to the dataset, as `ich train segment`)")
+    p.add_argument("-o", "--output", required=True, help="folder for bench_seg.csv / .md, bench_seg_cases.csv and the PNG plots")
+    p.add_argument("--overwrite", action="store_true", help="replace the tables and plots of an earlier run")
+    add_json(p)
+    add_progress(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from ..progress import tqdm_bar
+    from ..segment.bench import TABLE_MD, bench_segmentation
+    from ..segment.presets import PRESETS
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dataset = Path(args.dataset)
+    work = Path(args.work) if args.work else dataset.parent / f"{dataset.name}_work"
+    archs = [a.strip() for a in args.archs.split(",") if a.strip()]
+    preset = PRESETS[args.preset].with_overrides(epochs=args.epochs)
+    progress, close = tqdm_bar("bench-seg", enabled=not args.no_progress)
+    try:
+        result = bench_segmentation(dataset, work, args.output, archs, preset, fold=args.fold, device=device,
+                                    overwrite=args.overwrite, progress=progress)
+    finally:
+        close()
+    reused = f" (reused: {', '.join(result.reused)})" if result.reused else ""
+    emit(args, {"table": result.table, "files": result.files, "reused": result.reused},
+         (Path(args.output) / TABLE_MD).read_text() + f"\nwrote {len(result.files)} files to {args.output}{reused}")
+    return 0
