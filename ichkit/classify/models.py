@@ -159,13 +159,13 @@ class DualTaskViT(_TwoStage):
 class ResidualBlock3d(nn.Module):
     """Two 3x3x3 convolutions; identity shortcut when shapes match, 1x1x1 projection when not."""
 
-    def __init__(self, cin: int, cout: int, stride: int):
+    def __init__(self, cin: int, cout: int, stride: int | tuple[int, int, int]):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv3d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm3d(cout), nn.ReLU(inplace=True),
             nn.Conv3d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm3d(cout),
         )
-        same = cin == cout and stride == 1
+        same = cin == cout and stride in (1, (1, 1, 1))
         self.shortcut = nn.Identity() if same else nn.Sequential(nn.Conv3d(cin, cout, 1, stride, bias=False), nn.BatchNorm3d(cout))
         self.act = nn.ReLU(inplace=True)
 
@@ -174,21 +174,33 @@ class ResidualBlock3d(nn.Module):
 
 
 class CTNet(_TwoStage):
-    """CTNet (spec 6): conv stem, stacked residual blocks (each stage after the first halves the
-    grid), global average pooling, dropout and a linear head, on the whole NCCT (1, 28, H, W)."""
+    """CTNet (spec 6): conv stem, stacked residual blocks (each stage after the first strides its
+    first block by `stage_stride`), global average pooling, dropout and a linear head, on the whole
+    NCCT (1, 28, H, W).
+
+    `stage_stride` (z, y, x) of the stages after the first: one triple for all of them, or one
+    per stage; the default halves every axis in each. NCCT slices are thick (5 mm against ~1-4 mm
+    in-plane), so not striding in z keeps the 5 mm slice grid through the trunk, and the last
+    stage's cells (what Grad-CAM reads) stay one slice thick instead of 20 mm.
+    """
 
     cam_anchor = "start"
 
     def __init__(self, num_classes: int = 2, widths: tuple[int, ...] = (16, 32, 64, 128), blocks: tuple[int, ...] = (1, 1, 1, 1),
-                 stem_stride: tuple[int, int, int] = (1, 2, 2), dropout: float = DROPOUT):
+                 stem_stride: tuple[int, int, int] = (1, 2, 2), dropout: float = DROPOUT,
+                 stage_stride: tuple = (2, 2, 2)):
         super().__init__()
         if len(widths) != len(blocks):
             raise OptionError(None, f"CTNet needs one block count per stage width ({len(widths)} widths, {len(blocks)} counts)")
         self.stem = nn.Sequential(nn.Conv3d(1, widths[0], (3, 7, 7), stem_stride, (1, 3, 3), bias=False),
                                   nn.BatchNorm3d(widths[0]), nn.ReLU(inplace=True))
+        strides = [tuple(t) for t in stage_stride] if isinstance(stage_stride[0], (tuple, list)) else [tuple(stage_stride)] * (len(widths) - 1)
+        if len(strides) != len(widths) - 1:
+            raise OptionError(None, f"CTNet needs one stride per stage after the first ({len(widths) - 1}), got {len(strides)}")
         stages, cin = [], widths[0]
         for i, (w, n) in enumerate(zip(widths, blocks)):
-            stages.append(nn.Sequential(*[ResidualBlock3d(cin if j == 0 else w, w, 2 if (i > 0 and j == 0) else 1) for j in range(n)]))
+            stages.append(nn.Sequential(*[ResidualBlock3d(cin if j == 0 else w, w, strides[i - 1] if (i > 0 and j == 0) else 1)
+                                          for j in range(n)]))
             cin = w
         self.stages = nn.Sequential(*stages)
         self.pool = nn.Sequential(nn.AdaptiveAvgPool3d(1), nn.Flatten())
