@@ -47,7 +47,7 @@ DEMO = Preset(
     batch_size=4,
     spacing=(1.0, 1.0, 5.0),  # half the phantoms' in-plane resolution: CPU inference stays a few seconds
     patch_size=(32, 160, 160),
-    base_features=8,  # 1.5 M parameters: a 6 MB TorchScript file that ships in the repository
+    base_features=8,  # 1.5 M parameters: a 3.4 MB TorchScript file (float16 weights) that ships in the repository
     max_features=64,
     intensity_window_hu=(-20.0, 120.0),  # CSF to blood: the ventricles stay visible, so IVH can be told from IPH
     seed=0,
@@ -89,7 +89,7 @@ def main() -> None:
 
         fold = model_dir / "fold_all"
         checkpoint = next(c for c in ("checkpoint_final.pth", "checkpoint_latest.pth") if (fold / c).is_file())
-        files = export_torchscript(model_dir, "all", args.out, checkpoint)
+        files = export_torchscript(model_dir, "all", args.out, checkpoint, half_weights=True)  # 3.4 MB instead of 6.4
         print(json.dumps(register(files, checkpoint, args.n_train), indent=2))
     print(f"total {time.time() - t0:.0f} s")
 

@@ -106,15 +106,23 @@ def preprocessing_facts(plans: dict, dataset: dict, ckpt: dict, config) -> dict:
     }
 
 
-def export_torchscript(model_dir: str | Path, fold: int | str, out_dir: str | Path, checkpoint: str = "checkpoint_final.pth") -> list[Path]:
-    """Trace the fold's network on one patch; write network.pt, preprocessing.json, plans.json and dataset.json into `out_dir`."""
+def export_torchscript(model_dir: str | Path, fold: int | str, out_dir: str | Path, checkpoint: str = "checkpoint_final.pth",
+                       half_weights: bool = False) -> list[Path]:
+    """Trace the fold's network on one patch; write network.pt, preprocessing.json, plans.json and dataset.json into `out_dir`.
+
+    `half_weights` stores the weights in float16 (half the file, for models shipped in a
+    repository); the lean path turns them back into float32 when it loads them.
+    """
     import torch
 
     network, plans, dataset, ckpt, config = load_network(Path(model_dir), fold, checkpoint)
     facts = preprocessing_facts(plans, dataset, ckpt, config)
+    facts["weights_dtype"] = "float16" if half_weights else "float32"
     out_dir = Path(out_dir)
     with torch.no_grad():
         traced = torch.jit.trace(network, torch.zeros(1, 1, *facts["patch_size"]))
+    if half_weights:
+        traced = traced.half()
     with atomic_path(out_dir / NETWORK_FILE) as tmp:
         torch.jit.save(traced, str(tmp))
     write_json(out_dir / FACTS_FILE, facts)
@@ -136,7 +144,7 @@ def nnunet_model_folder(exported_dir: str | Path, out_dir: str | Path) -> Path:
     if missing:
         raise ModelError(exported_dir, f"lacks {', '.join(missing)} (exported before plans travelled along: export it again)")
     facts, plans, dataset = (_read(exported_dir / n) for n in (FACTS_FILE, PLANS_FILE, DATASET_FILE))
-    weights = torch.jit.load(str(exported_dir / NETWORK_FILE), map_location="cpu").state_dict()
+    weights = torch.jit.load(str(exported_dir / NETWORK_FILE), map_location="cpu").float().state_dict()
     ckpt = {"network_weights": dict(weights), "trainer_name": "nnUNetTrainer", "current_epoch": facts["source"].get("epochs"),
             "init_args": {"plans": plans, "configuration": CONFIGURATION, "fold": "all", "dataset_json": dataset},
             "inference_allowed_mirroring_axes": tuple(facts["mirror_axes"])}

@@ -98,7 +98,7 @@ class LeanSegmenter:
             net = torch.jit.load(str(path), map_location=self.device)
         except (RuntimeError, OSError, ValueError) as exc:
             raise ModelError(path, f"cannot load the TorchScript network ({str(exc).splitlines()[0][:160]})") from None
-        return net.eval()
+        return net.float().eval()  # exports may store float16 weights (`weights_dtype`); compute in float32
 
     def _normalise(self, x):
         n = self.facts["normalisation"]
