@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+from eval_demo_model import dice, held_out_seeds
 from measure import run_measured
 
 from ichkit.labels import IPH, IVH
@@ -27,12 +28,7 @@ from ichkit.resources import resource_path
 from ichkit.segment.export import nnunet_model_folder
 
 MODEL = "ich-demo-phantom"
-SEED = int(np.random.SeedSequence(1).spawn(1)[0].generate_state(1)[0])  # held out: training used cohort seed 0
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = a.sum() + b.sum()
-    return float(2.0 * np.logical_and(a, b).sum() / total) if total else 1.0
+SEED = held_out_seeds(1)[0]  # held out: training used cohort seed 0
 
 
 def main() -> None:
