@@ -52,6 +52,17 @@ def window_starts(size: list[int], patch: list[int], step_size: float) -> list[l
     return starts
 
 
+def pad_centred(image, size: list[int], value: float = 0.0):
+    """`image` padded evenly on both sides of each axis to `size`, and the start of the original in it."""
+    import torch.nn.functional as F
+
+    pad = [t - n for t, n in zip(size, image.shape)]
+    lo = [p // 2 for p in pad]
+    if not any(pad):
+        return image, lo
+    return F.pad(image, [v for a in reversed(range(3)) for v in (lo[a], pad[a] - lo[a])], value=value), lo
+
+
 WHOLE_PASS_PATCHES = 4  # voxel budget of the single pass, in patches (memory grows with it)
 BODY_HU = -500.0  # above air (-1000) and below fat (-100): skin, bone, brain, and any head holder
 BODY_MARGIN_MM = 10.0
@@ -119,12 +130,9 @@ class LeanSegmenter:
     def sliding_window(self, image, progress: Progress = silent):
         """Averaged logits [C, *shape] of a normalised image [*shape] (network axes)."""
         import torch
-        import torch.nn.functional as F
 
         patch = self.facts["patch_size"]
-        pad = [max(p - s, 0) for p, s in zip(patch, image.shape)]
-        lo = [p // 2 for p in pad]
-        padded = F.pad(image, [v for a in reversed(range(3)) for v in (lo[a], pad[a] - lo[a])]) if any(pad) else image
+        padded, lo = pad_centred(image, [max(p, n) for p, n in zip(patch, image.shape)])
         weights = gaussian_weights(patch, self.facts["gaussian_sigma_scale"]).to(self.device)
         n_classes = len(self.classes)
         acc = torch.zeros((n_classes, *padded.shape), dtype=torch.float32, device=self.device)
@@ -136,23 +144,19 @@ class LeanSegmenter:
             norm[sl] += weights
             progress(i + 1, len(windows), "sliding window")
         acc /= norm
-        return acc[(slice(None), *(slice(l, l + s) for l, s in zip(lo, image.shape)))]
+        return acc[(slice(None), *(slice(l, l + n) for l, n in zip(lo, image.shape)))]
 
     def whole_pass(self, image, progress: Progress = silent):
         """Logits of one network pass on the whole image, padded to the network's total stride;
         the sliding window when the image exceeds the voxel budget or the export lacks the stride."""
-        import torch.nn.functional as F
-
         patch, stride = self.facts["patch_size"], self.facts.get("total_stride")
         if stride is None:
             return self.sliding_window(image, progress)
         size = [int(np.ceil(max(n, p) / d) * d) for n, p, d in zip(image.shape, patch, stride)]
         if np.prod(size) > WHOLE_PASS_PATCHES * np.prod(patch):
             return self.sliding_window(image, progress)
-        pad = [t - n for t, n in zip(size, image.shape)]
-        lo = [p // 2 for p in pad]
         air = float(image.min())  # padding looks like the air around the head, as in training patches
-        padded = F.pad(image, [v for a in reversed(range(3)) for v in (lo[a], pad[a] - lo[a])], value=air)
+        padded, lo = pad_centred(image, size, air)
         logits = self._forward(padded[None, None])[0]
         progress(1, 1, "whole-volume pass")
         return logits[(slice(None), *(slice(l, l + n) for l, n in zip(lo, image.shape)))]
