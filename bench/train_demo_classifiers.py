@@ -3,6 +3,7 @@ phantoms (AUC, Grad-CAM mass in the dilated hematoma) and, with --shuffled, retr
 labels as a leakage check (AUC must stay near 0.5).
 
     python bench/train_demo_classifiers.py [--work /tmp/ich-demo-classify] [--tasks he ht location] [--shuffled]
+                                           [--device cuda] [--workers 16] [--no-ship]
 
 Labels (ichkit.classify.phantoms): HE = hypodense islands in the clot; HT = a hematoma present
 at all; location = where make_phantom drew the hematoma. Models go to Resources/models/<id>/ and
@@ -30,6 +31,7 @@ from ichkit.evaluate.auc import auc
 from ichkit.explain import mass_inside
 from ichkit.labels import IPH
 from ichkit.models.checksum import sha256_file
+from ichkit.parallel import map_cases
 from ichkit.resources import REPO_ROOT
 
 TRAIN_BASE, TEST_BASE = 1, 2  # seed families: held-out phantoms never share a seed with training
@@ -53,12 +55,18 @@ def seeds(base: int, n: int) -> list[int]:
     return [base * 1_000_003 + i for i in range(n)]
 
 
-def make_dataset(task: str, work: Path, shuffled: bool) -> Path:
+def _make(args: tuple[str, int, int]):
+    task, seed, i = args
+    return DEMO[task]["make"](seed, i)
+
+
+def make_dataset(task: str, work: Path, shuffled: bool, workers: int) -> Path:
     cfg = DEMO[task]
     out = work / task / ("data_shuffled" if shuffled else "data")
     if (out / "manifest.csv").is_file():
         return out / "manifest.csv"
-    made = {f"{task}_{s}": cfg["make"](s, i) for i, s in enumerate(seeds(TRAIN_BASE, cfg["n"]))}
+    todo = [(task, s, i) for i, s in enumerate(seeds(TRAIN_BASE, cfg["n"]))]
+    made = {f"{task}_{s}": lab for (_, s, _), lab in zip(todo, map_cases(_make, todo, workers))}
     labels = {k: v.label for k, v in made.items()}
     if shuffled:  # same images, patient labels permuted: nothing left to learn
         keys = sorted(labels)
@@ -118,18 +126,21 @@ def main() -> None:
     ap.add_argument("--tasks", nargs="+", default=list(DEMO))
     ap.add_argument("--shuffled", action="store_true", help="also train on shuffled labels (leakage check)")
     ap.add_argument("--no-ship", action="store_true", help="do not copy the models into Resources/models/")
+    ap.add_argument("--device", default="cpu", help="training device (cpu, cuda)")
+    ap.add_argument("--workers", type=int, default=1, help="processes for phantoms and data loading")
     args = ap.parse_args()
     t0 = time.time()
     report = {}
     for shuffled in ([False, True] if args.shuffled else [False]):
         for task in args.tasks:
             name = f"{task}{'_shuffled' if shuffled else ''}"
-            manifest = make_dataset(task, args.work, shuffled)
+            manifest = make_dataset(task, args.work, shuffled, args.workers)
             n = len(read_manifest(manifest))
             print(f"[{time.time() - t0:.0f} s] {name}: {n} samples", flush=True)
             outdir = args.work / task / ("model_shuffled" if shuffled else "model")
             if not (outdir / "model.pt").is_file():
                 train_classifier(TASKS[task], manifest, outdir, DEMO[task]["preset"], resume=True, demo=True, pretrained=None,
+                                 device=args.device, workers=args.workers if args.workers > 1 else 0,
                                  progress=lambda d, t, w="": print(f"[{time.time() - t0:.0f} s] {name} {w}", flush=True))
             report[name] = evaluate(task, outdir, cam=not shuffled)
             print(f"[{time.time() - t0:.0f} s] {name}: {report[name]}", flush=True)

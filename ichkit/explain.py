@@ -8,6 +8,9 @@ are scaled to [0, 1] per image. A heatmap on ROI slices goes back to the CT thro
 The coarse map is upsampled where its cells sit (the model's `cam_anchor`): a strided, padded
 convolution centres cell j on input pixel S*j, not S*j + (S-1)/2 as plain interpolation assumes;
 for CTNet's last stage (S = 4) that was a 1.5-voxel shift (7.5 mm in z, 6 mm in-plane).
+On the CT grid a whole-scan heatmap is zero where the network was shown a constant fill (outside
+the head for the DTViT, outside the brain for a skull-stripped CTNet): heat there is only the
+coarse grid's spill (`ichkit.classify.predict`).
 """
 
 from __future__ import annotations

@@ -111,16 +111,18 @@ class Job:
         return self
 
     def _read_stderr(self) -> None:
-        for line in self.process.stderr:
-            self._stderr.append(line)
+        with self.process.stderr:  # closed at EOF, not left to the garbage collector
+            for line in self.process.stderr:
+                self._stderr.append(line)
 
     def _read_stdout(self, errors: threading.Thread) -> None:
-        for line in self.process.stdout:
-            event = parse_progress(line)
-            if event is not None:
-                self.events.put(("progress", event))
-            else:
-                self._stdout.append(line)
+        with self.process.stdout:
+            for line in self.process.stdout:
+                event = parse_progress(line)
+                if event is not None:
+                    self.events.put(("progress", event))
+                else:
+                    self._stdout.append(line)
         code = self.process.wait()
         errors.join()
         if self._cancelled:

@@ -74,20 +74,22 @@ class VolumeInput:
     array: np.ndarray  # (slices, size, size) float32 in [0, 1]
     resized_nz: int  # slices after resampling to slice_mm, before crop / pad
     offset: int  # first resized slice placed at input index offset (negative: cropped)
+    support: np.ndarray  # (resized_nz, size, size) bool: voxels shown to the network (brain if stripped, else head)
 
 
 def volume_input(ct: Volume, s: VolumeSettings = VolumeSettings()) -> VolumeInput:
     """The CTNet input of a whole scan (spec 6)."""
     nz = max(1, int(round(ct.shape[0] * ct.spacing[2] / s.slice_mm)))
     small = resize_inplane(ct, s.size, nz)
+    support = brain_mask(small) if s.skull_strip else head_mask(small)
     if s.skull_strip:
-        small = apply_mask(small, brain_mask(small), fill=AIR_HU)
+        small = apply_mask(small, support, fill=AIR_HU)
     a = _window(small.array, s.level, s.width)
     offset = (s.slices - nz) // 2  # centred: pad both ends (offset > 0) or crop both ends (< 0)
     out = np.zeros((s.slices, s.size, s.size), np.float32)
     src = slice(max(0, -offset), min(nz, s.slices - offset))
     out[src.start + offset : src.stop + offset] = a[src]
-    return VolumeInput(out, nz, offset)
+    return VolumeInput(out, nz, offset, support.array.astype(bool))
 
 
 def volume_to_ct(values: np.ndarray, inp: VolumeInput, ct: Volume) -> np.ndarray:
@@ -99,13 +101,19 @@ def volume_to_ct(values: np.ndarray, inp: VolumeInput, ct: Volume) -> np.ndarray
     return _resize3d(full, ct.shape)
 
 
-def slice_inputs(ct: Volume, s: SliceSettings = SliceSettings()) -> np.ndarray:
-    """(slices, size, size) float32 in [0, 1]: every axial slice, brace removed (spec 7)."""
+def slice_inputs(ct: Volume, s: SliceSettings = SliceSettings()) -> tuple[np.ndarray, np.ndarray]:
+    """(slices, size, size) float32 in [0, 1]: every axial slice, brace removed (spec 7); and the
+    head mask (bool, same shape) of what the network is shown (outside it: air)."""
     small = resize_inplane(ct, s.size)
-    masked = apply_mask(small, head_mask(small, remove_brace=s.remove_brace), fill=AIR_HU)
-    return _window(masked.array, s.level, s.width)
+    head = head_mask(small, remove_brace=s.remove_brace)
+    return _window(apply_mask(small, head, fill=AIR_HU).array, s.level, s.width), head.array.astype(bool)
 
 
 def slices_to_ct(values: np.ndarray, ct: Volume) -> np.ndarray:
     """Per-slice maps (slices, h, w) -> the CT grid."""
     return _resize3d(values, ct.shape)
+
+
+def mask_to_ct(mask: np.ndarray, ct: Volume) -> np.ndarray:
+    """A mask on a resized grid of the whole scan (`VolumeInput.support`, a slice-input head mask) -> the CT grid."""
+    return _resize3d(mask.astype(np.float32), ct.shape) > 0.5

@@ -98,29 +98,38 @@ class ViTClassifier(_TwoStage):
     """A timm ViT on one-channel images (spec 5: HE on ROI slices)."""
 
     def __init__(self, size: str = "base", num_classes: int = 2, img_size: int = 224, patch_size: int = 16,
-                 dropout: float = DROPOUT, pretrained: str | None = None):
+                 dropout: float = DROPOUT, pretrained: str | None = None, pool: str = "token"):
         super().__init__()
         self.prep = GreyToImageNet()
-        self.net = _timm_vit(size, img_size, patch_size, pretrained)
+        self.net = _timm_vit(size, img_size, patch_size, pretrained, pool)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.net.num_features, num_classes))
         self.heads = {"label": slice(0, num_classes)}
 
     def cam_layer(self) -> nn.Module:
-        return self.net.blocks[-1].norm1  # spec 5: the final block's LayerNorm
+        """Spec 5: the final block's LayerNorm (class-token pooling). With pool="avg" the pooled
+        tokens themselves (the last block's output): every token gets the same gradient there, so
+        Grad-CAM is exactly CAM (Zhou et al.) of the patch tokens."""
+        return self.net.norm if self.net.global_pool == "avg" else self.net.blocks[-1].norm1
 
     @property
     def token_grid(self) -> tuple[int, int]:
         return tuple(self.net.patch_embed.grid_size)
 
 
-def _timm_vit(size, img_size, patch_size, pretrained) -> nn.Module:
-    """The encoder without a classifier (num_classes=0): the class token's features."""
+POOLS = ("token", "avg")  # the class token (the papers) or the mean of the patch tokens
+
+
+def _timm_vit(size, img_size, patch_size, pretrained, pool: str = "token") -> nn.Module:
+    """The encoder without a classifier (num_classes=0): the class token's features, or with
+    pool="avg" the mean of the patch tokens (LayerNorm after the mean, timm's fc_norm)."""
     import timm
 
     if size not in VIT_SIZES:
         raise OptionError(None, f"ViT size {size!r} is not one of {', '.join(VIT_SIZES)}")
+    if pool not in POOLS:
+        raise OptionError(None, f"ViT pooling {pool!r} is not one of {', '.join(POOLS)}")
     arch, over = VIT_SIZES[size]
-    net = timm.create_model(arch, pretrained=False, num_classes=0, img_size=img_size, patch_size=patch_size, **over)
+    net = timm.create_model(arch, pretrained=False, num_classes=0, img_size=img_size, patch_size=patch_size, global_pool=pool, **over)
     if pretrained:
         load_pretrained(net, pretrained)
     return net
@@ -131,15 +140,14 @@ class MLPHead(nn.Sequential):
         super().__init__(nn.Dropout(dropout), nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, out))
 
 
-class DualTaskViT(_TwoStage):
+class DualTaskViT(ViTClassifier):
     """DTViT (spec 7): one ViT encoder, two MLP heads (ICH vs normal; location). Logits are
     concatenated [ich(2) | location(3)] so one tensor flows through losses and Grad-CAM."""
 
     def __init__(self, size: str = "large", img_size: int = 224, patch_size: int = 16, dropout: float = DROPOUT,
-                 pretrained: str | None = None, locations: tuple[str, ...] = LOCATION_CLASSES):
-        super().__init__()
-        self.prep = GreyToImageNet()
-        self.net = _timm_vit(size, img_size, patch_size, pretrained)
+                 pretrained: str | None = None, locations: tuple[str, ...] = LOCATION_CLASSES, pool: str = "token"):
+        super().__init__(size, 2, img_size, patch_size, dropout, pretrained, pool)
+        del self.head
         dim = self.net.num_features
         self.ich_head = MLPHead(dim, 2, dropout)
         self.location_head = MLPHead(dim, len(locations), dropout)
@@ -147,13 +155,6 @@ class DualTaskViT(_TwoStage):
 
     def classify(self, f):
         return torch.cat([self.ich_head(f), self.location_head(f)], dim=1)
-
-    def cam_layer(self) -> nn.Module:
-        return self.net.blocks[-1].norm1
-
-    @property
-    def token_grid(self) -> tuple[int, int]:
-        return tuple(self.net.patch_embed.grid_size)
 
 
 class ResidualBlock3d(nn.Module):

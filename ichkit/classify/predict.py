@@ -117,6 +117,7 @@ class Prepared:
     to_ct: Callable[[np.ndarray], np.ndarray]  # per-sample heatmaps -> CT-grid volume
     previews: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (slice, image) of the ROI slices
     meta: dict = field(default_factory=dict)
+    support: Callable[[], np.ndarray] | None = None  # CT-grid mask of what the network was shown (None: the ROI boxes)
 
 
 def _prepare_he(ct, mask, settings) -> Prepared:
@@ -133,16 +134,18 @@ def _prepare_he(ct, mask, settings) -> Prepared:
 
 
 def _prepare_ht(ct, mask, settings) -> Prepared:
-    from .inputs import volume_input, volume_to_ct
+    from .inputs import mask_to_ct, volume_input, volume_to_ct
 
     inp = volume_input(ct, settings)
-    return Prepared(inp.array[None, None], lambda cams: volume_to_ct(cams[0], inp, ct))
+    return Prepared(inp.array[None, None], lambda cams: volume_to_ct(cams[0], inp, ct),
+                    support=lambda: mask_to_ct(inp.support, ct))
 
 
 def _prepare_location(ct, mask, settings) -> Prepared:
-    from .inputs import slice_inputs, slices_to_ct
+    from .inputs import mask_to_ct, slice_inputs, slices_to_ct
 
-    return Prepared(slice_inputs(ct, settings)[:, None], lambda cams: slices_to_ct(cams, ct))
+    images, head = slice_inputs(ct, settings)
+    return Prepared(images[:, None], lambda cams: slices_to_ct(cams, ct), support=lambda: mask_to_ct(head, ct))
 
 
 PREPARE: dict[str, Callable[..., Prepared]] = {"he": _prepare_he, "ht": _prepare_ht, "location": _prepare_location}
@@ -233,7 +236,10 @@ def predict(clf: Classifier, ct: Volume, mask: Volume | None = None, *, passes: 
         target = _cam_target(task, model, scan)
         cams = grad_cam(model, x.clone().requires_grad_(False), target)
         cams = cams * _sample_weights(task, samples, len(cams)).reshape((-1,) + (1,) * (cams.ndim - 1))
-        heat = (np.round(prep.to_ct(cams) * HEATMAP_LEVELS) / HEATMAP_LEVELS).astype(np.float32)
+        heat = prep.to_ct(cams)
+        if prep.support is not None:  # outside it the input was a constant fill: heat there is upsampling spill
+            heat *= prep.support()
+        heat = (np.round(heat * HEATMAP_LEVELS) / HEATMAP_LEVELS).astype(np.float32)
         previews = [(z, img, cams[i]) for i, (z, img) in enumerate(prep.previews)]
         if not previews:  # whole-scan tasks: the slice where the heatmap peaks, on the 40/80 window
             z = int(np.argmax(heat.reshape(heat.shape[0], -1).max(axis=1)))

@@ -50,7 +50,7 @@ def _ht_samples(ct: Volume, mask, s: VolumeSettings, label: int):
 
 def _location_samples(ct: Volume, mask: Volume, s: SliceSettings, label: int):
     """Every slice: ICH (hematoma area >= ICH_SLICE_MIN_MM2) with the scan's location, else normal."""
-    images = slice_inputs(ct, s)
+    images, _ = slice_inputs(ct, s)
     area = np.count_nonzero(mask.array == IPH, axis=(1, 2)) * ct.spacing[0] * ct.spacing[1]
     return [(z, images[z], {"label": int(a >= ICH_SLICE_MIN_MM2), "location": int(label) if a >= ICH_SLICE_MIN_MM2 else -1})
             for z, a in enumerate(area)]

@@ -268,6 +268,7 @@ def train_classifier(
     synthetic: str | Path | None = None,
     pretrained: str | None = None,
     device: str = "cpu",
+    workers: int = 0,
     resume: bool = False,
     demo: bool = False,
     progress: Progress = silent,
@@ -315,13 +316,13 @@ def train_classifier(
         sched.load_state_dict(ck["scheduler"])
         start, history, resumed = ck["epoch"], ck["history"], ck["epoch"]
 
-    val_loader = DataLoader(SampleSet(val_rows, task), batch_size=preset.batch_size)
+    val_loader = DataLoader(SampleSet(val_rows, task), batch_size=preset.batch_size, num_workers=workers)
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-1)
     heads = list(task.targets)
     for epoch in range(start, preset.epochs):
         _seed_everything(preset.seed * 100003 + epoch)  # each epoch's shuffle and dropout, also after --resume
         loader = DataLoader(SampleSet(train_rows, task, preset.augment), batch_size=preset.batch_size, shuffle=True,
-                            generator=torch.Generator().manual_seed(preset.seed * 100003 + epoch))
+                            generator=torch.Generator().manual_seed(preset.seed * 100003 + epoch), num_workers=workers)
         model.train()
         total, n = 0.0, 0
         for x, y in loader:

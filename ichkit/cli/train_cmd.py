@@ -83,6 +83,7 @@ def _register_classify(kinds) -> None:
     c.add_argument("--pretrained", default=None, help="local ImageNet weights file (never downloaded)")
     c.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
     c.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
+    c.add_argument("--workers", type=int, default=0, help="data-loading processes (0: in the training process)")
     c.add_argument("--resume", action="store_true", help="continue from OUTDIR/checkpoint.pt")
     c.add_argument("-o", "--output", required=True, help="output folder (checkpoint.pt, model.pt, history.json)")
     add_json(c)
@@ -103,7 +104,7 @@ def run_classify(args) -> int:
     progress, close = tqdm_bar("training", enabled=not args.no_progress)
     try:
         result = train_classifier(task, args.data, args.output, preset, arch=args.arch, ratio=args.ratio, synthetic=args.synthetic,
-                                  pretrained=args.pretrained, device=device, resume=args.resume, progress=progress)
+                                  pretrained=args.pretrained, device=device, workers=args.workers, resume=args.resume, progress=progress)
     finally:
         close()
     last = result.history[-1] if result.history else {}
