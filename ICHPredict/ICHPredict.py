@@ -200,6 +200,7 @@ class ICHPredictTest(ScriptedLoadableModuleTest):
             low, p, high = (float(table.GetCellText(row, c)) for c in (2, 1, 3))
             self.assertTrue(0.0 <= low <= high <= 1.0 and 0.0 <= p <= 1.0)
         self.assertIn("Hematoma expansion", text)
+        self.assertIn("DEMO MODEL, NOT FOR CLINICAL USE", text)  # the shipped classifiers are phantom-trained
 
         from ICHPredictLib.logic import radiomics_table
 
