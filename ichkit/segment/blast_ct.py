@@ -71,13 +71,17 @@ def model_grid(ct: Volume, resolution_mm: float = RESOLUTION_MM) -> Volume:
     identity direction (exact, no interpolation), then linearly resampled to `resolution_mm`.
 
     The grid keeps the origin and spans the centres of the first and last voxels, as BLAST-CT's
-    own resampler: size = round((n - 1) * spacing / resolution + 1) per axis.
+    own resampler: size = round((n - 1) * spacing / resolution + 1) per axis. As there, the linear
+    interpolation is written in the CT's own pixel type (whole HU for the usual int16 CT): the
+    networks were trained on such input, and float output flipped borderline voxels (Dice 0.984
+    against the peer on a 2 x 2 x 6 mm phantom; 1.0 with this).
     """
     img = sitk.DICOMOrient(ct.to_sitk(), "LPS")
     size = [int(round((n - 1) * s / resolution_mm + 1)) for n, s in zip(img.GetSize(), img.GetSpacing())]
     grid = Volume(np.zeros(size[::-1], np.uint8), (resolution_mm,) * 3, img.GetOrigin(),
                   np.array(img.GetDirection()).reshape(3, 3))
-    return resample_like(Volume.from_sitk(img), grid)
+    out = sitk.Resample(img, grid.to_sitk(), sitk.Transform(), sitk.sitkLinear, float(np.min(ct.array)))
+    return grid.with_array(sitk.GetArrayFromImage(out).astype(np.float32))
 
 
 def window(array: np.ndarray, bounds: tuple[float, float] = WINDOW_HU) -> np.ndarray:
