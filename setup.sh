@@ -15,16 +15,16 @@ want=$(sha256sum pyproject.toml setup.sh | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   echo "setup: installing the ICH toolkit and its stack into .venv (first time: several minutes)" >&2
-  .venv/bin/pip install --quiet --disable-pip-version-check -e ".[scene,ml,cluster,test]" 2>&1 | grep -v "^WARNING: Location" >&2 || true
+  .venv/bin/pip install --quiet --no-cache-dir --disable-pip-version-check -e ".[scene,ml,cluster,test]" 2>&1 | grep -v "^WARNING: Location" >&2 || true
   .venv/bin/python -c "import ichkit, torch, radiomics, SimpleITK, slicer" \
-    || { echo "setup: the environment is incomplete (see pip's messages above)" >&2; exit 1; }
+    || { echo "setup: the environment is incomplete (see pip's messages above; a fresh .venv needs about 8 GB, $(df -h --output=avail . | tail -1 | tr -d ' ') are free here)" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
 if [ "${1:-}" = "--test" ]; then
   if [ ! -x /usr/bin/chromium ]; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     echo "setup: installing Debian's chromium for the browser tests" >&2
-    { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >&2 \
+    { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium && $sudo apt-get clean; } >&2 \
       || echo "setup: chromium could not be installed; the browser tests will be skipped" >&2
   fi
   bench/peer_env.sh .venv-peer >&2 || echo "setup: the peer environment could not be made; its equivalence tests will be skipped" >&2
