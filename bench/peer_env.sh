@@ -8,7 +8,7 @@
 # 2.14.1 read-only (symlinks on a path of its own, after its own site-packages) instead of a
 # second copy; everything else the peer needs is its own. Set ICH_PEER_OWN_TORCH=1 for a copy.
 set -euo pipefail
-dir="${1:-/work/peer-venv}"
+dir=$(realpath -m "${1:-/work/peer-venv}")  # absolute: the .pth below must not depend on the cwd
 main_python="$(dirname "$0")/../.venv/bin/python"
 if [ -x "$dir/bin/python" ] && "$dir/bin/python" -c "import blast_ct" 2>/dev/null; then
     echo "peer env ready: $dir/bin/python"; exit 0

@@ -7,7 +7,7 @@ are reshaped to the patch grid (14 x 14 at 224 px, patch 16) so the CAM is spati
 are scaled to [0, 1] per image. A heatmap on ROI slices goes back to the CT through the ROI box; whole-slice and whole-volume maps through `ichkit.classify.inputs`.
 The coarse map is upsampled where its cells sit (the model's `cam_anchor`): a strided, padded
 convolution centres cell j on input pixel S*j, not S*j + (S-1)/2 as plain interpolation assumes;
-for CTNet's last stage (S = 4) that was a 1.5-voxel shift (7.5 mm in z, 6 mm in-plane).
+for a CTNet stage of stride S = 4 that was a 1.5-voxel shift (7.5 mm in z, 6 mm in-plane).
 On the CT grid a whole-scan heatmap is zero where the network was shown a constant fill (outside
 the head for the DTViT, outside the brain for a skull-stripped CTNet): heat there is only the
 coarse grid's spill (`ichkit.classify.predict`).

@@ -183,16 +183,24 @@ class CTNet(_TwoStage):
     per stage; the default halves every axis in each. NCCT slices are thick (5 mm against ~1-4 mm
     in-plane), so not striding in z keeps the 5 mm slice grid through the trunk, and the last
     stage's cells (what Grad-CAM reads) stay one slice thick instead of 20 mm.
+
+    Grad-CAM reads stage `cam_stage` (default the penultimate): the last stage's cells are twice
+    as coarse, and their linear upsampling spreads the heat one cell (16 mm on the demo model)
+    past the lesion. On the HT demo model's held-out phantoms the share of Grad-CAM mass inside
+    the 10 mm-dilated hematoma is 0.70 at the penultimate stage against 0.54 at the last.
     """
 
     cam_anchor = "start"
 
     def __init__(self, num_classes: int = 2, widths: tuple[int, ...] = (16, 32, 64, 128), blocks: tuple[int, ...] = (1, 1, 1, 1),
                  stem_stride: tuple[int, int, int] = (1, 2, 2), dropout: float = DROPOUT,
-                 stage_stride: tuple = (2, 2, 2)):
+                 stage_stride: tuple = (2, 2, 2), cam_stage: int = -2):
         super().__init__()
         if len(widths) != len(blocks):
             raise OptionError(None, f"CTNet needs one block count per stage width ({len(widths)} widths, {len(blocks)} counts)")
+        if not -len(widths) <= cam_stage < len(widths):
+            raise OptionError(None, f"CTNet's cam_stage {cam_stage} is not one of its {len(widths)} stages")
+        self.cam_stage = cam_stage
         self.stem = nn.Sequential(nn.Conv3d(1, widths[0], (3, 7, 7), stem_stride, (1, 3, 3), bias=False),
                                   nn.BatchNorm3d(widths[0]), nn.ReLU(inplace=True))
         strides = [tuple(t) for t in stage_stride] if isinstance(stage_stride[0], (tuple, list)) else [tuple(stage_stride)] * (len(widths) - 1)
@@ -215,7 +223,7 @@ class CTNet(_TwoStage):
         return self.head(f)
 
     def cam_layer(self) -> nn.Module:
-        return self.stages[-1]
+        return self.stages[self.cam_stage]
 
 
 class TorchvisionClassifier(_TwoStage):
