@@ -8,6 +8,7 @@ so that `ich --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import sys
@@ -89,4 +90,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    """The `ich` command. Before exiting, the heap is frozen out of the garbage collector: the
+    shutdown collection would otherwise walk torch's and timm's whole object graph, about 0.8 s
+    of a 5 s `ich predict` (the OS frees the memory anyway; atexit handlers still run)."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
