@@ -137,6 +137,26 @@ def test_ctnet_stage_strides_keep_the_slice_grid():
         create_model("ctnet_ht_small", stage_stride=((1, 2, 2),))
 
 
+def test_ctnet_grad_cam_reads_the_penultimate_stage_unless_told():
+    """Its cells are half the last stage's: the map spills less past the lesion (see CTNet)."""
+    net = create_model("ctnet_ht_small")
+    assert net.cam_layer() is net.stages[-2]
+    last = create_model("ctnet_ht_small", cam_stage=-1)
+    assert last.cam_layer() is last.stages[-1]
+    with pytest.raises(Exception, match="cam_stage 3"):
+        create_model("ctnet_ht_small", cam_stage=3)
+
+
+def test_head_whose_held_out_scans_share_one_class_has_no_auc():
+    """Every location scan bleeds, so the ICH head has no scan-level AUC: left out, not NaN
+    (history.json must stay valid JSON)."""
+    from ichkit.classify.train import task_auc
+
+    scans = [{"truth": {"ich": 1, "location": k % 3}, "probs": {"ich": np.array([0.2, 0.8]), "location": np.eye(3)[k % 3]}}
+             for k in range(6)]
+    assert task_auc(TASKS["location"], scans) == {"location_auc": 1.0}
+
+
 def test_ctnet_input_is_28_slices_and_maps_back():
     ph = ht_phantom(2, 1, **SMALL).phantom
     inp = volume_input(ph.ct, VolumeSettings(size=32))

@@ -214,7 +214,9 @@ def scan_results(task: Task, rows: list[dict], probs: dict[str, np.ndarray]) -> 
 
 
 def task_auc(task: Task, scans: list[dict]) -> dict[str, float]:
-    """AUC per head at the scan level: binary heads on class 1, multi-class heads one-vs-rest (macro)."""
+    """AUC per head at the scan level: binary heads on class 1, multi-class heads one-vs-rest (macro).
+    A head whose held-out scans all share one class (the ICH head when every scan bleeds) has no
+    AUC and is left out, rather than a NaN that history.json could not carry as JSON."""
     from ..evaluate.auc import auc
 
     result = {}
@@ -225,7 +227,8 @@ def task_auc(task: Task, scans: list[dict]) -> dict[str, float]:
         y, p = y[keep], p[keep]
         classes = [1] if len(names) == 2 else range(len(names))
         per = [auc((y == c).astype(int), p[:, c]) for c in classes if 0 < np.sum(y == c) < len(y)]
-        result[f"{head}_auc"] = float(np.mean(per)) if per else float("nan")
+        if per:
+            result[f"{head}_auc"] = float(np.mean(per))
     return result
 
 
