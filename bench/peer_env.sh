@@ -23,7 +23,7 @@ if [ -z "${ICH_PEER_OWN_TORCH:-}" ] && [ -x "$main_python" ] \
     for entry in "$main_site"/torch "$main_site"/torch-*.dist-info "$main_site"/torchgen "$main_site"/functorch \
                  "$main_site"/nvidia "$main_site"/nvidia_*.dist-info "$main_site"/triton "$main_site"/triton-*.dist-info \
                  "$main_site"/cuda "$main_site"/cuda_*.dist-info; do
-        [ -e "$entry" ] && ln -sfn "$entry" "$borrowed/"
+        if [ -e "$entry" ]; then ln -sfn "$entry" "$borrowed/"; fi
     done
     echo "$borrowed" > "$site/zz-borrowed-torch.pth"
     echo "peer env: borrowing torch from $main_site"
