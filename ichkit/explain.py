@@ -15,6 +15,8 @@ coarse grid's spill (`ichkit.classify.predict`).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 CAM_DILATION_MM = 10.0  # "inside the hematoma" tolerance of the attention check
@@ -39,34 +41,49 @@ def upsample_cam(cam, size: tuple[int, ...], anchor: str = "centre"):
     return F.grid_sample(cam, grid.expand(len(cam), *grid.shape), mode="bilinear", padding_mode="border", align_corners=True)
 
 
-def grad_cam(model, x, target: int | list[int]) -> np.ndarray:
-    """Grad-CAM of logit index `target` (one per sample or one for all) for inputs `x`.
+@contextmanager
+def cam_activations(model):
+    """Collects the output of `model.cam_layer()` on each forward pass inside the block."""
+    captured = []
+    hook = model.cam_layer().register_forward_hook(lambda module, inputs, output: captured.append(output))
+    try:
+        yield captured
+    finally:
+        hook.remove()
 
-    `x`: (B, 1, H, W) or (B, 1, D, H, W) float tensor in [0, 1]; returns (B, H, W) or (B, D, H, W).
-    Only the gradient of the target logits with respect to the CAM layer is computed (no
-    parameter gradients), and the map is upsampled linearly: both keep `ich predict` fast.
+
+def grad_cam_raw(model, logits, act, targets, *, create_graph: bool = False):
+    """Grad-CAM before its ReLU, on the CAM layer's grid: (B, 1, *grid).
+
+    `logits` and `act` come from one forward pass under `cam_activations`; `targets` is one logit
+    index per sample. Only the gradient with respect to the CAM layer is taken (no parameter
+    gradients); `create_graph` keeps it differentiable for guided training (`ichkit.classify.guidance`).
     """
     import torch
 
-    captured = []
-    hook = model.cam_layer().register_forward_hook(lambda module, inputs, output: captured.append(output))
-    targets = torch.as_tensor(target if isinstance(target, (list, tuple)) else [target] * len(x))
-    model.eval()
-    try:
-        with torch.enable_grad():
-            logits = model(x)
-            act = captured[-1]
-            grad, = torch.autograd.grad(logits.gather(1, targets[:, None].to(logits.device)).sum(), act)
-    finally:
-        hook.remove()
+    grad, = torch.autograd.grad(logits.gather(1, targets[:, None].to(logits.device)).sum(), act, create_graph=create_graph)
     if hasattr(model, "token_grid"):
         grid, prefix = model.token_grid, model.net.num_prefix_tokens
         act, grad = (_vit_tokens_to_grid(t, grid, prefix) for t in (act, grad))
     spatial = tuple(range(2, act.ndim))
+    return (grad.mean(dim=spatial, keepdim=True) * act).sum(dim=1, keepdim=True)
+
+
+def grad_cam(model, x, target: int | list[int]) -> np.ndarray:
+    """Grad-CAM of logit index `target` (one per sample or one for all) for inputs `x`.
+
+    `x`: (B, 1, H, W) or (B, 1, D, H, W) float tensor in [0, 1]; returns (B, H, W) or (B, D, H, W),
+    upsampled linearly and scaled to [0, 1] per sample.
+    """
+    import torch
+
+    targets = torch.as_tensor(target if isinstance(target, (list, tuple)) else [target] * len(x))
+    model.eval()
+    with torch.enable_grad(), cam_activations(model) as captured:
+        logits = model(x)
+        raw = grad_cam_raw(model, logits, captured[-1], targets)
     with torch.no_grad():
-        weights = grad.mean(dim=spatial, keepdim=True)
-        cam = torch.relu((weights * act).sum(dim=1, keepdim=True))
-        cam = upsample_cam(cam, tuple(x.shape[2:]), getattr(model, "cam_anchor", "centre"))[:, 0]
+        cam = upsample_cam(torch.relu(raw), tuple(x.shape[2:]), getattr(model, "cam_anchor", "centre"))[:, 0]
         flat = cam.reshape(len(cam), -1)
         lo, hi = flat.min(1).values, flat.max(1).values
         cam = (cam - lo.view(-1, *(1,) * (cam.ndim - 1))) / (hi - lo).clamp_min(1e-7).view(-1, *(1,) * (cam.ndim - 1))
@@ -88,15 +105,19 @@ def backproject_roi(cams: np.ndarray, slices, box, shape) -> np.ndarray:
     return out
 
 
-def mass_inside(heat: np.ndarray, mask: np.ndarray, spacing, dilate_mm: float = CAM_DILATION_MM) -> float:
-    """Share of the heatmap's total mass inside `mask` dilated by `dilate_mm` (spacing x, y, z)."""
+def near_lesion(mask: np.ndarray, spacing, dilate_mm: float = CAM_DILATION_MM) -> np.ndarray:
+    """`mask` (z, y, x) dilated by `dilate_mm` (spacing x, y, z): where heat counts as on the lesion."""
     from scipy import ndimage
 
+    return ndimage.distance_transform_edt(~mask.astype(bool), sampling=(spacing[2], spacing[1], spacing[0])) <= dilate_mm
+
+
+def mass_inside(heat: np.ndarray, mask: np.ndarray, spacing, dilate_mm: float = CAM_DILATION_MM) -> float:
+    """Share of the heatmap's total mass inside `mask` dilated by `dilate_mm` (spacing x, y, z)."""
     total = float(heat.sum())
     if total <= 0 or not mask.any():
         return 0.0
-    near = ndimage.distance_transform_edt(~mask.astype(bool), sampling=(spacing[2], spacing[1], spacing[0])) <= dilate_mm
-    return float(heat[near].sum()) / total
+    return float(heat[near_lesion(mask, spacing, dilate_mm)].sum()) / total
 
 
 def overlay_png(grey: np.ndarray, heat: np.ndarray, path, alpha: float = 0.5):

@@ -77,19 +77,35 @@ class VolumeInput:
     support: np.ndarray  # (resized_nz, size, size) bool: voxels shown to the network (brain if stripped, else head)
 
 
+def _slab_slices(ct: Volume, s: VolumeSettings) -> int:
+    """Slices of the scan once resampled to `s.slice_mm`."""
+    return max(1, int(round(ct.shape[0] * ct.spacing[2] / s.slice_mm)))
+
+
+def _place(a: np.ndarray, s: VolumeSettings) -> tuple[np.ndarray, int]:
+    """Resampled slices centred on the input's `s.slices`: padded (offset > 0) or cropped (< 0) at both ends."""
+    nz = a.shape[0]
+    offset = (s.slices - nz) // 2
+    out = np.zeros((s.slices,) + a.shape[1:], np.float32)
+    src = slice(max(0, -offset), min(nz, s.slices - offset))
+    out[src.start + offset : src.stop + offset] = a[src]
+    return out, offset
+
+
 def volume_input(ct: Volume, s: VolumeSettings = VolumeSettings()) -> VolumeInput:
     """The CTNet input of a whole scan (spec 6)."""
-    nz = max(1, int(round(ct.shape[0] * ct.spacing[2] / s.slice_mm)))
+    nz = _slab_slices(ct, s)
     small = resize_inplane(ct, s.size, nz)
     support = brain_mask(small) if s.skull_strip else head_mask(small)
     if s.skull_strip:
         small = apply_mask(small, support, fill=AIR_HU)
-    a = _window(small.array, s.level, s.width)
-    offset = (s.slices - nz) // 2  # centred: pad both ends (offset > 0) or crop both ends (< 0)
-    out = np.zeros((s.slices, s.size, s.size), np.float32)
-    src = slice(max(0, -offset), min(nz, s.slices - offset))
-    out[src.start + offset : src.stop + offset] = a[src]
+    out, offset = _place(_window(small.array, s.level, s.width), s)
     return VolumeInput(out, nz, offset, support.array.astype(bool))
+
+
+def volume_layout(values: Volume, s: VolumeSettings = VolumeSettings()) -> np.ndarray:
+    """A map on the CT grid -> the CTNet input grid, resampled linearly (the inverse of `volume_to_ct`)."""
+    return _place(_resize3d(values.array, (_slab_slices(values, s), s.size, s.size)), s)[0]
 
 
 def volume_to_ct(values: np.ndarray, inp: VolumeInput, ct: Volume) -> np.ndarray:

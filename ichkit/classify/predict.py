@@ -152,10 +152,10 @@ PREPARE: dict[str, Callable[..., Prepared]] = {"he": _prepare_he, "ht": _prepare
 
 
 def _cam_target(task: Task, model, probs: dict[str, np.ndarray]) -> int:
-    """The logit Grad-CAM explains: the finding (class 1) for binary tasks, the predicted location."""
-    if task.name == "location":
-        return model.heads["location"].start + int(np.argmax(probs["location"]))
-    return model.heads["label"].start + 1
+    """The logit Grad-CAM explains: the finding (class 1) of a binary head, else the predicted class."""
+    head = task.cam_head
+    k = 1 if len(task.classes[head]) == 2 else int(np.argmax(probs[head]))
+    return model.heads[head].start + k
 
 
 def _sample_weights(task: Task, probs: dict[str, np.ndarray], n: int) -> np.ndarray:

@@ -28,7 +28,7 @@ ROI_SIZE = 224  # spec 5: ViT input
 ROI_MARGIN_MM = 10.0  # context around the hematoma's bounding box (the paper gives none; 1 cm)
 MIN_HEMATOMA_SLICES = 3  # spec 1 inclusion rule for ROI classification
 AIR_HU = -1000.0  # fill outside the scan when the box reaches past the image edge
-MANIFEST_COLUMNS = ("patient_id", "scan_id", "slice", "label", "synthetic", "path")
+MANIFEST_COLUMNS = ("patient_id", "scan_id", "slice", "label", "synthetic", "path", "guide")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,10 @@ probabilities become one patient probability. One registry; train, predict and t
 builder look tasks up here.
 
 Sample files are NPY arrays in [0, 1] listed in a manifest CSV (patient_id, scan_id, slice,
-label, synthetic, path; location adds `location`: class index, or -1 on slices without ICH).
+label, synthetic, path, guide; location adds `location`: class index, or -1 on slices without
+ICH). `guide` names a uint8 NPY on the sample's grid, 1 within 10 mm of the hematoma, written
+for samples whose scan has a hematoma in its mask: what Grad-CAM guidance trains the heatmap
+onto (`ichkit.classify.guidance`); empty where there is none.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from typing import Callable
 import numpy as np
 
 from ..atomic import check_writable, write_json
+from ..explain import near_lesion
 from ..image import Volume
 from ..labels import IPH
 from ..progress import Progress, silent
-from .inputs import SliceSettings, VolumeSettings, slice_inputs, volume_input
+from .guidance import guide_map
+from .inputs import SliceSettings, VolumeSettings, resize_inplane, slice_inputs, volume_input, volume_layout
 from .models import LOCATION_CLASSES
-from .roi import MANIFEST_COLUMNS, RoiSettings, roi_slices, save_npy, write_manifest
+from .roi import MANIFEST_COLUMNS, RoiSettings, crop, resize2d, roi_slices, save_npy, write_manifest
 
 DATASET_JSON = "dataset.json"  # the task and input settings of a built dataset
 ICH_SLICE_MIN_MM2 = 20.0  # a slice counts as ICH for DTViT training when it holds this much hematoma
@@ -35,24 +40,41 @@ class Task:
     needs_mask: bool
     samples: Callable  # (ct, mask, settings, label) -> list of (slice index, array, extra columns)
     settings: type
+    samples_need_mask: bool = True  # building a dataset reads each scan's mask (HT's volume does not)
+    cam_head: str = "label"  # the head Grad-CAM explains: its class 1 when binary, else the (predicted / true) class
     columns: tuple[str, ...] = MANIFEST_COLUMNS
     description: str = ""
 
 
+def _near(ct: Volume, mask: Volume | None) -> np.ndarray | None:
+    """The 10 mm-dilated hematoma on the CT grid (float 0/1), None without one."""
+    if mask is None or not (mask.array == IPH).any():
+        return None
+    return near_lesion(mask.array == IPH, ct.spacing).astype(np.float32)
+
+
 def _he_samples(ct: Volume, mask: Volume, s: RoiSettings, label: int):
     stack = roi_slices(ct, mask, s)
-    return [(z, stack.images[k], {}) for k, z in enumerate(stack.slices)]
+    near = _near(ct, mask)
+    return [(z, stack.images[k], {"guide": guide_map(resize2d(crop(near[z], stack.box, 0.0), (s.size, s.size)))})
+            for k, z in enumerate(stack.slices)]
 
 
 def _ht_samples(ct: Volume, mask, s: VolumeSettings, label: int):
-    return [(-1, volume_input(ct, s).array, {})]
+    near = _near(ct, mask)
+    guide = {} if near is None else {"guide": guide_map(volume_layout(ct.with_array(near), s))}
+    return [(-1, volume_input(ct, s).array, guide)]
 
 
 def _location_samples(ct: Volume, mask: Volume, s: SliceSettings, label: int):
-    """Every slice: ICH (hematoma area >= ICH_SLICE_MIN_MM2) with the scan's location, else normal."""
+    """Every slice: ICH (hematoma area >= ICH_SLICE_MIN_MM2) with the scan's location, else normal;
+    ICH slices carry the guide map."""
     images, _ = slice_inputs(ct, s)
     area = np.count_nonzero(mask.array == IPH, axis=(1, 2)) * ct.spacing[0] * ct.spacing[1]
-    return [(z, images[z], {"label": int(a >= ICH_SLICE_MIN_MM2), "location": int(label) if a >= ICH_SLICE_MIN_MM2 else -1})
+    near = _near(ct, mask)
+    guides = guide_map(resize_inplane(ct.with_array(near), s.size).array) if near is not None else None
+    return [(z, images[z], {"label": int(a >= ICH_SLICE_MIN_MM2), "location": int(label) if a >= ICH_SLICE_MIN_MM2 else -1,
+                            **({"guide": guides[z]} if a >= ICH_SLICE_MIN_MM2 else {})})
             for z, a in enumerate(area)]
 
 
@@ -60,9 +82,9 @@ TASKS: dict[str, Task] = {
     "he": Task("he", {"label": ("no expansion", "expansion")}, {"label": "label"}, "vit_he", True, _he_samples, RoiSettings,
                description="hematoma expansion from ROI slices (ViT, spec 5)"),
     "ht": Task("ht", {"label": ("no transformation", "haemorrhagic transformation")}, {"label": "label"}, "ctnet_ht", False,
-               _ht_samples, VolumeSettings, description="haemorrhagic transformation from the whole NCCT (CTNet, spec 6)"),
+               _ht_samples, VolumeSettings, samples_need_mask=False, description="haemorrhagic transformation from the whole NCCT (CTNet, spec 6)"),
     "location": Task("location", {"ich": ("normal", "ICH"), "location": LOCATION_CLASSES}, {"ich": "label", "location": "location"},
-                     "dtvit_location", False, _location_samples, SliceSettings, columns=MANIFEST_COLUMNS + ("location",),
+                     "dtvit_location", False, _location_samples, SliceSettings, cam_head="location", columns=MANIFEST_COLUMNS + ("location",),
                      description="ICH vs normal and hematoma location from slices (DTViT, spec 7)"),
 }
 
@@ -92,6 +114,10 @@ def build_dataset(task: Task, scans: list[dict], outdir: str | Path, settings=No
         for k, (z, array, extra) in enumerate(task.samples(ct, mask, settings, int(scan["label"]))):
             rel = f"samples/{scan['scan_id']}_{k:03d}.npy"
             save_npy(outdir / rel, array.astype(np.float32))
+            guide = extra.pop("guide", None)
+            if guide is not None:
+                extra["guide"] = f"samples/{scan['scan_id']}_{k:03d}_guide.npy"
+                save_npy(outdir / extra["guide"], guide)
             rows.append({"patient_id": scan["patient_id"], "scan_id": scan["scan_id"], "slice": z, "label": int(scan["label"]),
                          "synthetic": int(scan.get("synthetic", 0)), "path": rel, **extra})
     write_manifest(manifest, rows, task.columns)
@@ -100,17 +126,32 @@ def build_dataset(task: Task, scans: list[dict], outdir: str | Path, settings=No
     return rows
 
 
-def cohort_loader(cohort_csv: str | Path) -> Callable[[dict], tuple[Volume, Volume | None]]:
-    """`load` for `build_dataset` from a cohort CSV (ct and mask paths relative to the CSV)."""
+def cohort_scans(task: Task, cohort_csv: str | Path, outcome: str) -> list[dict]:
+    """`build_dataset` rows from a cohort CSV: each scan's class from column `outcome` (location
+    classes by name or index); the mask is required where the task reads one."""
+    from ..cohort import read_cohort
+    from ..errors import TableError
+
+    names = task.classes[task.cam_head]
+    scans = []
+    for scan in read_cohort(cohort_csv, require_mask=task.samples_need_mask):
+        value = str(scan.extra.get(outcome, "")).strip()
+        if outcome not in scan.extra:
+            raise TableError(cohort_csv, f"has no column {outcome!r} (the class of each scan)")
+        label = names.index(value) if value in names else int(value) if value.isdigit() else -1
+        if not 0 <= label < len(names):
+            raise TableError(cohort_csv, f"scan {scan.scan_id}: {outcome} {value!r} is not one of {', '.join(names)} or 0-{len(names) - 1}")
+        scans.append({"patient_id": scan.patient_id or scan.scan_id, "scan_id": scan.scan_id, "label": label,
+                      "ct": scan.ct, "mask": scan.mask})
+    return scans
+
+
+def load_scan(row: dict) -> tuple[Volume, Volume | None]:
+    """`load` for `build_dataset` on `cohort_scans` rows: the CT and its mask, if any."""
     from ..io import load_ct, load_mask
 
-    base = Path(cohort_csv).parent
-
-    def load(row: dict):
-        ct = load_ct(base / row["ct"])
-        return ct, (load_mask(base / row["mask"], ct) if row.get("mask") else None)
-
-    return load
+    ct = load_ct(row["ct"])
+    return ct, (load_mask(row["mask"], ct) if row.get("mask") else None)
 
 
 def settings_from(task: Task, saved: dict | None):

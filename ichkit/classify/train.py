@@ -5,7 +5,8 @@ Presets hold every hyperparameter. `seed` is each paper's recipe: HE ViT (000) 1
 cosine 2e-4 -> 1e-4, batch 256; DTViT (004) AdamW 2e-5, weight decay 0.01, 10 epochs, rotation
 +-15 degrees and sharpness 2; CTNet (001/003 give no optimiser) our choice: Adam 1e-4 -> 1e-6
 cosine, weight decay 1e-4, 50 epochs, batch 8 (whole 28-slice volumes fill memory quickly).
-`smoke` is a tiny network for CI on a CPU.
+`smoke` is a tiny network for CI on a CPU. `cam_guidance` > 0 adds the Grad-CAM guidance loss
+(`ichkit.classify.guidance`) on samples whose manifest row names a guide map.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class ClassifyPreset:
     arch_kwargs: dict = field(default_factory=dict)
     val_fraction: float = VAL_FRACTION
     seed: int = 0
+    cam_guidance: float = 0.0  # weight of the Grad-CAM guidance loss (0: off)
 
     def with_overrides(self, **kw) -> "ClassifyPreset":
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
@@ -75,6 +77,7 @@ def _optimizers():
 
 
 def _augmentations():
+    """Geometric transforms move an image and its guide map (a tv_tensors.Mask) alike; intensity ones leave the guide."""
     from torchvision.transforms import v2
 
     return {"rotate15": v2.RandomRotation(15), "sharpness2": v2.RandomAdjustSharpness(2.0), "hflip": v2.RandomHorizontalFlip()}
@@ -162,10 +165,11 @@ def balance(train: list[dict], k: int | None, synthetic: list[dict], seed: int) 
 # ---- data -----------------------------------------------------------------------------------
 
 class SampleSet:
-    """Manifest rows -> (image tensor with a channel axis, target per head)."""
+    """Manifest rows -> (image tensor with a channel axis, target per head); with `guided`, also the
+    guide map (zeros where the row has none) and whether the row has one."""
 
-    def __init__(self, rows: list[dict], task: Task, augment=()):
-        self.rows, self.task = rows, task
+    def __init__(self, rows: list[dict], task: Task, augment=(), guided: bool = False):
+        self.rows, self.task, self.guided = rows, task, guided
         table = _augmentations() if augment else {}
         self.augment = [table[a] for a in augment]
 
@@ -174,13 +178,19 @@ class SampleSet:
 
     def __getitem__(self, i):
         import torch
+        from torchvision import tv_tensors
 
         r = self.rows[i]
         x = torch.from_numpy(np.load(Path(r["_base"]) / r["path"]).astype(np.float32))[None]
-        for aug in self.augment:
-            x = aug(x)
+        has = bool(self.guided and r.get("guide"))
+        guide = torch.from_numpy(np.load(Path(r["_base"]) / r["guide"]))[None] if has else torch.zeros(x.shape, dtype=torch.uint8)
+        if self.augment:
+            x, guide = tv_tensors.Image(x), tv_tensors.Mask(guide)
+            for aug in self.augment:
+                x, guide = aug(x, guide)
+            x, guide = x.as_subclass(torch.Tensor), guide.as_subclass(torch.Tensor)
         y = torch.tensor([int(r.get(col, -1)) for col in self.task.targets.values()])
-        return x, y
+        return (x, y, guide.float(), has) if self.guided else (x, y)
 
 
 def sample_shape(rows: list[dict]) -> tuple[int, ...]:
@@ -277,9 +287,13 @@ def train_classifier(
     progress: Progress = silent,
 ) -> TrainResult:
     """Train `arch` (default: the preset's, else the task's) on a manifest; see the module docstring."""
+    from contextlib import nullcontext
+
     import torch
     from torch.utils.data import DataLoader
 
+    from ..explain import cam_activations
+    from .guidance import allow_double_backward, cam_targets, guidance_loss
     from .models import create_model, is_volume_model
 
     outdir = Path(outdir)
@@ -295,6 +309,11 @@ def train_classifier(
     train_rows = balance(train_rows, parse_ratio(ratio), extra, preset.seed)
     if not val_rows:
         raise TableError(manifest, "no held-out patient to validate on")
+    if preset.cam_guidance < 0:
+        raise OptionError(None, f"the Grad-CAM guidance weight must be >= 0, got {preset.cam_guidance}")
+    guided = preset.cam_guidance > 0
+    if guided and not any(r.get("guide") for r in train_rows):
+        raise TableError(manifest, "Grad-CAM guidance needs guide maps (a `guide` column; datasets built from scans with masks have them)")
 
     arch = arch or preset.arch or task.default_arch
     dataset_info = _dataset_info(manifest)
@@ -306,6 +325,8 @@ def train_classifier(
     model = create_model(arch, **kwargs, pretrained=pretrained).to(device)
     if set(model.heads) != set(task.targets):
         raise OptionError(None, f"architecture {arch} has heads {sorted(model.heads)}, task {task.name} needs {sorted(task.targets)}")
+    if guided:
+        allow_double_backward(model)
     opt = _optimizers()[preset.optimizer](model.parameters(), lr=preset.lr, weight_decay=preset.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=preset.epochs, eta_min=preset.lr_min)
     config = {"task": task.name, "arch": arch, "arch_kwargs": kwargs, "preset": asdict(preset), "ratio": ratio,
@@ -324,14 +345,20 @@ def train_classifier(
     heads = list(task.targets)
     for epoch in range(start, preset.epochs):
         _seed_everything(preset.seed * 100003 + epoch)  # each epoch's shuffle and dropout, also after --resume
-        loader = DataLoader(SampleSet(train_rows, task, preset.augment), batch_size=preset.batch_size, shuffle=True,
+        loader = DataLoader(SampleSet(train_rows, task, preset.augment, guided), batch_size=preset.batch_size, shuffle=True,
                             generator=torch.Generator().manual_seed(preset.seed * 100003 + epoch), num_workers=workers)
         model.train()
-        total, n = 0.0, 0
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            logits = model(x)
+        total, guide_total, n = 0.0, 0.0, 0
+        for batch in loader:
+            x, y = batch[0].to(device), batch[1].to(device)
+            with cam_activations(model) if guided else nullcontext() as captured:
+                logits = model(x)
             loss = sum(loss_fn(logits[:, model.heads[h]], y[:, j]) for j, h in enumerate(heads) if (y[:, j] >= 0).any())
+            if guided:
+                targets, rows = cam_targets(model, task, y)
+                g = guidance_loss(model, logits, captured[-1], targets, batch[2].to(device), rows & batch[3].to(device))
+                loss = loss + preset.cam_guidance * g
+                guide_total += g.item() * len(x)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -339,7 +366,8 @@ def train_classifier(
             n += len(x)
         sched.step()
         metrics = task_auc(task, scan_results(task, val_rows, head_probabilities(model, val_loader, device)))
-        history.append({"epoch": epoch + 1, "train_loss": total / max(n, 1), "lr": opt.param_groups[0]["lr"], **metrics})
+        guide_metric = {"cam_guidance_loss": guide_total / max(n, 1)} if guided else {}
+        history.append({"epoch": epoch + 1, "train_loss": total / max(n, 1), **guide_metric, "lr": opt.param_groups[0]["lr"], **metrics})
         log.info("epoch %d %s", epoch + 1, history[-1])
         _save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                "epoch": epoch + 1, "history": history, "config": config}, ckpt_path)

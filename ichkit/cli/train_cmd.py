@@ -75,13 +75,15 @@ CLASSIFY_TASKS = ("he", "ht", "location")  # the keys of ichkit.classify.tasks.T
 def _register_classify(kinds) -> None:
     c = kinds.add_parser("classify", help="train a classifier (he: ViT on ROI slices; ht: CTNet; location: DTViT)")
     c.add_argument("--task", required=True, choices=CLASSIFY_TASKS, help="he, ht or location")
-    c.add_argument("--data", required=True, help="manifest.csv of a classification dataset (patient_id, scan_id, slice, label, synthetic, path)")
+    c.add_argument("--data", required=True, help="manifest.csv of a classification dataset (`ich dataset classify`)")
     c.add_argument("--arch", default=None, help="architecture (see ichkit.classify.models.MODELS; default: the preset's, else the task's)")
     c.add_argument("--preset", default="seed", choices=["seed", "smoke"], help="seed: the paper's recipe (default); smoke: tiny CI run")
     c.add_argument("--ratio", default=None, help="positives:negatives in training, 1:1, 1:2 or 1:4 (synthetic positives first, then oversampling)")
     c.add_argument("--synthetic", default=None, help="manifest of synthetic images (added to training only)")
     c.add_argument("--pretrained", default=None, help="local ImageNet weights file (never downloaded)")
     c.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
+    c.add_argument("--cam-guidance", type=float, default=None, metavar="WEIGHT",
+                   help="train the Grad-CAM heatmap onto the dilated hematoma (the manifest's guide maps) with this loss weight; 0: off")
     c.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
     c.add_argument("--workers", type=int, default=0, help="data-loading processes (0: in the training process)")
     c.add_argument("--resume", action="store_true", help="continue from OUTDIR/checkpoint.pt")
@@ -99,7 +101,7 @@ def run_classify(args) -> int:
     from ..progress import tqdm_bar
 
     task = get_task(args.task)
-    preset = PRESETS[task.name][args.preset].with_overrides(epochs=args.epochs)
+    preset = PRESETS[task.name][args.preset].with_overrides(epochs=args.epochs, cam_guidance=args.cam_guidance)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     progress, close = tqdm_bar("training", enabled=not args.no_progress)
     try:
