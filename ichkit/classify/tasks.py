@@ -135,9 +135,9 @@ def cohort_scans(task: Task, cohort_csv: str | Path, outcome: str) -> list[dict]
     names = task.classes[task.cam_head]
     scans = []
     for scan in read_cohort(cohort_csv, require_mask=task.samples_need_mask):
-        value = str(scan.extra.get(outcome, "")).strip()
         if outcome not in scan.extra:
-            raise TableError(cohort_csv, f"has no column {outcome!r} (the class of each scan)")
+            raise TableError(cohort_csv, f"has no column {outcome!r} (the class of each scan; ct, mask, label, scan_id, patient_id, timepoint mean other things)")
+        value = str(scan.extra[outcome]).strip()
         label = names.index(value) if value in names else int(value) if value.isdigit() else -1
         if not 0 <= label < len(names):
             raise TableError(cohort_csv, f"scan {scan.scan_id}: {outcome} {value!r} is not one of {', '.join(names)} or 0-{len(names) - 1}")

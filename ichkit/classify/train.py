@@ -178,13 +178,14 @@ class SampleSet:
 
     def __getitem__(self, i):
         import torch
-        from torchvision import tv_tensors
 
         r = self.rows[i]
         x = torch.from_numpy(np.load(Path(r["_base"]) / r["path"]).astype(np.float32))[None]
         has = bool(self.guided and r.get("guide"))
         guide = torch.from_numpy(np.load(Path(r["_base"]) / r["guide"]))[None] if has else torch.zeros(x.shape, dtype=torch.uint8)
         if self.augment:
+            from torchvision import tv_tensors
+
             x, guide = tv_tensors.Image(x), tv_tensors.Mask(guide)
             for aug in self.augment:
                 x, guide = aug(x, guide)

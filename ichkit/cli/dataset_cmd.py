@@ -6,6 +6,7 @@ has a hematoma in its mask)."""
 from __future__ import annotations
 
 from .common import add_json, add_progress, emit
+from .train_cmd import CLASSIFY_TASKS
 
 
 def register(sub) -> None:
@@ -22,7 +23,7 @@ def register(sub) -> None:
     b.set_defaults(func=run)
     c = actions.add_parser("classify", help="cohort CSV (patient_id, scan_id, ct, mask, outcome) -> classifier samples + manifest.csv")
     c.add_argument("source", help="cohort CSV (paths relative to the CSV)")
-    c.add_argument("--task", required=True, choices=("he", "ht", "location"), help="he: ROI slices; ht: whole volume; location: every slice")
+    c.add_argument("--task", required=True, choices=CLASSIFY_TASKS, help="he: ROI slices; ht: whole volume; location: every slice")
     c.add_argument("--outcome", required=True, metavar="COLUMN",
                    help="the cohort column with each scan's class: 0/1 (he, ht), or deep / lobar / infratentorial or 0-2 (location)")
     c.add_argument("--size", type=int, default=None, help="input size in pixels (default: the task's, 224 for the ViTs, 128 for CTNet)")
