@@ -418,6 +418,7 @@ def test_predict_all_writes_heatmaps_on_the_ct_grid(phantom_files, capsys):
         assert img.GetSize() == ref.shape[::-1] and np.allclose(img.GetSpacing(), ref.spacing) and np.allclose(img.GetOrigin(), ref.origin)
         assert all((out / png).is_file() for png in r["overlays"])
     assert len(report["he"]["overlays"]) == 3
+    assert {t: r["cam_guided"] for t, r in report.items()} == {"he": False, "ht": False, "location": True}  # whose map was trained
 
 
 def test_predict_he_with_empty_mask_fails_cleanly_and_ht_needs_no_mask(phantom_files, capsys):

@@ -246,4 +246,5 @@ def predict(clf: Classifier, ct: Volume, mask: Volume | None = None, *, passes: 
             lo = WINDOW_LEVEL_HU - WINDOW_WIDTH_HU / 2
             previews = [(z, np.clip((ct.array[z].astype(np.float32) - lo) / WINDOW_WIDTH_HU, 0, 1), heat[z] / max(float(heat.max()), 1e-8))]
         result["cam_target"] = target
+        result["cam_guided"] = bool(clf.config.get("preset", {}).get("cam_guidance"))  # the map was trained toward the lesion
     return Prediction(result, heat, previews)
