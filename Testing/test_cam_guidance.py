@@ -25,7 +25,7 @@ from ichkit.io import save_labelmap, save_volume  # noqa: E402
 from ichkit.labels import IPH  # noqa: E402
 
 SMALL = dict(shape=(32, 128, 128), spacing=(2.0, 2.0, 5.0))
-SIZE = 32
+SIZE = 64  # ResNet-18's last stage: a 2 x 2 grid (1 x 1 at 32 px, too coarse to guide)
 
 
 def _write_cohort(tmp, n: int, outcome=None):
@@ -134,12 +134,13 @@ def test_guidance_loss_moves_the_heatmap_predict_draws_onto_the_guide(arch, shap
     assert after > 0.8 and after > before + 0.25, (before, after)
 
 
-def test_train_classify_with_cam_guidance(location_data, tmp_path, capsys):
+@pytest.mark.parametrize("arch", ["dtvit_location_micro", "resnet18_location"])  # the DTViT and its CNN baseline
+def test_train_classify_with_cam_guidance(location_data, tmp_path, capsys, arch):
     _, _, manifest = location_data
     base = ["train", "classify", "--task", "location", "--data", str(manifest), "--preset", "smoke", "--epochs", "1", "--no-progress"]
-    assert main(base + ["--cam-guidance", "1", "-o", str(tmp_path / "guided")]) == 0
+    assert main(base + ["--arch", arch, "--cam-guidance", "1", "-o", str(tmp_path / "guided")]) == 0
     history = json.loads((tmp_path / "guided" / "history.json").read_text())
-    assert history["config"]["preset"]["cam_guidance"] == 1.0
+    assert history["config"]["preset"]["cam_guidance"] == 1.0 and history["config"]["arch"] == arch
     assert 0.0 < history["history"][0]["cam_guidance_loss"] <= 2.0
     capsys.readouterr()
     assert main(base + ["--cam-guidance", "-1", "-o", str(tmp_path / "negative")]) == 2
@@ -161,3 +162,15 @@ def test_guidance_needs_guide_maps(location_data, tmp_path, capsys):
                  "-o", str(tmp_path / "m"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "manifest.csv: Grad-CAM guidance needs guide maps" in err and "Traceback" not in err
+
+
+def test_a_one_cell_cam_grid_cannot_be_guided():
+    from ichkit.errors import OptionError
+
+    model = create_model("resnet18_location")  # 32 px -> a 1 x 1 last stage
+    x, y = torch.rand(2, 1, 32, 32), torch.tensor([[1, 0], [1, 2]])
+    targets, rows = cam_targets(model, TASKS["location"], y)
+    with cam_activations(model) as captured:
+        logits = model(x)
+    with pytest.raises(OptionError, match=r"CAM grid of 2 or more cells; at this input size the model's is \(1, 1\)"):
+        guidance_loss(model, logits, captured[-1], targets, torch.ones(2, 1, 32, 32), rows)

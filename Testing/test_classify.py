@@ -92,6 +92,9 @@ def test_model_registry_builds_each_family():
     assert vit.token_grid == (14, 14)
     dual = create_model("dtvit_location_micro", img_size=32, patch_size=8)
     assert dual(torch.rand(2, 1, 32, 32)).shape == (2, 5) and set(dual.heads) == {"ich", "location"}
+    for cnn in ("resnet18_location", "densenet121_location"):  # the DTViT study's CNN baselines, same two heads
+        net = create_model(cnn)
+        assert net(torch.rand(2, 1, 32, 32)).shape == (2, 5) and net.heads == dual.heads
     net = create_model("ctnet_ht_small")
     assert net(torch.rand(2, 1, 28, 32, 32)).shape == (2, 2)
     blocks = [m for m in net.modules() if isinstance(m, ResidualBlock3d)]

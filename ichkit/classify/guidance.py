@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import OptionError
 from ..explain import grad_cam_raw, upsample_cam
 
 PEAK_MARGIN = 1.0  # standard deviations the map must reach somewhere inside the guide
@@ -56,6 +57,8 @@ def guidance_loss(model, logits, act, targets, guide, rows):
     if not bool(rows.any()):
         return logits.new_zeros(())
     raw = grad_cam_raw(model, logits, act, targets, create_graph=True)[rows]
+    if raw[0].numel() < 2:
+        raise OptionError(None, f"Grad-CAM guidance needs a CAM grid of 2 or more cells; at this input size the model's is {tuple(raw.shape[2:])}")
     raw = raw / (raw.flatten(1).std(1).view(-1, *(1,) * (raw.ndim - 1)) + 1e-6)
     size, anchor = tuple(guide.shape[2:]), getattr(model, "cam_anchor", "centre")
     cam = upsample_cam(torch.relu(raw), size, anchor)

@@ -140,21 +140,27 @@ class MLPHead(nn.Sequential):
         super().__init__(nn.Dropout(dropout), nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, out))
 
 
-class DualTaskViT(ViTClassifier):
-    """DTViT (spec 7): one ViT encoder, two MLP heads (ICH vs normal; location). Logits are
+class _DualHeads:
+    """Spec 7's two MLP heads (ICH vs normal; location) in place of a model's `head`. Logits are
     concatenated [ich(2) | location(3)] so one tensor flows through losses and Grad-CAM."""
 
-    def __init__(self, size: str = "large", img_size: int = 224, patch_size: int = 16, dropout: float = DROPOUT,
-                 pretrained: str | None = None, locations: tuple[str, ...] = LOCATION_CLASSES, pool: str = "token"):
-        super().__init__(size, 2, img_size, patch_size, dropout, pretrained, pool)
+    def _dual_heads(self, dim: int, dropout: float, locations: tuple[str, ...]) -> None:
         del self.head
-        dim = self.net.num_features
         self.ich_head = MLPHead(dim, 2, dropout)
         self.location_head = MLPHead(dim, len(locations), dropout)
         self.heads = {"ich": slice(0, 2), "location": slice(2, 2 + len(locations))}
 
     def classify(self, f):
         return torch.cat([self.ich_head(f), self.location_head(f)], dim=1)
+
+
+class DualTaskViT(_DualHeads, ViTClassifier):
+    """DTViT (spec 7): one ViT encoder, two MLP heads."""
+
+    def __init__(self, size: str = "large", img_size: int = 224, patch_size: int = 16, dropout: float = DROPOUT,
+                 pretrained: str | None = None, locations: tuple[str, ...] = LOCATION_CLASSES, pool: str = "token"):
+        super().__init__(size, 2, img_size, patch_size, dropout, pretrained, pool)
+        self._dual_heads(self.net.num_features, dropout, locations)
 
 
 class ResidualBlock3d(nn.Module):
@@ -248,6 +254,14 @@ class TorchvisionClassifier(_TwoStage):
         return getattr(self.net, self._cam)
 
 
+class DualTaskCNN(_DualHeads, TorchvisionClassifier):
+    """The DTViT study's CNN baselines for the location task: a torchvision trunk with spec 7's two heads."""
+
+    def __init__(self, arch: str, pretrained: str | None = None, dropout: float = DROPOUT, locations: tuple[str, ...] = LOCATION_CLASSES):
+        super().__init__(arch, 2, pretrained, dropout)
+        self._dual_heads(self.head[-1].in_features, dropout, locations)
+
+
 def _drop(kw: dict, *names) -> dict:
     """Model factories share one call signature; each ignores what it does not use."""
     return {k: v for k, v in kw.items() if k not in names}
@@ -268,6 +282,8 @@ register_model("ctnet_ht_small", lambda **kw: CTNet(**{"widths": (8, 16, 32), "b
                                                       **_drop(kw, "img_size", "patch_size", "pretrained")}))
 register_model("resnet18", lambda **kw: TorchvisionClassifier("resnet18", **_drop(kw, "img_size", "patch_size")))
 register_model("densenet121", lambda **kw: TorchvisionClassifier("densenet121", **_drop(kw, "img_size", "patch_size")))
+for _cnn in ("resnet18", "densenet121"):
+    register_model(f"{_cnn}_location", functools.partial(lambda cnn, **kw: DualTaskCNN(cnn, **_drop(kw, "img_size", "patch_size")), _cnn))
 
 # which kind of input each architecture reads: 2D images (ROI or whole slices) or a 3D volume
 VOLUME_MODELS = frozenset({"ctnet_ht", "ctnet_ht_small"})
