@@ -214,7 +214,7 @@ RESULT = {  # the shape of `ich predict --json`
     "results": {
         "he": {"probability": 0.62, "interval": [0.41, 0.8], "class": "expansion", "demo": True, "model": "ich-demo-he-vit",
                "heatmap": "he_gradcam.nii.gz"},
-        "ht": {"probability": 0.1, "interval": [0.02, 0.2], "class": "no HT", "demo": False, "model": "ht-v1"},
+        "ht": {"probability": 0.1, "interval": [0.02, 0.2], "class": "no HT", "demo": False, "model": "ht-v1", "cam_guided": True},
     },
 }
 
@@ -238,7 +238,8 @@ def test_predict_risk_panel_gradcam_and_radiomics(samples, tmp_path):
     assert float(table.GetCellText(0, 1)) == 0.62 and table.GetCellText(1, 5) == "ht-v1"
     text = logic.risk_text(logic.risk_rows(RESULT))
     assert text.splitlines()[0] == "Hematoma expansion: 62 % (90 % interval 41-80 %), expansion - DEMO MODEL, NOT FOR CLINICAL USE"
-    assert "DEMO" not in text.splitlines()[1]
+    assert "DEMO" not in text.splitlines()[1] and "trained toward" not in text.splitlines()[0]
+    assert text.splitlines()[1].endswith("no HT (heatmap trained toward the hematoma)")  # a guided model's map says so
 
     heat = ct.with_array(np.linspace(0, 1, ct.array.size, dtype=np.float32).reshape(ct.shape))
     heat_path = save_volume(heat, tmp_path / "he_gradcam.nii.gz")

@@ -255,6 +255,8 @@ def test_risk_panel_and_gradcam_overlay(phantoms, browser, tmp_path):
             assert 0.0 <= low <= high <= 100.0
             assert page.locator(f"#risk-class-{task}").inner_text().strip()
             expect(page.locator(f"#risk-warning-{task}")).to_have_text(DEMO_WARNING)
+        expect(page.locator("#risk-guided-location")).to_have_text("heatmap trained toward the hematoma")  # the guided demo model
+        expect(page.locator("#risk-guided-he")).to_have_count(0)
         expect(page.locator("#risk-he-observed")).to_contain_text("expansion")
         status = page.locator("#status").inner_text()
         assert re.search(r"Predicted base_ct in [\d.]+ s", status), status

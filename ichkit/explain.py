@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import numpy as np
 
 CAM_DILATION_MM = 10.0  # "inside the hematoma" tolerance of the attention check
+GUIDED_NOTE = "heatmap trained toward the hematoma"  # shown wherever a guided model's map appears (ichkit.classify.guidance)
 
 
 def _vit_tokens_to_grid(tensor, grid: tuple[int, int], prefix: int):

@@ -16,6 +16,7 @@ from typing import Any
 from ichkit import scene
 from ichkit.atomic import check_writable, write_text
 from ichkit.jobs import Job, ich_argv
+from ichkit.explain import GUIDED_NOTE
 from ichkit.models.registry import DEMO_NOTICE as DEMO_WARNING
 
 TASKS = ("he", "ht", "location")
@@ -51,7 +52,7 @@ def risk_rows(result: dict) -> list[dict[str, Any]]:
         rows.append({
             "Task": TASK_TITLES[task], "Probability": float(r["probability"]), "Interval low": float(low),
             "Interval high": float(high), "Class": str(r.get("class", "")),
-            "Model": str(r.get("model", "")), "Demo": bool(r.get("demo", False)),
+            "Model": str(r.get("model", "")), "Demo": bool(r.get("demo", False)), "Heatmap trained": bool(r.get("cam_guided", False)),
         })
     return rows
 
@@ -59,7 +60,8 @@ def risk_rows(result: dict) -> list[dict[str, Any]]:
 def risk_text(rows: list[dict[str, Any]]) -> str:
     """The risk panel: one line per task, with the demo warning where a demo model answered."""
     lines = [f"{r['Task']}: {100 * r['Probability']:.0f} % (90 % interval {100 * r['Interval low']:.0f}-"
-             f"{100 * r['Interval high']:.0f} %), {r['Class']}" + (f" - {DEMO_WARNING.upper()}" if r["Demo"] else "") for r in rows]
+             f"{100 * r['Interval high']:.0f} %), {r['Class']}" + (f" - {DEMO_WARNING.upper()}" if r["Demo"] else "")
+             + (f" ({GUIDED_NOTE})" if r["Heatmap trained"] else "") for r in rows]
     return "\n".join(lines)
 
 

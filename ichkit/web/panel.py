@@ -10,6 +10,8 @@ from __future__ import annotations
 from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
+from ..explain import GUIDED_NOTE
+
 FORM_DEFAULTS = {
     "ct_path": "",
     "mask_path": "",
@@ -105,6 +107,7 @@ def _build_risk(ctrl) -> None:
             html.Span(" %): ")
             html.Span("{{ r.label }}", id=("`risk-class-${r.task}`",), classes="font-weight-bold")
             html.Div("{{ r.warning }}", v_if=("r.warning",), id=("`risk-warning-${r.task}`",), classes="text-caption text-error")
+            html.Div(GUIDED_NOTE, v_if=("r.cam_guided",), id=("`risk-guided-${r.task}`",), classes="text-caption")
         html.Div("observed at follow-up: {{ ich.verdict }}", v_if=("r.task === 'he' && ich.verdict",), id="risk-he-observed", classes="text-caption")
     with html.Div(v_if=("ich.cam_tasks.length",), classes="mt-2"):
         v3.VCheckbox(v_model=("cam_show",), label="Grad-CAM overlay", id="cam-show", density="compact", hide_details=True)

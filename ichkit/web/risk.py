@@ -57,7 +57,8 @@ def risk_rows(result: dict, errors: dict[str, str] | None = None) -> list[dict[s
         if r is not None:
             low, high = r["interval"]
             row.update(probability=float(r["probability"]), low=float(low), high=float(high), label=str(r.get("class", "")),
-                       model=str(r.get("model", "")), warning=str(r.get("warning", "")), heatmap=bool(r.get("heatmap")))
+                       model=str(r.get("model", "")), warning=str(r.get("warning", "")), heatmap=bool(r.get("heatmap")),
+                       cam_guided=bool(r.get("cam_guided")))
         elif not row["error"]:
             row["error"] = "no result"
         rows.append(row)
