@@ -104,7 +104,13 @@ def test_geometric_augmentation_moves_the_guide_with_the_image(tmp_path):
 @pytest.mark.parametrize("arch,shape", [("dtvit_location_micro", (6, 1, 32, 32)), ("ctnet_ht_small", (2, 1, 8, 24, 24))])
 def test_guidance_loss_moves_the_heatmap_predict_draws_onto_the_guide(arch, shape):
     """A few steps on the guidance loss alone: the share of `grad_cam`'s map (what `ich predict`
-    shows) inside the guide rises from chance (about half) to most of it, by double backward."""
+    shows) inside the guide rises from chance (about half) to most of it, by double backward.
+
+    The steps run in eval mode, so the map optimised is the one `grad_cam` draws (BatchNorm's
+    running statistics, no dropout). In train mode CTNet's BatchNorm normalised a batch of two
+    while the measurement used running statistics that lag 40 steps behind: the share after 40
+    steps then ranged 0.43-1.00 over seeds and moved with the thread count (0.634 on one machine).
+    In eval mode at lr 1e-3 it is 0.965-1.00 over seeds 0-11 for both networks, at 1 and 2 threads."""
     torch.manual_seed(0)
     task = TASKS["location" if arch.startswith("dtvit") else "ht"]
     model = create_model(arch, **({"img_size": 32, "patch_size": 8} if arch.startswith("dtvit") else {}))
@@ -121,8 +127,8 @@ def test_guidance_loss_moves_the_heatmap_predict_draws_onto_the_guide(arch, shap
         return float((cam * guide[:, 0]).sum() / cam.sum())
 
     before = share()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.eval()
     for _ in range(40):
         with cam_activations(model) as captured:
             logits = model(x)
