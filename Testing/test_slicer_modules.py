@@ -192,7 +192,7 @@ def test_dependencies_missing_list_and_pip_command(tmp_path):
 
 def test_dependencies_cover_the_backend_and_cmake_ships_it():
     """Every runtime dependency of ichkit is installable by the modules (or is Slicer's own), and
-    the extension installs ichkit and Resources/ beside the modules instead of pip-installing them."""
+    the extension installs ichkit (its data files inside) beside the modules instead of pip-installing them."""
     import re
     import tomllib
 
@@ -204,7 +204,7 @@ def test_dependencies_cover_the_backend_and_cmake_ships_it():
     assert needed - offered - {p.lower() for p in deps.SLICER_PROVIDES} - {"torchvision"} == set()
     assert "ichkit" not in deps.REQUIREMENTS
     cmake = (root / "CMakeLists.txt").read_text()
-    assert re.search(r"set\(ICHToolkit_BACKEND ichkit Resources\)", cmake) and "Slicer_INSTALL_QTSCRIPTEDMODULES_LIB_DIR" in cmake
+    assert re.search(r"set\(ICHToolkit_BACKEND ichkit\)", cmake) and "Slicer_INSTALL_QTSCRIPTEDMODULES_LIB_DIR" in cmake
 
 
 # --- ICHPredict ---

@@ -6,8 +6,8 @@ labels as a leakage check (AUC must stay near 0.5).
                                            [--device cuda] [--workers 16] [--no-ship]
 
 Labels (ichkit.classify.phantoms): HE = hypodense islands in the clot; HT = a hematoma present
-at all; location = where make_phantom drew the hematoma. Models go to Resources/models/<id>/ and
-their file entries (sha256, size) into Resources/models.json.
+at all; location = where make_phantom drew the hematoma. Models go to ichkit/resources/models/<id>/ and
+their file entries (sha256, size) into ichkit/resources/models.json.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from ichkit.explain import mass_inside
 from ichkit.labels import IPH
 from ichkit.models.checksum import sha256_file
 from ichkit.parallel import map_cases
-from ichkit.resources import REPO_ROOT
+from ichkit.resources import resources_dir
 
 TRAIN_BASE, TEST_BASE = 1, 2  # seed families: held-out phantoms never share a seed with training
 N_TEST = 40
@@ -108,13 +108,13 @@ def evaluate(task: str, model_dir: Path, cam: bool) -> dict:
 
 
 def ship(task: str, model: Path) -> dict:
-    """Copy the model into Resources/models/<id>/ and write its sha256 and size into models.json."""
+    """Copy the model into ichkit/resources/models/<id>/ and write its sha256 and size into models.json."""
     model_id = DEMO_MODELS[task]
-    dest = REPO_ROOT / "Resources" / "models" / model_id / "model.pt"
+    dest = resources_dir() / "models" / model_id / "model.pt"
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(model, dest)
     file = {"name": "model.pt", "url": None, "sha256": sha256_file(dest), "size": dest.stat().st_size}
-    registry = REPO_ROOT / "Resources" / "models.json"
+    registry = resources_dir() / "models.json"
     doc = json.loads(registry.read_text())
     entry = next(m for m in doc["models"] if m["id"] == model_id)
     entry["files"] = [file]
@@ -127,7 +127,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/ich-demo-classify"))
     ap.add_argument("--tasks", nargs="+", default=list(DEMO))
     ap.add_argument("--shuffled", action="store_true", help="also train on shuffled labels (leakage check)")
-    ap.add_argument("--no-ship", action="store_true", help="do not copy the models into Resources/models/")
+    ap.add_argument("--no-ship", action="store_true", help="do not copy the models into ichkit/resources/models/")
     ap.add_argument("--device", default="cpu", help="training device (cpu, cuda)")
     ap.add_argument("--workers", type=int, default=1, help="processes for phantoms and data loading")
     args = ap.parse_args()

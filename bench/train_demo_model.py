@@ -2,7 +2,7 @@
 
 Reproducible: phantoms from fixed seeds, a fixed preset (seeded torch / numpy), nnU-Net v2 via
 `ichkit.segment`. The result is exported as TorchScript plus its preprocessing facts into
-Resources/models/ich-demo-phantom/, and its entry in Resources/models.json (files' sha256 and
+ichkit/resources/models/ich-demo-phantom/, and its entry in ichkit/resources/models.json (files' sha256 and
 size, classes, spacing, normalisation) is updated.
 
     python bench/train_demo_model.py [--work /tmp/ich-demo-train] [--device cuda] [--steps data,train,export]
@@ -25,7 +25,7 @@ from ichkit.atomic import write_json
 from ichkit.models.checksum import sha256_file
 from ichkit.models.registry import MANIFEST, validate_manifest
 from ichkit.phantom import write_phantom_cohort
-from ichkit.resources import REPO_ROOT, resource_path, resources_dir
+from ichkit.resources import resource_path, resources_dir
 from ichkit.segment.dataset import build_dataset
 from ichkit.segment.nnunet_train import train
 from ichkit.segment.presets import Preset
@@ -58,7 +58,7 @@ STEPS = ("data", "train", "export")
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=Path("/tmp/ich-demo-train"))
-    ap.add_argument("--out", type=Path, default=REPO_ROOT / "Resources" / "models" / "ich-demo-phantom")
+    ap.add_argument("--out", type=Path, default=resources_dir() / "models" / "ich-demo-phantom")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cuda")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for data writing and augmentation")
     ap.add_argument("--n-train", type=int, default=N_TRAIN, help="training phantoms")
@@ -95,7 +95,7 @@ def main() -> None:
 
 
 def register(files: list[Path], checkpoint: str, n_train: int) -> dict:
-    """Write the demo model's entry into Resources/models.json (replacing an older one)."""
+    """Write the demo model's entry into ichkit/resources/models.json (replacing an older one)."""
     facts = json.loads(files[1].read_text())
     entry = {
         "id": MODEL_ID,

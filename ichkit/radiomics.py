@@ -1,6 +1,6 @@
 """Handcrafted radiomics of the hematoma with pyradiomics (spec 4), one scan or a cohort.
 
-Parameter presets live in `Resources/radiomics/` (`shape`, `default`, `full`; their comments say
+Parameter presets live in `ichkit/resources/radiomics/` (`shape`, `default`, `full`; their comments say
 why each CT setting was chosen); any pyradiomics YAML/JSON parameter file works too. A cohort runs
 in worker processes and never aborts on one bad scan: the scan's row carries the error instead.
 """

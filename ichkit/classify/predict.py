@@ -2,7 +2,7 @@
 the spread of an ensemble of fold models), and a Grad-CAM heatmap on the CT grid.
 
 Models come from a training folder (`model.pt`; several `model*.pt` form an ensemble) or from the
-registry by id (task "classification"): files shipped under `Resources/models/<id>/` are used
+registry by id (task "classification"): files shipped under `ichkit/resources/models/<id>/` are used
 in place, others are installed in the cache; either way each file is SHA-256-checked first.
 With no model named, the phantom-trained demo model of the task runs, with a warning.
 """

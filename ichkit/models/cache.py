@@ -3,7 +3,7 @@
 `<root>` is `$ICHKIT_CACHE`, else `$XDG_CACHE_HOME/ichkit`, else `~/.cache/ichkit`. Files are
 placed one by one (each atomically, each SHA-256-checked) and the marker `installed.json` is
 written last, so an interrupted download or import never looks installed. Small demo models may
-instead ship with the product in `Resources/models/<id>/`: those count as installed, read-only.
+instead ship with the product in `ichkit/resources/models/<id>/`: those count as installed, read-only.
 """
 
 from __future__ import annotations
