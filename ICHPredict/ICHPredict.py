@@ -157,13 +157,14 @@ class ICHPredictLogic(ScriptedLoadableModuleLogic):
 
     def showResult(self, result, volumeNode, tableNode=None, opacity=0.4):
         """Risk table and panel text; the first Grad-CAM heatmap over the CT."""
-        from ICHPredictLib.logic import gradcam_paths, risk_rows, risk_table, risk_text, show_gradcam
+        from ICHPredictLib.logic import risk_table, risk_text, show_gradcam
+        from ichkit.app.predict import heatmap_paths
 
         table = risk_table(slicer.mrmlScene, result, f"{volumeNode.GetName()} ICH risks", node=tableNode)
-        heatmaps = gradcam_paths(result)
+        heatmaps = heatmap_paths(result)
         if heatmaps:
             show_gradcam(slicer.mrmlScene, next(iter(heatmaps.values())), volumeNode, opacity)
-        return table, risk_text(risk_rows(result))
+        return table, risk_text(result)
 
 
 class ICHPredictTest(ScriptedLoadableModuleTest):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from ichkit.errors import OptionError, OutputExistsError
-from ichkit.groundtruth import MaskSource, save_ground_truth
+from ichkit.app.groundtruth import save_ground_truth
+from ichkit.app.source import MaskSource
 from ichkit.io import load_ct, load_mask
 from ichkit.labels import EDEMA, IPH, IVH
 from ichkit.phantom import make_phantom

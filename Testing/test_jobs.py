@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ichkit import jobs
+from ichkit.app import jobs
 from ichkit.progress import json_lines
 
 CHILD = textwrap.dedent("""

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ichkit.jobs import Job
+from ichkit.app.jobs import Job
+from ichkit.app.predict import PredictRequest, heatmap_paths
 from ichkit.labels import IPH, IVH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +91,7 @@ def test_segment_job_to_scene_table_edit_verdict_exports(samples, tmp_path):
 
     monitor = _run(JobMonitor(job, bar, status, "Segmenting", on_done))
     assert monitor.outcome == "done" and bar.value == 100
-    assert "ich-demo-phantom 0.2" in status.text and "NOT FOR CLINICAL USE" in status.text
+    assert "ich-demo-phantom 0.2" in status.text and "demo model, not for clinical use" in status.text
     (out,) = seen
     truth = json.loads(base["json"].read_text())["volumes_ml"]
     table = out.table
@@ -127,7 +128,7 @@ def test_segment_job_to_scene_table_edit_verdict_exports(samples, tmp_path):
 def test_job_monitor_shows_failure_and_cancel(tmp_path):
     from ICHSegmentLib.jobmonitor import JobMonitor
 
-    from ichkit.jobs import ich_argv
+    from ichkit.app.jobs import ich_argv
 
     bar, status = FakeQtProgressBar(), FakeQtLabel()
     failed = _run(JobMonitor(Job(ich_argv("inspect", tmp_path / "nope.nii.gz")).start(), bar, status, "Segmenting", str))
@@ -230,20 +231,17 @@ def test_predict_risk_panel_gradcam_and_radiomics(samples, tmp_path):
     ct_node = scene.volume_to_node(mrml, ct, "ct")
     seg_node = scene.labelmap_to_segmentation(mrml, load_mask(base["labels"], ct), ct_node)
 
-    argv = logic.predict_argv("ct.nii.gz", "mask.nii.gz", tmp_path)
-    assert argv[3:] == ["--progress-json", "predict", "ct.nii.gz", "--mask", "mask.nii.gz", "--task", "all",
-                        "-o", str(tmp_path), "--json", "--overwrite"]
     table = logic.risk_table(mrml, RESULT, "risks")
     assert table.GetNumberOfRows() == 2 and table.GetCellText(0, 0) == "Hematoma expansion"
     assert float(table.GetCellText(0, 1)) == 0.62 and table.GetCellText(1, 5) == "ht-v1"
-    text = logic.risk_text(logic.risk_rows(RESULT))
+    text = logic.risk_text(RESULT)
     assert text.splitlines()[0] == "Hematoma expansion: 62 % (90 % interval 41-80 %), expansion - DEMO MODEL, NOT FOR CLINICAL USE"
     assert "DEMO" not in text.splitlines()[1] and "trained toward" not in text.splitlines()[0]
     assert text.splitlines()[1].endswith("no HT (heatmap trained toward the hematoma)")  # a guided model's map says so
 
     heat = ct.with_array(np.linspace(0, 1, ct.array.size, dtype=np.float32).reshape(ct.shape))
     heat_path = save_volume(heat, tmp_path / "he_gradcam.nii.gz")
-    assert logic.gradcam_paths({**RESULT, "output": str(tmp_path)}) == {"he": heat_path}
+    assert heatmap_paths({**RESULT, "output": str(tmp_path)}) == {"he": heat_path}
     composite = mrml.AddNewNodeByClass("vtkMRMLSliceCompositeNode")
     node = logic.show_gradcam(mrml, heat_path, ct_node, opacity=0.3)
     assert composite.GetForegroundVolumeID() == node.GetID() and composite.GetBackgroundVolumeID() == ct_node.GetID()
@@ -300,10 +298,9 @@ def test_command_lines_parse_with_the_real_cli_when_it_has_them(argv_of):
 
     if argv_of not in COMMANDS:
         pytest.skip(f"`ich {argv_of}` is not in this checkout yet")
-    from ICHPredictLib.logic import predict_argv
     from ICHSynthLib.logic import balance_argv, reader_study_argv, sample_argv, train_argv
 
-    lines = {"predict": [predict_argv("c", "m", "o")],
+    lines = {"predict": [PredictRequest("c", "o", "m", overwrite=True).argv()],
              "synth": [train_argv("m", "o"), sample_argv("m", "o", n=2), balance_argv("a", "b", "o"), reader_study_argv("a", "b", "o", n=2)]}
     for argv in lines[argv_of]:
         build_parser().parse_args(argv[3:])

@@ -275,7 +275,7 @@ def test_risk_panel_and_gradcam_overlay(phantoms, browser, tmp_path):
 
         # another task's heatmap (another region), then off again: back to the plain CT
         page.click(".v-select:has(#cam-task) .v-field")
-        page.get_by_role("option", name="Haemorrhagic transformation").click()
+        page.get_by_role("option", name="Hemorrhagic transformation").click()
         _wait_redness(page, lambda red: abs(red - full) > MIN_REDNESS)
         page.uncheck("#cam-show")
         _wait_redness(page, lambda red: abs(red - plain) < MIN_REDNESS)

@@ -17,7 +17,11 @@ from ichkit.phantom import make_phantom, write_phantom
 from ichkit.web import access, job, risk
 from ichkit.web.export import export_scan, save_ground_truth
 from ichkit.web.report import key_slice, overlay_rgb
-from ichkit.web.state import DEMO_WARNING, Session, Source, case_name, measure_dict
+from ichkit.app import jobs, predict, segment
+from ichkit.app.measurements import measure_dict
+from ichkit.app.source import MaskSource
+from ichkit.models.registry import DEMO_NOTICE as DEMO_WARNING
+from ichkit.web.state import Session, case_name
 
 SMALL = {"shape": (16, 128, 128), "spacing": (2.0, 2.0, 5.0)}
 
@@ -87,7 +91,7 @@ def test_followup_gives_a_verdict(cases):
 def test_export_writes_four_files_and_refuses_to_overwrite(cases, tmp_path):
     session = _session(cases)
     scan = session.baseline
-    scan.source = Source("ich-demo-phantom", "0.2", demo=True)
+    scan.source = MaskSource("ich-demo-phantom", "0.2", demo=True)
     paths = export_scan(scan, tmp_path)
     assert sorted(p.name for p in paths.values()) == ["base_ct_report.html", "base_ct_seg.nii.gz", "base_ct_seg.seg.nrrd", "base_ct_volumes.csv"]
     back = load_mask(paths["seg.nrrd"], scan.ct)
@@ -105,7 +109,7 @@ def test_export_writes_four_files_and_refuses_to_overwrite(cases, tmp_path):
 def test_ground_truth_in_nnunet_layout_with_provenance(cases, tmp_path):
     session = _session(cases)
     scan = session.baseline
-    scan.source = Source("blast-ct-v1-single", "1.0.0")
+    scan.source = MaskSource("blast-ct-v1-single", "1.0.0")
     edited = scan.labels.array.copy()
     edited[edited == 2] = 0
     scan.edit(scan.labels.with_array(edited))
@@ -147,15 +151,15 @@ def test_host_and_token_rules():
 
 
 def test_job_output_parsing(tmp_path):
-    assert job.parse_progress('{"progress": 0.5, "done": 1, "total": 2, "what": "patch"}')["done"] == 1
-    assert job.parse_progress("segment: 50%") is None and job.parse_progress("{not json") is None
+    assert jobs.parse_progress('{"progress": 0.5, "done": 1, "total": 2, "what": "patch"}')["done"] == 1
+    assert jobs.parse_progress("segment: 50%") is None and jobs.parse_progress("{not json") is None
     mask = tmp_path / "p_seg.nii.gz"
     mask.write_bytes(b"x")
     printed = json.dumps({"files": {"labels_nifti": str(mask)}, "provenance": {"model": {"id": "m", "version": "2", "demo": True}}}, indent=2)
-    result = job.parse_result("warning: slow\n" + printed + "\n")
-    assert job.find_output(result, tmp_path) == mask
-    assert job.model_of(result) == {"id": "m", "version": "2", "demo": True}
-    assert job.segment_argv("ct.nii.gz", tmp_path)[-5:] == ["segment", "ct.nii.gz", "-o", str(tmp_path), "--json"]
+    result = jobs.parse_result("warning: slow\n" + printed + "\n")
+    assert segment.find_mask(result, tmp_path) == mask
+    assert segment.model_of(result) == {"id": "m", "version": "2", "demo": True}
+    assert segment.SegmentRequest("ct.nii.gz", tmp_path).argv()[-5:] == ["segment", "ct.nii.gz", "-o", str(tmp_path), "--json"]
 
 
 def test_segment_job_reports_a_failure_line(tmp_path):
@@ -176,24 +180,25 @@ def test_he_blocker_gives_the_backend_reason(cases):
     assert "no hematoma voxel" in risk.he_blocker(ct, empty)
     assert "no hematoma voxel" in risk.he_blocker(ct, labels.with_array((labels.array == 2).astype(np.uint8) * 2))  # IVH only
     assert "segment or load a mask" in risk.he_blocker(ct, None)
-    assert "--mask" not in risk.predict_argv("ct.nii.gz", "out") and risk.predict_argv("ct.nii.gz", "out", "m.nii.gz")[-2:] == ["--mask", "m.nii.gz"]
+    assert "--mask" not in predict.PredictRequest("ct.nii.gz", "out").argv()
+    assert predict.PredictRequest("ct.nii.gz", "out", "m.nii.gz").argv()[-2:] == ["--mask", "m.nii.gz"]
 
 
 def test_risk_rows_errors_and_staleness(cases, tmp_path):
     result = {"output": str(tmp_path), "results": {
         "ht": {"probability": 0.25, "interval": [0.2, 0.3], "class": "no transformation", "model": "m", "warning": DEMO_WARNING, "heatmap": "ht_gradcam.nii.gz"},
         "location": {"probability": 0.6, "interval": [0.5, 0.7], "class": "lobar", "model": "m"}}}
-    rows = {r["task"]: r for r in risk.risk_rows(result, {"he": "no ROI"})}
+    rows = {r["task"]: r for r in predict.risk_rows(result, {"he": "no ROI"})}
     assert rows["he"]["error"] == "no ROI" and rows["ht"]["warning"] == DEMO_WARNING and rows["ht"]["heatmap"]
     assert (rows["location"]["probability"], rows["location"]["low"], rows["location"]["label"]) == (0.6, 0.5, "lobar")
-    assert rows["location"]["error"] == "" and risk.risk_rows({})[0]["error"] == "no result"
-    assert risk.heatmap_paths(result) == {"ht": tmp_path / "ht_gradcam.nii.gz"}
+    assert rows["location"]["error"] == "" and predict.risk_rows({})[0]["error"] == "no result"
+    assert predict.heatmap_paths(result) == {"ht": tmp_path / "ht_gradcam.nii.gz"}
 
     session = _session(cases)
     scan = session.baseline
-    scan.set_risk(list(rows.values()), risk.heatmap_paths(result), scan.labels)
+    scan.set_risk(list(rows.values()), predict.heatmap_paths(result), scan.labels)
     panel = session.panel()
-    assert not panel["risk_stale"] and panel["cam_tasks"] == [{"title": risk.TASK_TITLES["ht"], "value": "ht"}]
+    assert not panel["risk_stale"] and panel["cam_tasks"] == [{"title": predict.TASK_TITLES["ht"], "value": "ht"}]
     grown = scan.labels.array.copy()
     grown[key_slice(scan), 10:20, 10:20] = IPH
     scan.edit(scan.labels.with_array(grown))
@@ -209,11 +214,11 @@ def test_risk_job_with_an_empty_mask_runs_ht_and_location(cases, tmp_path):
     events = running.job.wait(timeout=300)
     kind, result = events[-1]
     assert kind == "done", result
-    rows = {r["task"]: r for r in risk.risk_rows(result, running.blocked)}
+    rows = {r["task"]: r for r in predict.risk_rows(result, running.blocked)}
     assert "no hematoma voxel" in rows["he"]["error"]
     for task in ("ht", "location"):
         assert 0 <= rows[task]["probability"] <= 1 and 0 <= rows[task]["low"] <= rows[task]["high"] <= 1 and rows[task]["warning"] == DEMO_WARNING
-    heat = risk.load_heatmap(risk.heatmap_paths(result)["ht"], ct)
+    heat = risk.load_heatmap(predict.heatmap_paths(result)["ht"], ct)
     assert heat.same_geometry(ct) and 0 <= heat.array.min() and heat.array.max() <= 1
 
 

@@ -15,19 +15,12 @@ from typing import Any
 
 from ichkit import scene
 from ichkit.atomic import check_writable, write_text
-from ichkit.jobs import Job, ich_argv
+from ichkit.app.jobs import Job
+from ichkit.app.predict import PredictRequest, risk_rows
 from ichkit.explain import GUIDED_NOTE
 from ichkit.models.registry import DEMO_NOTICE as DEMO_WARNING
 
-TASKS = ("he", "ht", "location")
-TASK_TITLES = {"he": "Hematoma expansion", "ht": "Hemorrhagic transformation", "location": "Location"}
 DEFAULT_OPACITY = 0.4
-
-
-def predict_argv(ct_path: str | Path, mask_path: str | Path, outdir: str | Path, task: str = "all",
-                 device: str | None = None, python: str | None = None) -> list[str]:
-    argv = ich_argv("predict", ct_path, "--mask", mask_path, "--task", task, "-o", outdir, "--json", "--overwrite", python=python)
-    return argv + (["--device", device] if device else [])
 
 
 def start_prediction(volume_node: Any, segmentation_node: Any, workdir: str | Path, task: str = "all",
@@ -39,40 +32,26 @@ def start_prediction(volume_node: Any, segmentation_node: Any, workdir: str | Pa
     ct = scene.node_to_volume(volume_node)
     ct_path = save_volume(ct, workdir / "ct.nii.gz", overwrite=True)
     mask_path = save_labelmap(scene.segmentation_to_labelmap(segmentation_node, ct), workdir / "mask.nii.gz", overwrite=True)
-    return Job(predict_argv(ct_path, mask_path, workdir / "out", task, device, python)).start()
+    return Job(PredictRequest(ct_path, workdir / "out", mask_path, task, device, overwrite=True, python=python).argv()).start()
 
 
-def risk_rows(result: dict) -> list[dict[str, Any]]:
-    """One row per task the result holds: probability, interval, class, model, demo flag."""
-    rows = []
-    results = result.get("results", {})
-    for task in [t for t in TASKS if t in results]:
-        r = results[task]
-        low, high = r["interval"]
-        rows.append({
-            "Task": TASK_TITLES[task], "Probability": float(r["probability"]), "Interval low": float(low),
-            "Interval high": float(high), "Class": str(r.get("class", "")),
-            "Model": str(r.get("model", "")), "Demo": bool(r.get("demo", False)), "Heatmap trained": bool(r.get("cam_guided", False)),
-        })
-    return rows
+def table_rows(result: dict) -> list[dict[str, Any]]:
+    """The risk table: one row per task the result holds (`ichkit.app.predict.risk_rows`), as columns."""
+    return [{"Task": r["title"], "Probability": r["probability"], "Interval low": r["low"], "Interval high": r["high"],
+             "Class": r["label"], "Model": r["model"], "Demo": r["demo"], "Heatmap trained": r["cam_guided"]}
+            for r in risk_rows(result) if not r["error"]]
 
 
-def risk_text(rows: list[dict[str, Any]]) -> str:
+def risk_text(result: dict) -> str:
     """The risk panel: one line per task, with the demo warning where a demo model answered."""
-    lines = [f"{r['Task']}: {100 * r['Probability']:.0f} % (90 % interval {100 * r['Interval low']:.0f}-"
-             f"{100 * r['Interval high']:.0f} %), {r['Class']}" + (f" - {DEMO_WARNING.upper()}" if r["Demo"] else "")
-             + (f" ({GUIDED_NOTE})" if r["Heatmap trained"] else "") for r in rows]
+    lines = [f"{r['title']}: {100 * r['probability']:.0f} % (90 % interval {100 * r['low']:.0f}-"
+             f"{100 * r['high']:.0f} %), {r['label']}" + (f" - {DEMO_WARNING.upper()}" if r["demo"] else "")
+             + (f" ({GUIDED_NOTE})" if r["cam_guided"] else "") for r in risk_rows(result) if not r["error"]]
     return "\n".join(lines)
 
 
-def gradcam_paths(result: dict) -> dict[str, Path]:
-    """Task -> its Grad-CAM NIfTI on the CT grid (tasks run with --no-cam have none)."""
-    folder = Path(result.get("output", "."))
-    return {task: folder / r["heatmap"] for task, r in result.get("results", {}).items() if r.get("heatmap")}
-
-
 def risk_table(mrml_scene: Any, result: dict, name: str, node: Any = None) -> Any:
-    return scene.table_node(mrml_scene, name, risk_rows(result), node=node)
+    return scene.table_node(mrml_scene, name, table_rows(result), node=node)
 
 
 def show_gradcam(mrml_scene: Any, heatmap_path: str | Path, ct_node: Any, opacity: float = DEFAULT_OPACITY, node: Any = None) -> Any:

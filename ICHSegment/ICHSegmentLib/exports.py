@@ -1,5 +1,5 @@
 """What ICHSegment writes from the scene: the mask as .seg.nrrd, NIfTI and DICOM SEG, and ground
-truth for training. The writers are the backend's (`ichkit.io`, `ichkit.groundtruth`), the same
+truth for training. The writers are the backend's (`ichkit.io`, `ichkit.app.groundtruth`), the same
 the CLI and the web workstation use; this file only reads the nodes.
 """
 
@@ -47,9 +47,9 @@ def export_segmentation(volume_node: Any, segmentation_node: Any, outdir: str | 
 
 def save_ground_truth(volume_node: Any, segmentation_node: Any, dataset: str | Path, case_id: str, *,
                       patient_id: str | None = None, overwrite: bool = False) -> dict[str, Path]:
-    """The refined mask with its provenance into an nnU-Net dataset folder (`ichkit.groundtruth`)."""
-    from ichkit import groundtruth
-    from ichkit.web.state import measure_dict
+    """The refined mask with its provenance into an nnU-Net dataset folder (`ichkit.app.groundtruth`)."""
+    from ichkit.app import groundtruth
+    from ichkit.app.measurements import measure_dict
 
     if not str(dataset).strip() or not case_id.strip():
         raise OptionError(dataset or None, "give the ground-truth dataset folder (DatasetNNN_Name) and a case id")

@@ -1,4 +1,4 @@
-"""Shows a background job (`ichkit.jobs.Job`) in a module: progress bar, status line, Cancel.
+"""Shows a background job (`ichkit.app.jobs.Job`) in a module: progress bar, status line, Cancel.
 
 Qt-free so pytest drives it: `bar` needs a `value` (0-100) and `status` a `text` attribute, which
 a QProgressBar and a QLabel have in Slicer (tests use stand-ins named Fake...). The widget's
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ichkit.errors import ICHError
-from ichkit.jobs import Job
+from ichkit.app.jobs import Job
 
 POLL_MS = 250  # how often the widget's timer polls
 

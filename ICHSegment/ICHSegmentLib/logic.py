@@ -1,6 +1,6 @@
 """Segment a CT volume node and keep its segmentation, source and measurements in the scene.
 
-Segmentation itself runs in a child process (`ich segment` through `ichkit.jobs`); this file
+Segmentation itself runs in a child process (`ich segment` through `ichkit.app.jobs`); this file
 starts it and reads its result into the scene. Volumes come from the backend's `measure` (mesh,
 voxel-count, ABC/2), with the volume of Slicer's own closed surface beside them so users can
 compare with Segment Statistics; `recompute` refills the table after every edit. Where a mask
@@ -21,17 +21,18 @@ from typing import Any
 import numpy as np
 
 from ichkit import scene
-from ichkit.groundtruth import MaskSource
+from ichkit.app.jobs import Job
+from ichkit.app.segment import SegmentRequest, read_output
+from ichkit.app.source import MaskSource
 from ichkit.image import Volume
-from ichkit.jobs import Job
 from ichkit.labels import LABELS
 from ichkit.measure import Measurements, measure
+from ichkit.models.registry import DEMO_NOTICE as DEMO_WARNING
 
 Segmenter = Callable[[Volume], Volume]  # CT (HU) -> uint8 labels on the CT grid
 
 VOLUME_COLUMNS = {"mesh_ml": "Mesh volume", "voxel_ml": "Voxel volume", "abc2_ml": "ABC/2 volume"}
 SURFACE_COLUMN = "Slicer surface volume"
-from ichkit.models.registry import DEMO_NOTICE as DEMO_WARNING
 SOURCE_ATTRIBUTES = {"model_id": "ichkit.model_id", "model_version": "ichkit.model_version", "demo": "ichkit.demo", "path": "ichkit.mask_path"}
 LABELS_DIGEST = "ichkit.labels_sha256"  # digest of the labels as the model produced them
 
@@ -114,10 +115,7 @@ def is_edited(volume_node: Any, segmentation_node: Any) -> bool:
 
 def source_text(source: MaskSource | None) -> str:
     """What the module shows under Run: the model and, for a demo model, the warning."""
-    if source is None:
-        return ""
-    text = f"Model: {source.model_id} {source.model_version}".rstrip()
-    return text + (f" - {DEMO_WARNING.upper()}" if source.demo else "")
+    return "" if source is None else f"Source: {source.text()}"
 
 
 # --- models and the background job -------------------------------------------------------------
@@ -142,14 +140,11 @@ def python_executable() -> str:
 def start_segmentation(volume_node: Any, workdir: str | Path, model: str | None = None, device: str | None = None) -> tuple[Job, Path]:
     """Write the CT for the child and start `ich segment` on it; returns the job and its output folder."""
     from ichkit.io import save_volume
-    from ichkit.jobs import ich_argv
 
     workdir = Path(workdir)
     ct_path = save_volume(scene.node_to_volume(volume_node), workdir / "ct.nii.gz", overwrite=True)
-    outdir = workdir / "out"
-    argv = ich_argv("segment", ct_path, "-o", outdir, "--json", "--overwrite", python=python_executable())
-    argv += (["--model", model] if model else []) + (["--device", device] if device else [])
-    return Job(argv).start(), outdir
+    request = SegmentRequest(ct_path, workdir / "out", model, device, overwrite=True, python=python_executable())
+    return Job(request.argv()).start(), request.outdir
 
 
 def accept_segmentation(mrml_scene: Any, volume_node: Any, result: dict, outdir: str | Path,
@@ -157,21 +152,19 @@ def accept_segmentation(mrml_scene: Any, volume_node: Any, result: dict, outdir:
     """Read a finished `ich segment` into the scene: segments, measurements, source; returns the status text."""
     from ichkit.errors import UnreadableFileError
     from ichkit.io import load_mask
-    from ichkit.web.job import find_output, model_of
 
-    mask = find_output(result, Path(outdir))
-    if mask is None:
+    found = read_output(result, Path(outdir))
+    if found is None:
         raise UnreadableFileError(outdir, "ich segment wrote no mask")
+    mask, source = found
     out = SegmentSceneLogic(mrml_scene, lambda ct: load_mask(mask, ct, allow_empty=True)).run(volume_node, segmentation_node, table_node)
-    model = model_of(result)
-    source = MaskSource(model["id"], model["version"], model["demo"], str(mask))
     set_source(out.segmentation, source)
     return out, f"{out.table.GetNumberOfRows()} segments measured. {source_text(source)}"
 
 
 def expansion(baseline: tuple[Any, Any], followup: tuple[Any, Any]) -> tuple[dict, str]:
     """HE verdict from (CT node, segmentation node) of the baseline and the follow-up scan."""
-    from ichkit.web.state import measure_dict, verdict_dict, verdict_text
+    from ichkit.app.measurements import measure_dict, verdict_dict, verdict_text
 
     measures = [measure_dict(scene.segmentation_to_labelmap(seg, scene.node_to_volume(ct))) for ct, seg in (baseline, followup)]
     verdict = verdict_dict(*measures)

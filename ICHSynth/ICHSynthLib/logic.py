@@ -1,6 +1,6 @@
 """ICHSynth: the synthesis commands as background jobs, and the generated images in the scene.
 
-Every step is an `ich` command in a child process (`ichkit.jobs`): training a generator
+Every step is an `ich` command in a child process (`ichkit.app.jobs`): training a generator
 (`ich train synth`), sampling (`ich synth sample`), building a class-balanced training set
 (`ich synth balance`) and the reader-study kit (`ich synth reader-study`). This file builds their
 command lines, one function per step, and loads the sampled images for browsing.
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ichkit import scene
-from ichkit.jobs import Job, ich_argv
+from ichkit.app.jobs import Job, ich_argv
 
 IMAGE_GLOB = "images/*.png"
 PREVIEW_SPACING = (1.0, 1.0, 1.0)  # sampled ROI images carry no physical geometry

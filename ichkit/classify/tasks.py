@@ -44,6 +44,7 @@ class Task:
     cam_head: str = "label"  # the head Grad-CAM explains: its class 1 when binary, else the (predicted / true) class
     columns: tuple[str, ...] = MANIFEST_COLUMNS
     description: str = ""
+    title: str = ""  # how the front ends name the task
 
 
 def _near(ct: Volume, mask: Volume | None) -> np.ndarray | None:
@@ -80,12 +81,13 @@ def _location_samples(ct: Volume, mask: Volume, s: SliceSettings, label: int):
 
 TASKS: dict[str, Task] = {
     "he": Task("he", {"label": ("no expansion", "expansion")}, {"label": "label"}, "vit_he", True, _he_samples, RoiSettings,
-               description="hematoma expansion from ROI slices (ViT, spec 5)"),
+               description="hematoma expansion from ROI slices (ViT, spec 5)", title="Hematoma expansion"),
     "ht": Task("ht", {"label": ("no transformation", "haemorrhagic transformation")}, {"label": "label"}, "ctnet_ht", False,
-               _ht_samples, VolumeSettings, samples_need_mask=False, description="haemorrhagic transformation from the whole NCCT (CTNet, spec 6)"),
+               _ht_samples, VolumeSettings, samples_need_mask=False, description="haemorrhagic transformation from the whole NCCT (CTNet, spec 6)",
+               title="Hemorrhagic transformation"),
     "location": Task("location", {"ich": ("normal", "ICH"), "location": LOCATION_CLASSES}, {"ich": "label", "location": "location"},
                      "dtvit_location", False, _location_samples, SliceSettings, cam_head="location", columns=MANIFEST_COLUMNS + ("location",),
-                     description="ICH vs normal and hematoma location from slices (DTViT, spec 7)"),
+                     description="ICH vs normal and hematoma location from slices (DTViT, spec 7)", title="Location"),
 }
 
 

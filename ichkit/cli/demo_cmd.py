@@ -30,6 +30,7 @@ def _dice(a, b) -> float:
 
 
 def run(args) -> int:
+    from ..app.segment import model_record, output_paths
     from ..atomic import check_writable, write_json
     from ..io import load_ct, load_mask, save_labelmap
     from ..labels import IPH
@@ -40,17 +41,18 @@ def run(args) -> int:
 
     outdir = Path(args.outdir)
     name = f"phantom_{args.seed:03d}"
-    for suffix in ("_ct.nii.gz", "_seg.nii.gz", ".seg.nrrd", "_result.json"):
-        check_writable(outdir / f"{name}{suffix}", args.overwrite)
+    paths = output_paths(outdir, name)
+    for path in (outdir / f"{name}_ct.nii.gz", paths["labels_nifti"], paths["labels_seg_nrrd"], outdir / f"{name}_result.json"):
+        check_writable(path, args.overwrite)
     files = write_phantom(make_phantom(args.seed), outdir, name, overwrite=True)
     ct = load_ct(files["ct"])
     truth = load_mask(files["labels"], ct)
     seg = segment_ct(ct, args.model)
-    save_labelmap(seg.labels, outdir / f"{name}_seg.nii.gz", overwrite=True)
-    save_labelmap(seg.labels, outdir / f"{name}.seg.nrrd", overwrite=True)
+    save_labelmap(seg.labels, paths["labels_nifti"], overwrite=True)
+    save_labelmap(seg.labels, paths["labels_seg_nrrd"], overwrite=True)
     volumes = measure(seg.labels).to_dict()
     truth_volumes = measure(truth).to_dict()
-    model = {"id": seg.entry.id, "version": seg.entry.version, "demo": seg.entry.demo}
+    model = model_record(seg.entry)
     result = {
         "sample": "phantom (synthetic head CT, not a patient)",
         "model": model,

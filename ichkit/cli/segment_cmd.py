@@ -34,28 +34,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def output_name(ct_path: Path) -> str:
-    """The scan's name without its image suffix (a DICOM folder keeps its folder name)."""
-    from ..io.formats import SEG_SUFFIX, VOLUME_SUFFIXES
-
-    name = ct_path.resolve().name
-    for suffix in (SEG_SUFFIX, *VOLUME_SUFFIXES, ".dcm"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def output_paths(outdir: Path, name: str, probabilities: bool) -> dict[str, Path]:
-    paths = {
-        "labels_nifti": outdir / f"{name}_seg.nii.gz",
-        "labels_seg_nrrd": outdir / f"{name}.seg.nrrd",
-        "volumes_json": outdir / f"{name}_volumes.json",
-    }
-    if probabilities:
-        paths["probabilities"] = outdir / f"{name}_probabilities.nii.gz"
-    return paths
-
-
 def _device(requested: str | None) -> str:
     import torch
 
@@ -64,21 +42,6 @@ def _device(requested: str | None) -> str:
     if requested == "cuda" and not torch.cuda.is_available():
         raise OptionError(None, "--device cuda: no CUDA device is available (use --device cpu)")
     return requested or ("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def provenance(entry, device: str, ct_path: Path, postprocess: dict) -> dict:
-    from datetime import datetime, timezone
-
-    from .. import __version__
-
-    return {
-        "model": {"id": entry.id, "version": entry.version, "architecture": entry.architecture, "demo": entry.demo, "licence": entry.licence},
-        "ichkit_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "device": device,
-        "input": str(ct_path),
-        "postprocess": postprocess,
-    }
 
 
 def save_probabilities(result, grid, path: Path, model_id: str) -> Path:
@@ -101,6 +64,7 @@ def save_probabilities(result, grid, path: Path, model_id: str) -> Path:
 def run(args) -> int:
     from dataclasses import asdict
 
+    from ..app.segment import output_name, output_paths, provenance
     from ..atomic import check_writable, write_json
     from ..errors import OptionError
     from ..io import load_ct, save_labelmap

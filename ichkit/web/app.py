@@ -26,14 +26,15 @@ from trame_slicer.utils import write_client_files_to_dir
 from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition
 
 from .. import scene as glue
+from ..app.predict import TASKS, heatmap_paths, risk_rows
 from ..errors import ICHError
 from ..io import load_ct, load_mask
 from .export import export_scan, save_ground_truth
 from .job import SegmentJob
 from .panel import FORM_DEFAULTS, build_panel
 from .report import BRAIN_WINDOW, key_slice
-from .risk import TASKS, RiskJob, heatmap_paths, load_heatmap, risk_rows
-from .state import Session, Source
+from .risk import RiskJob, load_heatmap
+from .state import Session
 
 POLL_S = 0.25  # how often a running job's progress is read
 
@@ -232,9 +233,9 @@ class Workstation(TrameApp):
             await asyncio.sleep(POLL_S)
 
     def _accept(self, scan, payload: dict) -> None:
-        model = payload["model"]
-        scan.set_mask(load_mask(payload["mask"], scan.ct, allow_empty=True), Source(model["id"], model["version"], model["demo"], str(payload["mask"])))
-        self.session.status = f"Segmented {scan.name} with {model['id']}"
+        source = payload["source"]
+        scan.set_mask(load_mask(payload["mask"], scan.ct, allow_empty=True), source)
+        self.session.status = f"Segmented {scan.name} with {source.model_id}"
         if scan is self.session.baseline:
             self._show()
 

@@ -11,9 +11,8 @@ import csv
 import io
 from pathlib import Path
 
-from .. import groundtruth
+from ..app import groundtruth
 from ..atomic import check_writable, write_text
-from ..groundtruth import MaskSource
 from ..io import save_labelmap
 from ..labels import LABELS
 from .report import report_html
@@ -56,9 +55,8 @@ def export_scan(scan: Scan, outdir: str | Path, *, overwrite: bool = False, verd
 
 
 def save_ground_truth(scan: Scan, dataset: str | Path, case_id: str | None = None, *, overwrite: bool = False) -> dict[str, Path]:
-    """CT and refined mask into an nnU-Net dataset folder with a provenance record (`ichkit.groundtruth`)."""
-    source = MaskSource(**scan.source.to_dict()) if scan.source else None
+    """CT and refined mask into an nnU-Net dataset folder with a provenance record (`ichkit.app.groundtruth`)."""
     return groundtruth.save_ground_truth(
-        scan.ct, scan.labels, dataset, case_id or scan.name, ct_path=scan.path, source=source,
+        scan.ct, scan.labels, dataset, case_id or scan.name, ct_path=scan.path, source=scan.source,
         edited=scan.edited, measurements=scan.measurements, overwrite=overwrite,
     )

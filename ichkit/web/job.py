@@ -1,8 +1,8 @@
 """Segmentation in a child process (`python -m ichkit --progress-json segment CT -o OUTDIR --json`).
 
 The process handling (progress lines, the one-line error, killing the process tree) is
-`ichkit.jobs`, shared with the Slicer modules; this file adds what a segmentation returns: the
-mask the command wrote and the model that made it.
+`ichkit.app.jobs` and the request and its reading `ichkit.app.segment`, shared with the Slicer
+modules; this file keeps the running job of the workstation.
 """
 
 from __future__ import annotations
@@ -11,37 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..jobs import Job, ich_argv, parse_progress, parse_result
-
-__all__ = ["SegmentJob", "find_output", "model_of", "parse_progress", "parse_result", "segment_argv"]
-
-SEG_SUFFIX = "_seg.nii.gz"
-
-
-def segment_argv(ct_path: str | Path, outdir: str | Path, model: str | None = None, device: str | None = None) -> list[str]:
-    argv = ich_argv("segment", ct_path, "-o", outdir, "--json")
-    return argv + (["--model", model] if model else []) + (["--device", device] if device else [])
-
-
-def find_output(result: dict, outdir: Path) -> Path | None:
-    """The mask the command wrote: the `*_seg.nii.gz` among its result's files, else in OUTDIR."""
-    named = [Path(v) for v in result.get("files", {}).values() if str(v).endswith(SEG_SUFFIX)]
-    found = [p for p in named if p.exists()] or sorted(Path(outdir).glob(f"*{SEG_SUFFIX}"))
-    return found[0] if found else None
-
-
-def model_of(result: dict) -> dict:
-    """{id, version, demo} of the model that produced the mask (the result's provenance record)."""
-    model = result.get("provenance", {}).get("model") or {}
-    return {"id": model.get("id", "unknown"), "version": model.get("version", ""), "demo": bool(model.get("demo", False))}
+from ..app.jobs import Job
+from ..app.segment import SegmentRequest, read_output
 
 
 def segmentation_output(result: dict, outdir: Path) -> tuple[str, Any]:
-    """A finished `ich segment` as ("done", {mask, model, result}), or ("failed", why)."""
-    mask = find_output(result, outdir)
-    if mask is None:
-        return "failed", f"{outdir}: ich segment wrote no *{SEG_SUFFIX}"
-    return "done", {"mask": mask, "model": model_of(result), "result": result}
+    """A finished `ich segment` as ("done", {mask, source, result}), or ("failed", why)."""
+    found = read_output(result, outdir)
+    if found is None:
+        return "failed", f"{outdir}: ich segment wrote no mask"
+    return "done", {"mask": found[0], "source": found[1], "result": result}
 
 
 @dataclass
@@ -56,7 +35,7 @@ class SegmentJob:
 
     def start(self) -> "SegmentJob":
         Path(self.outdir).mkdir(parents=True, exist_ok=True)
-        self.job = Job(segment_argv(self.ct_path, self.outdir, self.model, self.device)).start()
+        self.job = Job(SegmentRequest(self.ct_path, self.outdir, self.model, self.device).argv()).start()
         return self
 
     def poll(self) -> list[tuple[str, Any]]:

@@ -14,7 +14,9 @@ import numpy as np
 from .. import __version__
 from ..labels import LABELS
 from ..measure import TOTAL_KEY
-from .state import DEMO_WARNING, PANEL_VOLUMES, Scan, source_text, verdict_text
+from ..app.measurements import verdict_text
+from ..models.registry import DEMO_NOTICE
+from .state import PANEL_VOLUMES, Scan
 
 BRAIN_WINDOW = (40.0, 80.0)  # level, width (HU)
 OVERLAY_ALPHA = 0.45
@@ -52,8 +54,8 @@ def report_html(scan: Scan, verdict: dict | None = None) -> str:
         f"<tr><td>{html.escape(region)}</td>" + "".join(f"<td>{m[v]:.2f}</td>" for v in PANEL_VOLUMES) + "</tr>"
         for region, m in scan.measurements.items()
     )
-    source = source_text(scan.source) if scan.source else "unknown"
-    warning = f'<p class="warn">{DEMO_WARNING.capitalize()}.</p>' if scan.source and scan.source.demo else ""
+    source = scan.source.text() if scan.source else "unknown"
+    warning = f'<p class="warn">{DEMO_NOTICE.capitalize()}.</p>' if scan.source and scan.source.demo else ""
     verdict_line = f"<p>Expansion: {html.escape(verdict_text(verdict))}</p>" if verdict else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>ICH report {html.escape(scan.name)}</title>

@@ -1,5 +1,5 @@
-"""The risk panel's backend: `ich predict --task all` in a child process, its result as one row
-per task, and the Grad-CAM heatmaps it wrote.
+"""The risk panel's backend: `ich predict --task all` in a child process (its rows and heatmaps
+are read by `ichkit.app.predict`), and the heatmap checked onto the CT grid.
 
 Why the CLI in a child: it is what `ich predict` and the Slicer module run (same demo models,
 same intervals), and the three classifiers hold the CPU for seconds. HE reads ROI slices around
@@ -15,18 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from ..app.jobs import Job
+from ..app.predict import PredictRequest
 from ..errors import ICHError
 from ..image import Volume
 from ..io import save_labelmap
-from ..jobs import Job, ich_argv
-
-TASKS = ("he", "ht", "location")
-TASK_TITLES = {"he": "Hematoma expansion", "ht": "Haemorrhagic transformation", "location": "Location"}
-
-
-def predict_argv(ct_path: str | Path, outdir: str | Path, mask_path: str | Path | None = None) -> list[str]:
-    argv = ich_argv("predict", ct_path, "--task", "all", "-o", outdir, "--json")
-    return argv + (["--mask", str(mask_path)] if mask_path else [])
 
 
 def he_blocker(ct: Volume, labels: Volume | None) -> str | None:
@@ -44,31 +37,6 @@ def he_blocker(ct: Volume, labels: Volume | None) -> str | None:
     except ICHError as exc:
         return f"{exc.problem} (segment or load a mask first)" if labels is None else exc.problem
     return None
-
-
-def risk_rows(result: dict, errors: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """One row per task: probability, 90 % interval, class, model, demo warning; or the error."""
-    errors = errors or {}
-    results = result.get("results", {})
-    rows = []
-    for task in TASKS:
-        row = {"task": task, "title": TASK_TITLES[task], "error": errors.get(task, "")}
-        r = results.get(task)
-        if r is not None:
-            low, high = r["interval"]
-            row.update(probability=float(r["probability"]), low=float(low), high=float(high), label=str(r.get("class", "")),
-                       model=str(r.get("model", "")), warning=str(r.get("warning", "")), heatmap=bool(r.get("heatmap")),
-                       cam_guided=bool(r.get("cam_guided")))
-        elif not row["error"]:
-            row["error"] = "no result"
-        rows.append(row)
-    return rows
-
-
-def heatmap_paths(result: dict) -> dict[str, Path]:
-    """Task -> its Grad-CAM NIfTI (CT grid) in the command's output folder."""
-    folder = Path(result.get("output", "."))
-    return {task: folder / r["heatmap"] for task, r in result.get("results", {}).items() if r.get("heatmap")}
 
 
 def load_heatmap(path: str | Path, ct: Volume) -> Volume:
@@ -101,7 +69,7 @@ class RiskJob:
             self.blocked["he"] = why
         else:  # the mask as edited now, not as loaded
             mask_path = save_labelmap(self.labels, self.outdir / "mask.nii.gz", overwrite=True)
-        self.job = Job(predict_argv(self.ct_path, self.outdir / "out", mask_path)).start()
+        self.job = Job(PredictRequest(self.ct_path, self.outdir / "out", mask_path).argv()).start()
         return self
 
     def poll(self) -> list[tuple[str, Any]]:

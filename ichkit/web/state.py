@@ -14,29 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from ..app.measurements import measure_dict, verdict_dict, verdict_text
+from ..app.source import MaskSource
 from ..image import Volume
 from ..labels import IPH, IVH, LABELS
 
 PANEL_REGIONS = (LABELS[IPH].key, LABELS[IVH].key)  # the rows of the volume panel
 PANEL_VOLUMES = ("mesh_ml", "voxel_ml", "abc2_ml")
-from ..models.registry import DEMO_NOTICE as DEMO_WARNING
-
-
-@dataclass
-class Source:
-    """Where a mask came from: a model (id, version, demo flag) or a file the user gave."""
-
-    model_id: str
-    model_version: str = ""
-    demo: bool = False
-    path: str = ""
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> "Source":
-        return cls(model_id="file", path=str(path))
-
-    def to_dict(self) -> dict:
-        return {"model_id": self.model_id, "model_version": self.model_version, "demo": self.demo, "path": self.path}
 
 
 @dataclass
@@ -47,9 +31,9 @@ class Scan:
     path: Path
     labels: Volume | None = None
     original: Volume | None = None
-    source: Source | None = None
+    source: MaskSource | None = None
     measurements: dict[str, dict] = field(default_factory=dict)
-    risk: list[dict] = field(default_factory=list)  # `risk.risk_rows`, one per task
+    risk: list[dict] = field(default_factory=list)  # `app.predict.risk_rows`, one per task
     heatmaps: dict[str, Path] = field(default_factory=dict)  # task -> Grad-CAM NIfTI on the CT grid
     risk_labels: Volume | None = None  # the mask the risks were predicted on
 
@@ -73,7 +57,7 @@ class Scan:
     def set_risk(self, rows: list[dict], heatmaps: dict[str, Path], labels: Volume | None) -> None:
         self.risk, self.heatmaps, self.risk_labels = rows, heatmaps, labels
 
-    def set_mask(self, labels: Volume, source: Source) -> None:
+    def set_mask(self, labels: Volume, source: MaskSource) -> None:
         self.labels, self.original, self.source = labels, labels, source
         self.measurements = measure_dict(labels)
 
@@ -91,31 +75,6 @@ def case_name(path: str | Path) -> str:
     return name
 
 
-def measure_dict(labels: Volume, margin: int = 1) -> dict[str, dict]:
-    """`measure(labels).to_dict()` computed on the mask's in-plane bounding box.
-
-    Why: the panel re-measures after every stroke and a 512 x 512 scan is mostly background. The
-    numbers are the same: the mesh volume does not depend on the crop, slices keep their index
-    (z is not cropped) and the crop's origin keeps the centroid in place.
-    """
-    from ..measure import measure
-
-    ys, xs = np.nonzero(labels.array.any(axis=0))
-    if ys.size == 0:
-        return {}
-    y0, x0 = max(int(ys.min()) - margin, 0), max(int(xs.min()) - margin, 0)
-    y1, x1 = int(ys.max()) + 1 + margin, int(xs.max()) + 1 + margin
-    origin = (labels.index_to_physical() @ [x0, y0, 0, 1.0])[:3]
-    crop = Volume(labels.array[:, y0:y1, x0:x1], labels.spacing, origin, labels.direction, labels.meta)
-    return measure(crop).to_dict()
-
-
-def verdict_dict(baseline: dict, followup: dict) -> dict:
-    from ..expansion import expansion_verdict
-
-    return expansion_verdict(baseline, followup).to_dict()
-
-
 @dataclass
 class Session:
     baseline: Scan | None = None
@@ -127,7 +86,7 @@ class Session:
     def load(self, ct: Volume, path: str | Path, labels: Volume | None = None, *, mask_path: str | Path = "", followup: bool = False) -> Scan:
         scan = Scan(ct=ct, path=Path(path))
         if labels is not None:
-            scan.set_mask(labels, Source.from_file(mask_path))
+            scan.set_mask(labels, MaskSource.from_file(mask_path))
         if followup:
             self.followup = scan
         else:
@@ -149,7 +108,7 @@ class Session:
             "has_ct": scan is not None,
             "has_mask": bool(scan and scan.labels is not None),
             "rows": volume_rows(scan.measurements) if scan else [],
-            "source": source_text(scan.source) if scan and scan.source else "",
+            "source": scan.source.text() if scan and scan.source else "",
             "demo": bool(scan and scan.source and scan.source.demo),
             "edited": bool(scan and scan.edited),
             "followup": self.followup.name if self.followup else "",
@@ -170,22 +129,3 @@ def volume_rows(measurements: dict[str, dict]) -> list[dict]:
         {"region": key, **{v: round(float(measurements.get(key, {}).get(v, 0.0)), 2) for v in PANEL_VOLUMES}}
         for key in PANEL_REGIONS
     ]
-
-
-def source_text(source: Source) -> str:
-    if source.model_id == "file":
-        return f"mask file {Path(source.path).name}" if source.path else "mask file"
-    text = f"model {source.model_id}" + (f" {source.model_version}" if source.model_version else "")
-    return text + (f" ({DEMO_WARNING})" if source.demo else "")
-
-
-def verdict_text(verdict: dict | None) -> str:
-    if verdict is None:
-        return ""
-    rel = verdict["relative_growth"]
-    rel_text = f", {100 * rel:+.0f} %" if rel is not None else ""
-    head = "EXPANSION" if verdict["expansion"] else "no expansion"
-    text = f"{head}: IPH {verdict['baseline_ml']:.1f} -> {verdict['followup_ml']:.1f} mL ({verdict['growth_ml']:+.1f} mL{rel_text})"
-    if verdict["revised_expansion"] is not None:
-        text += f"; revised (with IVH): {'yes' if verdict['revised_expansion'] else 'no'}"
-    return text

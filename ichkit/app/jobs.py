@@ -27,7 +27,7 @@ STDERR_KEPT = 50  # lines of stderr kept for the error message
 TERMINAL = ("done", "failed", "cancelled")
 
 
-BACKEND_ROOT = str(Path(__file__).resolve().parents[1])  # the folder holding this ichkit (a Slicer extension's modules folder, or a checkout)
+BACKEND_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding this ichkit (a Slicer extension's modules folder, or a checkout)
 
 
 def ich_argv(*args: str | Path, python: str | Path | None = None) -> list[str]:

@@ -13,35 +13,22 @@ import csv
 import io
 import json
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .atomic import atomic_path, check_writable, write_json
-from .errors import OptionError
-from .image import Volume
-from .io import save_labelmap, save_volume
-from .labels import LABELS
-from .segment.dataset import ALWAYS_LABELS, FILE_ENDING, OPTIONAL_LABELS, PATIENTS_CSV, check_dataset_dir
+from .. import __version__
+from ..atomic import atomic_path, check_writable, write_json
+from ..errors import OptionError
+from ..image import Volume
+from ..io import save_labelmap, save_volume
+from ..labels import LABELS
+from .source import MaskSource
+from ..segment.dataset import ALWAYS_LABELS, FILE_ENDING, OPTIONAL_LABELS, PATIENTS_CSV, check_dataset_dir
 
 CHANNEL = "_0000"  # nnU-Net's suffix for the first (only) image channel
 PATIENT_COLUMNS = ("case_id", "patient_id", "scan_id", "ct", "mask")
 VALUE_OF_KEY = {lab.key: value for value, lab in LABELS.items()}
-
-
-@dataclass(frozen=True)
-class MaskSource:
-    """Where a mask came from: a model (id, version, demo flag) or a file the user gave."""
-
-    model_id: str
-    model_version: str = ""
-    demo: bool = False
-    path: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def provenance_record(case_id: str, ct_path: str | Path, source: MaskSource | None, edited: bool, measurements: dict) -> dict:
@@ -62,7 +49,7 @@ def _dataset_json(dataset: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     return {"channel_names": {"0": "CT"}, "labels": {"background": 0, **{LABELS[v].key: k for k, v in enumerate(ALWAYS_LABELS, 1)}},
             "numTraining": 0, "file_ending": FILE_ENDING, "name": dataset.name,
-            "description": "ground truth saved by annotators (ichkit.groundtruth); provenance per case in provenance/"}
+            "description": "ground truth saved by annotators (ichkit.app.groundtruth); provenance per case in provenance/"}
 
 
 def _classes(dataset_json: dict, labels: np.ndarray, dataset: Path) -> dict[str, int]:

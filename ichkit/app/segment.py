@@ -1,0 +1,95 @@
+"""A segmentation job from request to result: the request that becomes `ich segment`'s command
+line, the names of its outputs, its provenance record, and the reading of a finished job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import __version__
+from ..errors import OptionError
+from ..io.formats import SEG_SUFFIX, VOLUME_SUFFIXES
+from .jobs import ich_argv
+from .source import MaskSource
+
+MASK_SUFFIX = "_seg.nii.gz"  # the label map `ich segment` writes beside `<name>.seg.nrrd`
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class SegmentRequest:
+    """What a front end asks of `ich segment`; `argv()` is the one place its command line is built."""
+
+    ct: Path
+    outdir: Path
+    model: str | None = None
+    device: str | None = None
+    overwrite: bool = False
+    python: str | None = None  # desktop Slicer's PythonSlicer; default: this interpreter
+
+    def __post_init__(self):
+        if not str(self.ct).strip():
+            raise OptionError(None, "no CT given")
+        if self.device not in (None, *DEVICES):
+            raise OptionError(None, f"device {self.device!r}: choose one of {', '.join(DEVICES)}")
+
+    def argv(self) -> list[str]:
+        argv = ich_argv("segment", self.ct, "-o", self.outdir, "--json", python=self.python)
+        return (argv + (["--overwrite"] if self.overwrite else []) + (["--model", self.model] if self.model else [])
+                + (["--device", self.device] if self.device else []))
+
+
+def output_name(ct_path: Path) -> str:
+    """The scan's name without its image suffix (a DICOM folder keeps its folder name)."""
+    name = Path(ct_path).resolve().name
+    for suffix in (SEG_SUFFIX, *VOLUME_SUFFIXES, ".dcm"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def output_paths(outdir: Path, name: str, probabilities: bool = False) -> dict[str, Path]:
+    paths = {
+        "labels_nifti": outdir / f"{name}{MASK_SUFFIX}",
+        "labels_seg_nrrd": outdir / f"{name}{SEG_SUFFIX}",
+        "volumes_json": outdir / f"{name}_volumes.json",
+    }
+    if probabilities:
+        paths["probabilities"] = outdir / f"{name}_probabilities.nii.gz"
+    return paths
+
+
+def model_record(entry) -> dict:
+    """The registry entry as every output names the model that made a mask."""
+    return {"id": entry.id, "version": entry.version, "architecture": entry.architecture, "demo": entry.demo, "licence": entry.licence}
+
+
+def provenance(entry, device: str, ct_path: Path, postprocess: dict) -> dict:
+    return {
+        "model": model_record(entry),
+        "ichkit_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "device": device,
+        "input": str(ct_path),
+        "postprocess": postprocess,
+    }
+
+
+def find_mask(result: dict, outdir: Path) -> Path | None:
+    """The mask a finished job wrote: the `*_seg.nii.gz` among its result's files, else in OUTDIR."""
+    named = [Path(v) for v in result.get("files", {}).values() if str(v).endswith(MASK_SUFFIX)]
+    found = [p for p in named if p.exists()] or sorted(Path(outdir).glob(f"*{MASK_SUFFIX}"))
+    return found[0] if found else None
+
+
+def model_of(result: dict) -> dict:
+    """{id, version, demo} of the model that produced the mask (the result's provenance record)."""
+    model = result.get("provenance", {}).get("model") or {}
+    return {"id": model.get("id", "unknown"), "version": model.get("version", ""), "demo": bool(model.get("demo", False))}
+
+
+def read_output(result: dict, outdir: Path) -> tuple[Path, MaskSource] | None:
+    """A finished `ich segment` as (mask path, its source), None when it wrote no mask."""
+    mask = find_mask(result, outdir)
+    return None if mask is None else (mask, MaskSource.from_model(model_of(result), mask))
