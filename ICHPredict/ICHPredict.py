@@ -3,7 +3,7 @@ and radiomics.
 
 A thin shell: prediction runs `ich predict` in a child process (Cancel kills it), the scene work
 is in `ICHPredictLib` (testable with slicer-core), the algorithms in the `ichkit` backend.
-Shared helpers (dependency installer, job monitor) come from ICHSegmentLib.
+Shared helpers (dependency installer, job monitor, sample data) come from ICHToolkitLib.
 """
 
 import tempfile
@@ -25,7 +25,7 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-from ICHSegmentLib.widget import JobWidgetMixin
+from ICHToolkitLib.widget import JobWidgetMixin
 
 DEVICES = ["cpu", "cuda"]
 PRESETS = ["shape", "default", "full"]
@@ -36,7 +36,7 @@ class ICHPredict(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("ICH Predict")
         self.parent.categories = ["ICH Toolkit"]
-        self.parent.dependencies = ["ICHSegment"]  # shares ICHSegmentLib (installer, jobs, samples)
+        self.parent.dependencies = []
         self.parent.contributors = ["ICH Toolkit developers"]
         self.parent.helpText = _(
             "Predicts hematoma expansion, hemorrhagic transformation and hemorrhage location from a head CT and "
@@ -104,7 +104,7 @@ class ICHPredictWidget(JobWidgetMixin, ScriptedLoadableModuleWidget, VTKObservat
             self.ui.radiomicsTableView.setMRMLTableNode(params.radiomicsTable)
 
     def onPredict(self):
-        from ICHSegmentLib.dependencies import ensure
+        from ICHToolkitLib.dependencies import ensure
 
         if not ensure("ICHPredict"):
             return
@@ -148,8 +148,8 @@ class ICHPredictLogic(ScriptedLoadableModuleLogic):
 
     def startPrediction(self, volumeNode, segmentationNode, device, progressBar, statusLabel, onDone):
         from ICHPredictLib.logic import start_prediction
-        from ICHSegmentLib.jobmonitor import JobMonitor
-        from ICHSegmentLib.logic import python_executable
+        from ICHToolkitLib.jobmonitor import JobMonitor
+        from ICHToolkitLib.jobmonitor import python_executable
 
         workdir = tempfile.mkdtemp(prefix="ichpredict-", dir=slicer.app.temporaryPath)
         job = start_prediction(volumeNode, segmentationNode, workdir, device=device, python=python_executable())
@@ -182,7 +182,7 @@ class ICHPredictTest(ScriptedLoadableModuleTest):
 
         from ichkit import scene
         from ichkit.io import load_mask
-        from ICHSegmentLib.sampledata import load_sample, sample_files
+        from ICHToolkitLib.sampledata import load_sample, sample_files
 
         folder = slicer.app.temporaryPath
         volume = load_sample(slicer.mrmlScene, "ICHPhantomBaseline", folder)

@@ -25,7 +25,7 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-from ICHSegmentLib.widget import JobWidgetMixin
+from ICHToolkitLib.widget import JobWidgetMixin
 
 DEVICES = ["cpu", "cuda"]
 
@@ -46,7 +46,7 @@ class ICHSegment(ScriptedLoadableModule):
         slicer.app.connect("startupCompleted()", self._registerSamples)
 
     def _registerSamples(self):
-        from ICHSegmentLib.sampledata import register
+        from ICHToolkitLib.sampledata import register
 
         register(Path(self.parent.path).parent / "Resources" / "Icons" / "ICHSegment.png")
 
@@ -159,7 +159,7 @@ class ICHSegmentWidget(JobWidgetMixin, ScriptedLoadableModuleWidget, VTKObservat
                 params.measurementTable = self.logic.remeasure(params.inputVolume, params.outputSegmentation, params.measurementTable)
 
     def onApply(self):
-        from ICHSegmentLib.dependencies import ensure
+        from ICHToolkitLib.dependencies import ensure
 
         if not ensure("ICHSegment"):
             return
@@ -218,7 +218,7 @@ class ICHSegmentLogic(ScriptedLoadableModuleLogic):
 
     def startSegmentation(self, volumeNode, model, device, progressBar, statusLabel, onDone):
         """Start `ich segment` in a child process; the returned monitor feeds the progress widgets."""
-        from ICHSegmentLib.jobmonitor import JobMonitor
+        from ICHToolkitLib.jobmonitor import JobMonitor
         from ICHSegmentLib.logic import start_segmentation
 
         workdir = tempfile.mkdtemp(prefix="ichsegment-", dir=slicer.app.temporaryPath)
@@ -258,7 +258,7 @@ class ICHSegmentTest(ScriptedLoadableModuleTest):
         from ichkit.io import load_mask
         from ICHSegmentLib.exports import export_segmentation
         from ICHSegmentLib.logic import expansion
-        from ICHSegmentLib.sampledata import load_sample, sample_files
+        from ICHToolkitLib.sampledata import load_sample, sample_files
 
         folder = slicer.app.temporaryPath
         volume = load_sample(slicer.mrmlScene, "ICHPhantomBaseline", folder)

@@ -3,7 +3,7 @@ balanced training sets and the reader-study kit.
 
 A thin shell: every step is an `ich` command in a child process (Cancel kills its process tree),
 the command lines and image loading are in `ICHSynthLib` (testable with slicer-core), the
-algorithms in the `ichkit` backend. Shared helpers come from ICHSegmentLib.
+algorithms in the `ichkit` backend. Shared helpers come from ICHToolkitLib.
 """
 
 from pathlib import Path
@@ -23,7 +23,7 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-from ICHSegmentLib.widget import JobWidgetMixin
+from ICHToolkitLib.widget import JobWidgetMixin
 
 DEVICES = ["cpu", "cuda"]
 PRESETS = ["seed", "smoke"]
@@ -35,7 +35,7 @@ class ICHSynth(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("ICH Synth")
         self.parent.categories = ["ICH Toolkit"]
-        self.parent.dependencies = ["ICHSegment"]  # shares ICHSegmentLib (installer, jobs)
+        self.parent.dependencies = []
         self.parent.contributors = ["ICH Toolkit developers"]
         self.parent.helpText = _(
             "Trains a diffusion generator of minority-class hematoma images, samples synthetic images, builds "
@@ -102,7 +102,7 @@ class ICHSynthWidget(JobWidgetMixin, ScriptedLoadableModuleWidget, VTKObservatio
         self.ui.cancelButton.enabled = not idle
 
     def onStep(self, step):
-        from ICHSegmentLib.dependencies import ensure
+        from ICHToolkitLib.dependencies import ensure
 
         if not ensure("ICHSynth"):
             return
@@ -142,7 +142,7 @@ class ICHSynthLogic(ScriptedLoadableModuleLogic):
 
     def argv(self, step, params):
         """The `ich` command line of one step; outputs go to fixed folders under the work folder."""
-        from ICHSegmentLib.logic import python_executable
+        from ICHToolkitLib.jobmonitor import python_executable
         from ICHSynthLib import logic
 
         work, py = Path(params.workFolder), python_executable()
@@ -156,7 +156,7 @@ class ICHSynthLogic(ScriptedLoadableModuleLogic):
         return builders[step]()
 
     def start(self, step, params, progressBar, statusLabel, onDone):
-        from ICHSegmentLib.jobmonitor import JobMonitor
+        from ICHToolkitLib.jobmonitor import JobMonitor
         from ICHSynthLib.logic import start
 
         if not str(params.workFolder).strip(". "):
@@ -182,7 +182,7 @@ class ICHSynthTest(ScriptedLoadableModuleTest):
         import numpy as np
 
         from ichkit.io import load_ct
-        from ICHSegmentLib.sampledata import sample_files
+        from ICHToolkitLib.sampledata import sample_files
         from ICHSynthLib.logic import sampled_images, show_image
 
         work = Path(tempfile.mkdtemp(dir=slicer.app.temporaryPath))

@@ -1,4 +1,5 @@
-"""Shared pytest setup: offline hubs, the Testing folder on sys.path, the shared data root."""
+"""Shared pytest setup: offline hubs, the Testing folder and the checkout (for the Slicer modules'
+shared `ICHToolkitLib`) on sys.path, the shared data root."""
 
 import os
 import sys
@@ -8,6 +9,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 SHARED = Path(os.environ.get("ICH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 

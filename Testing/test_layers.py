@@ -1,6 +1,7 @@
 """The layers are a contract: import-linter checks the backend's (pyproject.toml,
 [tool.importlinter]), and the Slicer modules, a front end, may use the application layer and
-below but never another front end (the web workstation, the CLI, the batch runner)."""
+below but never another front end (the web workstation, the CLI, the batch runner), nor each
+other: what they share is `ICHToolkitLib`."""
 
 import ast
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FRONT_ENDS = ("ichkit.web", "ichkit.cli", "ichkit.batch")
 SLICER_MODULES = ("ICHSegment", "ICHPredict", "ICHSynth")
+SHARED_LIB = "ICHToolkitLib"  # what the modules share, installed beside them
 
 
 def test_backend_layers_contract_is_kept():
@@ -28,7 +30,10 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def test_slicer_modules_import_no_other_front_end():
-    offenders = {f"{path.relative_to(ROOT)}: {name}" for module in SLICER_MODULES for path in (ROOT / module).rglob("*.py")
-                 for name in _imports(path) if name.startswith(FRONT_ENDS)}
+def test_slicer_modules_import_no_other_front_end_nor_each_other():
+    offenders = set()
+    for folder in (*SLICER_MODULES, SHARED_LIB):
+        others = tuple(f"{m}Lib" for m in SLICER_MODULES if m != folder) + tuple(m for m in SLICER_MODULES if m != folder)
+        offenders |= {f"{path.relative_to(ROOT)}: {name}" for path in (ROOT / folder).rglob("*.py")
+                      for name in _imports(path) if name.startswith(FRONT_ENDS) or name.split(".")[0] in others}
     assert not offenders, sorted(offenders)

@@ -126,15 +126,15 @@ def test_module_main_file_is_small_and_parses(name):
     assert {name, f"{name}Widget", f"{name}Logic", f"{name}Test", f"{name}ParameterNode"} <= classes
     top_level = ast.Module(body=[node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))], type_ignores=[])
     modules = {m.split(".")[0] for m in _imports_of(top_level)}
-    assert modules <= {"vtk", "slicer", "qt", "ctk", "ICHSegmentLib"} | set(sys.stdlib_module_names)  # the backend loads on use: the module loads before it is installed
+    assert modules <= {"vtk", "slicer", "qt", "ctk", "ICHToolkitLib"} | set(sys.stdlib_module_names)  # the backend loads on use: the module loads before it is installed
 
 
 def test_shared_widget_lifecycle_loads_without_the_backend():
-    """The module files import ICHSegmentLib.widget at load time: it (and the package) must not pull in ichkit."""
-    lib = ROOT / "ICHSegment" / "ICHSegmentLib"
+    """The module files import ICHToolkitLib.widget at load time: it (and the package) must not pull in ichkit."""
+    lib = ROOT / "ICHToolkitLib"
     for path in (lib / "__init__.py", lib / "widget.py"):
         assert {m.split(".")[0] for m in _imports_of(ast.parse(path.read_text()))} <= {"vtk"} | set(sys.stdlib_module_names), path
-    from ICHSegmentLib.widget import JobWidgetMixin
+    from ICHToolkitLib.widget import JobWidgetMixin
 
     assert {"cleanup", "enter", "exit", "setParameterNode", "onPoll", "onCancel"} <= set(vars(JobWidgetMixin))
 

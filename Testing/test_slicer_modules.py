@@ -37,7 +37,7 @@ class FakeQtLabel:
 
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):
-    from ICHSegmentLib.sampledata import sample_files
+    from ICHToolkitLib.sampledata import sample_files
 
     folder = tmp_path_factory.mktemp("samples")
     return {name: sample_files(name, folder) for name in ("ICHPhantomBaseline", "ICHPhantomFollowUp")}
@@ -71,8 +71,8 @@ def _run(monitor, timeout=60):
 
 def test_segment_job_to_scene_table_edit_verdict_exports(samples, tmp_path):
     from ICHSegmentLib import exports, logic
-    from ICHSegmentLib.jobmonitor import JobMonitor
-    from ICHSegmentLib.sampledata import load_sample
+    from ICHToolkitLib.jobmonitor import JobMonitor
+    from ICHToolkitLib.sampledata import load_sample
 
     from ichkit.io import load_mask
 
@@ -126,7 +126,7 @@ def test_segment_job_to_scene_table_edit_verdict_exports(samples, tmp_path):
 
 
 def test_job_monitor_shows_failure_and_cancel(tmp_path):
-    from ICHSegmentLib.jobmonitor import JobMonitor
+    from ICHToolkitLib.jobmonitor import JobMonitor
 
     from ichkit.app.jobs import ich_argv
 
@@ -149,7 +149,7 @@ def test_model_choices_list_the_registry():
 
 
 def test_sample_is_generated_once_and_checked(tmp_path):
-    from ICHSegmentLib.sampledata import sample_files
+    from ICHToolkitLib.sampledata import sample_files
 
     from ichkit.errors import UnreadableFileError
     from ichkit.io import save_volume
@@ -169,7 +169,7 @@ def test_sample_is_generated_once_and_checked(tmp_path):
 
 
 def test_dependencies_missing_list_and_pip_command(tmp_path):
-    from ICHSegmentLib import dependencies as deps
+    from ICHToolkitLib import dependencies as deps
 
     absent = {"torch", "nnunetv2", "highdicom"}
     todo = deps.missing("ICHSegment", find_spec=lambda name: None if name in absent else object())
@@ -197,7 +197,7 @@ def test_dependencies_cover_the_backend_and_cmake_ships_it():
     import re
     import tomllib
 
-    from ICHSegmentLib import dependencies as deps
+    from ICHToolkitLib import dependencies as deps
 
     root = Path(__file__).resolve().parents[1]
     needed = {re.split(r"[<>=\[ ]", d)[0].lower() for d in tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]}
@@ -205,7 +205,7 @@ def test_dependencies_cover_the_backend_and_cmake_ships_it():
     assert needed - offered - {p.lower() for p in deps.SLICER_PROVIDES} - {"torchvision"} == set()
     assert "ichkit" not in deps.REQUIREMENTS
     cmake = (root / "CMakeLists.txt").read_text()
-    assert re.search(r"set\(ICHToolkit_BACKEND ichkit\)", cmake) and "Slicer_INSTALL_QTSCRIPTEDMODULES_LIB_DIR" in cmake
+    assert re.search(r"set\(ICHToolkit_BACKEND ichkit ICHToolkitLib\)", cmake) and "Slicer_INSTALL_QTSCRIPTEDMODULES_LIB_DIR" in cmake
 
 
 # --- ICHPredict ---

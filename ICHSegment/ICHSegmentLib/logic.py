@@ -11,8 +11,6 @@ so it survives a saved scene and ground truth can say whether a person changed i
 from __future__ import annotations
 
 import hashlib
-import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ICHToolkitLib.jobmonitor import python_executable
 from ichkit import scene
 from ichkit.app.jobs import Job
 from ichkit.app.segment import SegmentRequest, read_output
@@ -130,11 +129,6 @@ def model_choices() -> list[tuple[str, str]]:
     entries = sorted(load_registry().list("segmentation"), key=lambda e: (not is_installed(e), e.id))
     return [(e.id, f"{e.id} {e.version}" + (" (installed)" if is_installed(e) else " (download on first use)")
              + (f" - {DEMO_WARNING}" if e.demo else "")) for e in entries]
-
-
-def python_executable() -> str:
-    """The interpreter for child processes: Slicer's PythonSlicer in desktop Slicer, else this one."""
-    return shutil.which("PythonSlicer") or sys.executable
 
 
 def start_segmentation(volume_node: Any, workdir: str | Path, model: str | None = None, device: str | None = None) -> tuple[Job, Path]:

@@ -24,7 +24,7 @@ def main(argv):
     module_name = argv[0]
     if module_name not in MODULES:
         raise SystemExit(f"usage: run_selftest.py {{{','.join(MODULES)}}} [TEMPORARY_PATH]")
-    sys.path[:0] = [str(HERE), *(str(ROOT / name) for name in MODULES)]
+    sys.path[:0] = [str(HERE), *(str(ROOT / name) for name in MODULES), str(ROOT)]  # ROOT: ichkit and ICHToolkitLib, as installed beside the modules
     import slicer
 
     if len(argv) > 1:

@@ -9,6 +9,8 @@ result into the scene.
 
 from __future__ import annotations
 
+import shutil
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +18,11 @@ from ichkit.errors import ICHError
 from ichkit.app.jobs import Job
 
 POLL_MS = 250  # how often the widget's timer polls
+
+
+def python_executable() -> str:
+    """The interpreter for child processes: Slicer's PythonSlicer in desktop Slicer, else this one."""
+    return shutil.which("PythonSlicer") or sys.executable
 
 
 class JobMonitor:
