@@ -380,6 +380,10 @@ CASES.update({
     "dicom_step_series_missing_slice": (_ct_case(_dicom_step([p for k, p in enumerate(_step_positions()) if k != 11])), E.SliceSpacingError),
     "dicom_tilted_missing_slice": (_ct_case(_dicom_step([5.0 * k for k in range(9) if k != 5], tilt=15.0)), E.SliceSpacingError),
     "dicom_jittered_spacing": (_ct_case(_dicom_step([0, 2.5, 6.0, 7.5, 12.0, 14.0, 19.0, 21.5])), E.SliceSpacingError),
+    "dicom_zero_pixel_spacing": (_ct_case(lambda f: _dicom_retag(f, set(range(8)), PixelSpacing=[0.0, 0.5])), E.NotVolumeError),
+    "dicom_degenerate_orientation": (_ct_case(lambda f: _dicom_retag(f, set(range(8)), ImageOrientationPatient=[1, 0, 0, 1, 0, 0])), E.NotVolumeError),
+    "dicom_position_with_two_values": (_ct_case(lambda f: _dicom_retag(f, {6}, ImagePositionPatient=[-100.0, -120.0])), E.NotVolumeError),
+    "dicom_slice_moved_in_plane": (_ct_case(lambda f: _dicom_retag(f, {4}, ImagePositionPatient=[-95.0, -120.0, 20.0])), E.SliceSpacingError),
 })
 
 

@@ -25,7 +25,6 @@ def write_series(
     *,
     spacing=(0.5, 0.5, 5.0),
     positions: list[float] | None = None,
-    shear_mm_per_slice=(0.0, 0.0),
     modality: str = "CT",
     slope: float = 1.0,
     intercept: float = -1024.0,
@@ -65,7 +64,7 @@ def write_series(
         ds.Modality = modality
         for key, value in (identity if identity is not None else FAKE_IDENTITY).items():
             setattr(ds, key, value)
-        ds.ImagePositionPatient = [-100.0 + k * shear_mm_per_slice[0], -120.0 + k * shear_mm_per_slice[1], float(z)]
+        ds.ImagePositionPatient = [-100.0, -120.0, float(z)]
         ds.ImageOrientationPatient = list(orientation)
         ds.PixelSpacing = [spacing[1], spacing[0]]
         ds.SliceThickness = spacing[2]

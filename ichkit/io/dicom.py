@@ -53,10 +53,10 @@ def _describe(uid: str, items: list) -> str:
     """One candidate series for a message: no patient identity, only acquisition tags."""
     ds = items[0][1]
     desc = str(getattr(ds, "SeriesDescription", "") or "no description")
-    thick = getattr(ds, "SliceThickness", None)
+    thick = _number(ds, "SliceThickness")
     kernel = getattr(ds, "ConvolutionKernel", None)
     kernel = "/".join(kernel) if isinstance(kernel, (list, tuple)) or type(kernel).__name__ == "MultiValue" else kernel
-    return f"{uid} ({desc}, {len(items)} slices, {f'{float(thick):g} mm' if thick not in (None, '') else 'thickness unknown'}, kernel {kernel or 'unknown'})"
+    return f"{uid} ({desc}, {len(items)} slices, {f'{thick:g} mm' if thick is not None else 'thickness unknown'}, kernel {kernel or 'unknown'})"
 
 
 def _patient(ds) -> tuple:
@@ -94,7 +94,7 @@ def _pick_series(folder: Path, headers: list, wanted: str | None = None) -> list
         uid, items = item
         ds = items[0][1]
         iop = np.array(getattr(ds, "ImageOrientationPatient", [1, 0, 0, 0, 1, 0]), dtype=float)
-        return (_is_axial(iop), len(items), -float(getattr(ds, "SliceThickness", 0) or 0))
+        return (_is_axial(iop), len(items), -(_number(ds, "SliceThickness") or 0.0))
 
     uid, items = max(ct_series.items(), key=rank)
     warn(folder, f"{len(ct_series)} CT series: {listing}; read {uid} (rule: axial, then most slices, then thinnest); choose another with --series UID")
@@ -108,18 +108,40 @@ def _check_slices(folder: Path, items: list) -> list:
     for f, ds in items:
         for tag in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns"):
             if getattr(ds, tag, None) in (None, ""):
-                raise UnreadableFileError(f, f"lacks {tag}, so the slice cannot be placed in space")
-        spacing = tuple(float(v) for v in ds.PixelSpacing)
-        if len(spacing) != 2 or not all(np.isfinite(v) and v > 0 for v in spacing):
-            raise NotVolumeError(f, f"has PixelSpacing {list(spacing)}: not a real pixel size")
+                raise UnreadableFileError(f, f"lacks {tag}; a CT slice needs it to be placed in space")
+        spacing, position, orientation = (_floats(f, ds, tag, n) for tag, n in (("PixelSpacing", 2), ("ImagePositionPatient", 3), ("ImageOrientationPatient", 6)))
+        if not all(v > 0 for v in spacing):
+            raise NotVolumeError(f, f"has PixelSpacing {spacing.tolist()}: not a real pixel size")
+        row, col = orientation[:3], orientation[3:]
+        if abs(np.linalg.norm(row) - 1) > 1e-2 or abs(np.linalg.norm(col) - 1) > 1e-2 or abs(row @ col) > 1e-2:
+            raise NotVolumeError(f, f"has ImageOrientationPatient {orientation.round(4).tolist()}: not two perpendicular unit vectors")
         here = (int(ds.Rows), int(ds.Columns), spacing)
         first = first or here
         if here[:2] != first[:2]:
             raise NotVolumeError(f, f"is {here[0]} x {here[1]} pixels; the rest of the series is {first[0]} x {first[1]}")
         if not np.allclose(here[2], first[2], rtol=1e-3):
             raise NotVolumeError(f, f"pixel spacing {here[2][0]:g} x {here[2][1]:g} mm differs from the series' {first[2][0]:g} x {first[2][1]:g} mm")
-        slices.append(_Slice(f, ds, np.array(ds.ImagePositionPatient, float), np.array(ds.ImageOrientationPatient, float)))
+        slices.append(_Slice(f, ds, position, orientation))
     return slices
+
+
+def _number(ds, tag: str) -> float | None:
+    """A numeric tag, or None when absent or unreadable (informative tags only)."""
+    try:
+        value = float(getattr(ds, tag))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
+
+
+def _floats(path: Path, ds, tag: str, n: int) -> np.ndarray:
+    try:
+        values = np.array([float(v) for v in getattr(ds, tag)], float)
+    except (TypeError, ValueError):
+        values = np.array([])
+    if values.shape != (n,) or not np.isfinite(values).all():
+        raise NotVolumeError(path, f"has {tag} {getattr(ds, tag)!s:.60}: expected {n} numbers")
+    return values
 
 
 def _spacing_runs(folder: Path, gaps: np.ndarray, tolerance: float) -> list[tuple[float, int]]:
@@ -189,7 +211,7 @@ def read_dicom_series(folder: str | Path, policy: ValidationPolicy | None = None
         raise GantryTiltError(folder, "the series was acquired with gantry tilt; rerun without '--tilt refuse' to shift slices onto an orthogonal grid")
     ds0 = slices[0].ds
     rows, cols = int(ds0.Rows), int(ds0.Columns)
-    check_size(folder, (cols, rows, len(slices)))
+    check_size(folder, (cols, rows, max(len(slices), int(along[-1] / step) + 1)))
     if int(getattr(ds0, "SamplesPerPixel", 1)) != 1:
         raise NotCTError(folder, f"has {ds0.SamplesPerPixel} samples per pixel (colour image), not a CT")
     array = np.empty((len(slices), rows, cols), dtype=np.float32)
@@ -214,7 +236,7 @@ def read_dicom_series(folder: str | Path, policy: ValidationPolicy | None = None
     meta = {t: _plain(getattr(ds0, t)) for t in SAFE_TAGS if hasattr(ds0, t)}
     meta.update(source=str(folder), format="dicom", n_files=len(slices), tilt_corrected=bool(tilted), z_resampled=len(runs) > 1)
     meta["stored_dtype"] = f"{'int' if int(getattr(ds0, 'PixelRepresentation', 0)) else 'uint'}{int(getattr(ds0, 'BitsAllocated', 16))}"
-    thickness = [float(s.ds.SliceThickness) for s in slices if getattr(s.ds, "SliceThickness", None) not in (None, "")]
+    thickness = [t for t in (_number(s.ds, "SliceThickness") for s in slices) if t is not None]
     if thickness:
         meta["slice_thickness"] = max(thickness)
     vol = Volume(array, spacing, slices[0].position, direction, meta)
