@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from dicom_factory import head_like, write_series
+from dicom_factory import head_like, step_positions as _step_positions, write_series
 from ichkit import errors as E
 
 
@@ -338,11 +338,6 @@ def _dicom_two_studies(folder: Path) -> Path:
     d = write_series(folder / "dicom", head_like(), prefix="a")
     write_series(d, head_like(), prefix="b")
     return d
-
-
-def _step_positions(thin=2.5, n_thin=8, thick=5.0, n_thick=6) -> list[float]:
-    z = [k * thin for k in range(n_thin)]
-    return z + [z[-1] + thick * (k + 1) for k in range(n_thick)]
 
 
 def _dicom_step(positions, tilt=0.0, **kw):

@@ -91,6 +91,13 @@ def write_series(
     return folder
 
 
+def step_positions(thin: float = 2.5, n_thin: int = 8, thick: float = 5.0, n_thick: int = 6) -> list[float]:
+    """Table positions of a step-and-shoot head protocol: thin slices through the posterior fossa,
+    thick ones above (`write_series(..., positions=step_positions())`)."""
+    z = [k * thin for k in range(n_thin)]
+    return z + [z[-1] + thick * (k + 1) for k in range(n_thick)]
+
+
 def tilted(orientation, degrees: float) -> list[float]:
     """Rotate the column direction of an ImageOrientationPatient about its row axis."""
     row, col = np.array(orientation[:3], float), np.array(orientation[3:], float)

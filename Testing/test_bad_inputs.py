@@ -68,8 +68,8 @@ import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from bad_inputs import ACCEPTED, YAW_10, _step_positions  # noqa: E402
-from dicom_factory import sample_series, write_series  # noqa: E402
+from bad_inputs import ACCEPTED, YAW_10  # noqa: E402
+from dicom_factory import sample_series, step_positions, write_series  # noqa: E402
 from ichkit.errors import GantryTiltError, ICHWarning, MixedSeriesError  # noqa: E402
 from ichkit.validate import ValidationPolicy  # noqa: E402
 
@@ -97,7 +97,7 @@ def test_step_and_shoot_tilted_oblique_series_lands_in_the_right_place(tmp_path)
     between slices) reproduces it exactly, so every interior voxel must hold the value of its own
     world point, up to the rounding of stored values (0.5 HU per interpolated value). A slice
     shifted the wrong way by one pixel (1 mm) would be off by 2 HU at least."""
-    table_z = _step_positions()
+    table_z = step_positions()
 
     def hu(world):
         return 2.0 * world[..., 0] + 3.0 * world[..., 1] + 4.0 * world[..., 2] + 600.0
@@ -154,3 +154,45 @@ def test_real_process_one_line_for_header_and_decoder_errors(name, tmp_path):
     ct, _ = CASES[name][0](tmp_path)
     proc = subprocess.run([sys.executable, "-m", "ichkit", "inspect", str(ct)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: "), proc.stderr
+
+
+@pytest.mark.parametrize("gaps, accepted", [
+    ([5.0] * 7, True),
+    ([2.5] * 7 + [5.0] * 6, True),  # step-and-shoot: thin posterior fossa, thick above
+    ([2.5] * 7 + [3.75] + [5.0] * 5, True),  # with one transition gap between the two spacings
+    ([1.0] * 4 + [2.5] * 3 + [5.0] * 3, True),  # three spacings
+    ([5.0] * 3 + [10.0] + [5.0] * 3, False),  # a missing slice
+    ([2.5] * 3 + [5.0] + [2.5] * 3 + [5.0] * 3, False),  # a spacing that comes back
+    ([2.5] * 5 + [7.5] + [5.0] * 5, False),  # a "transition" outside both spacings: a missing slice
+    ([2.5] * 6 + [5.0], False),  # one odd gap at an end
+    ([1.0] * 2 + [2.0] * 2 + [3.0] * 2 + [4.0] * 2, False),  # four spacings
+])
+def test_spacing_rule(gaps, accepted):
+    from ichkit.errors import SliceSpacingError
+    from ichkit.io.dicom import _spacing_runs
+
+    if accepted:
+        assert sum(n for _, n in _spacing_runs("f", np.array(gaps), 0.05)) == len(gaps)
+    else:
+        with pytest.raises(SliceSpacingError):
+            _spacing_runs("f", np.array(gaps), 0.05)
+
+
+@pytest.mark.parametrize("command", ["inspect", "volume", "radiomics", "segment", "predict"])
+def test_ct_loading_commands_take_series_and_tilt(command):
+    from ichkit.cli import build_parser
+
+    extra = {"volume": ["m.nii.gz"], "segment": ["-o", "out"], "predict": ["--task", "he", "-o", "out"]}.get(command, [])
+    args = build_parser().parse_args([command, "ct", *extra, "--series", "1.2.3", "--tilt", "refuse"])
+    assert (args.series, args.tilt) == ("1.2.3", "refuse")
+
+
+def test_detilt_shift_is_scipys_bilinear_shift():
+    from scipy.ndimage import shift
+
+    from ichkit.io.dicom import _shift_bilinear
+
+    image = np.random.default_rng(0).normal(size=(40, 56)).astype(np.float32)
+    for dy, dx in [(0.3, -2.7), (-5.5, 3.25), (0.0, 0.0), (2.0, -1.0), (-0.01, 10.99)]:
+        expected = shift(image, (dy, dx), order=1, mode="grid-constant", cval=-3.0)
+        assert np.abs(_shift_bilinear(image, dy, dx, -3.0) - expected).max() < 1e-5  # float32 rounding

@@ -269,15 +269,30 @@ def _pixels_hu(path: Path) -> np.ndarray:
 
 def _detilt(array: np.ndarray, along: np.ndarray, shear: np.ndarray, row: np.ndarray, col: np.ndarray, spacing) -> np.ndarray:
     """Shift each slice in-plane by its drift (`along` x `shear` mm) so the grid becomes orthogonal."""
-    from scipy.ndimage import shift
-
     per_mm = np.array([shear @ row / spacing[0], shear @ col / spacing[1]])  # voxels along x, y per mm
     out = np.empty_like(array)
     fill = float(array.min())
     for k in range(array.shape[0]):
         dx, dy = per_mm * along[k]
-        out[k] = shift(array[k], (dy, dx), order=1, mode="constant", cval=fill)
+        out[k] = _shift_bilinear(array[k], dy, dx, fill)
     return out
+
+
+def _shift_bilinear(image: np.ndarray, dy: float, dx: float, fill: float) -> np.ndarray:
+    """out[i, j] = image[i - dy, j - dx], bilinear, `fill` outside: scipy's shift (order 1, mode
+    'grid-constant') from four slices of a padded copy, several times faster on 512 x 512."""
+    iy, ix = int(np.floor(dy)), int(np.floor(dx))
+    fy, fx = np.float32(dy - iy), np.float32(dx - ix)
+    py, px = abs(iy) + 1, abs(ix) + 1
+    padded = np.pad(image, ((py, py), (px, px)), constant_values=fill)
+    h, w = image.shape
+
+    def window(a: int, b: int) -> np.ndarray:  # image shifted by (a, b) whole pixels
+        return padded[py - a:py - a + h, px - b:px - b + w]
+
+    top = (1 - fx) * window(iy, ix) + fx * window(iy, ix + 1)
+    bottom = (1 - fx) * window(iy + 1, ix) + fx * window(iy + 1, ix + 1)
+    return (1 - fy) * top + fy * bottom
 
 
 def _regrid(array: np.ndarray, along: np.ndarray, step: float) -> np.ndarray:
