@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from dicom_factory import head_like, write_series
+from dicom_factory import head_like, step_positions as _step_positions, write_series
 from ichkit import errors as E
 
 
@@ -197,7 +197,6 @@ CASES = {
     "dicom_truncated_pixels": (_ct_case(_dicom_truncated_pixels), E.UnreadableFileError),
     "dicom_missing_slice": (_ct_case(lambda f: _dicom(f, positions=[0, 5, 10, 20, 25, 30, 35, 40])), E.SliceSpacingError),
     "dicom_duplicate_slice": (_ct_case(lambda f: _dicom(f, positions=[0, 5, 10, 10, 15, 20, 25, 30])), E.SliceSpacingError),
-    "dicom_gantry_tilt": (_ct_case(lambda f: _dicom(f, shear_mm_per_slice=(0.0, 1.2))), E.GantryTiltError),
     "dicom_two_slices": (_ct_case(lambda f: _dicom(f, hu=head_like((2, 64, 64)))), E.TooFewSlicesError),
     "dicom_rgb": (_ct_case(lambda f: _dicom(f, samples_per_pixel=3)), E.NotCTError),
     "mask_shape_mismatch": (_mask_case(lambda f: _mask(f, shape=(8, 64, 60))), E.GeometryMismatchError),
@@ -208,4 +207,224 @@ CASES = {
     "mask_negative_labels": (_mask_case(_mask_arr(_set((slice(3, 5), slice(20, 30), slice(20, 30)), -1))), E.NonBinaryMaskError),
     "mask_seg_nrrd_corrupt": (_mask_case(_seg_corrupt), E.UnreadableFileError),
     "mask_label_over_255": (_mask_case(_mask_arr(_set((slice(3, 5), slice(20, 30), slice(20, 30)), 300))), E.LabelValueError),
+}
+
+
+# --- input hardening (issue 15 items 2-5)
+
+
+def _sparse_head(shape=(8, 64, 64), seed: int = 0) -> np.ndarray:
+    """Noisy air around a small head (skull, brain): the median voxel is air, as in a real head CT."""
+    r = np.hypot(*np.indices(shape[1:]) - np.array(shape[1:])[:, None, None] / 2)
+    a = np.full(shape, -1000.0)
+    a[:, r < shape[1] * 0.3] = 1200.0
+    a[:, r < shape[1] * 0.26] = 35.0
+    return np.maximum(a + np.random.default_rng(seed).normal(0, 8, shape), -1024.0)
+
+
+def _windowed(a: np.ndarray, level=40.0, width=80.0) -> np.ndarray:
+    return np.clip((a - (level - width / 2)) / width * 255.0, 0, 255)
+
+
+def _nifti(name: str, arr: np.ndarray, zooms=(0.5, 0.5, 5.0), cut: int = 0, gz_cut: int = 0):
+    """A NIfTI written by nibabel with the raw pixdim given (nibabel would repair a 0 on load)."""
+
+    def write(folder: Path) -> Path:
+        import nibabel as nib
+
+        img = nib.Nifti1Image(np.ascontiguousarray(arr.transpose(2, 1, 0)), np.eye(4))
+        img.header["pixdim"][1:4] = zooms
+        img.header["vox_offset"] = 352
+        img.header.set_sform(None, code=0)
+        img.header.set_qform(None, code=0)
+        raw = img.header.binaryblock + b"\0" * 4 + np.ascontiguousarray(arr.transpose(2, 1, 0)).tobytes(order="F")
+        raw = raw[: len(raw) - cut - gz_cut]
+        path = folder / name
+        path.write_bytes(gzip.compress(raw) if name.endswith(".gz") else raw)
+        return path
+
+    return write
+
+
+def _edit_header(src_writer, old: bytes, new: bytes, name: str):
+    def write(folder: Path) -> Path:
+        data = src_writer(folder).read_bytes()
+        assert old in data, old
+        (folder / name).write_bytes(data.replace(old, new))
+        return folder / name
+
+    return write
+
+
+def _itk(name: str, compress: bool = False):
+    def write(folder: Path) -> Path:
+        img = sitk.GetImageFromArray(head_like().astype(np.int16))
+        img.SetSpacing((0.5, 0.5, 5.0))
+        sitk.WriteImage(img, str(folder / name), compress)
+        return folder / name
+
+    return write
+
+
+def _cut(writer, data_name: str | None = None, n: int = 9000):
+    """Drop the last n bytes of the file (or of its detached data file)."""
+
+    def write(folder: Path) -> Path:
+        path = writer(folder)
+        target = folder / data_name if data_name else path
+        target.write_bytes(target.read_bytes()[:-n])
+        return path
+
+    return write
+
+
+def _dicom_retag(folder: Path, which, **tags) -> Path:
+    """A good series, then set (None: delete) tags on the slices whose index is in `which`."""
+    import pydicom
+
+    series = _dicom(folder)
+    for k, f in enumerate(sorted(series.glob("*.dcm"))):
+        if k in which:
+            ds = pydicom.dcmread(f)
+            for key, value in tags.items():
+                delattr(ds, key) if value is None else setattr(ds, key, value)
+            if "Rows" in tags:
+                ds.PixelData = np.zeros((tags["Rows"], ds.Columns), np.uint16).tobytes()
+            ds.save_as(f)
+    return series
+
+
+def _dicom_8bit(folder: Path) -> Path:
+    import pydicom
+
+    series = write_series(folder / "dicom", head_like(), intercept=0.0)
+    for k, f in enumerate(sorted(series.glob("*.dcm"))):
+        ds = pydicom.dcmread(f)
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+        ds.PixelData = _windowed(head_like())[k].astype(np.uint8).tobytes()
+        ds.save_as(f)
+    return series
+
+
+def _dicom_jpegls_corrupt(folder: Path) -> Path:
+    import pydicom
+    from pydicom.uid import JPEGLSLossless
+
+    series = _dicom(folder)
+    f = sorted(series.glob("*.dcm"))[3]
+    ds = pydicom.dcmread(f)
+    ds.compress(JPEGLSLossless)
+    data = bytearray(ds.PixelData)
+    data[40:200] = bytes(160)
+    ds.PixelData = bytes(data)
+    ds.save_as(f)
+    return series
+
+
+OTHER_PATIENT = {"PatientName": "Qwerty^Ulyssandra", "PatientID": "QU-44120-FAKE", "PatientBirthDate": "19110911"}
+
+
+def _dicom_two_patients(same_series: bool):
+    def write(folder: Path) -> Path:
+        uid = "1.2.826.0.1.3680043.8.498.1515" if same_series else None
+        d = write_series(folder / "dicom", head_like(), series_uid=uid, prefix="a")
+        write_series(d, head_like(), series_uid=uid, identity=OTHER_PATIENT, positions=[40.0 + 5 * k for k in range(8)], prefix="b")
+        return d
+
+    return write
+
+
+def _dicom_two_studies(folder: Path) -> Path:
+    d = write_series(folder / "dicom", head_like(), prefix="a")
+    write_series(d, head_like(), prefix="b")
+    return d
+
+
+def _dicom_step(positions, tilt=0.0, **kw):
+    def write(folder: Path) -> Path:
+        return write_series(folder / "dicom", head_like((len(positions), 64, 64)), positions=positions, gantry_tilt_deg=tilt, **kw)
+
+    return write
+
+
+CASES.update({
+    "uint8_windowed_export": (_ct_case(_nifti("ct.nii.gz", _windowed(_sparse_head()).astype(np.uint8))), E.HURangeError),
+    "int8_values": (_ct_case(_nifti("ct.nii.gz", (_windowed(_sparse_head()) - 128).astype(np.int8))), E.HURangeError),
+    "uint16_raw_no_rescale_mostly_air": (_ct_case(_nifti("ct.nii.gz", (_sparse_head() + 1024).astype(np.uint16))), E.HURangeError),
+    "int16_windowed_saturated": (_ct_case(_nifti("ct.nii.gz", _windowed(_sparse_head()).astype(np.int16))), E.HURangeError),
+    "dicom_no_rescale_tags": (_ct_case(lambda f: write_series(f / "dicom", _sparse_head(), tags={"RescaleIntercept": None, "RescaleSlope": None})), E.HURangeError),
+    "dicom_8bit_windowed": (_ct_case(_dicom_8bit), E.HURangeError),
+    "nifti_zero_spacing_x": (_ct_case(_nifti("ct.nii.gz", head_like().astype(np.int16), zooms=(0.0, 0.5, 5.0))), E.NotVolumeError),
+    "nifti_plain_zero_spacing_z": (_ct_case(_nifti("ct.nii", head_like().astype(np.int16), zooms=(0.5, 0.5, 0.0))), E.NotVolumeError),
+    "nifti_nan_spacing": (_ct_case(_nifti("ct.nii", head_like().astype(np.int16), zooms=(0.5, np.nan, 5.0))), E.NotVolumeError),
+    "nifti_plain_truncated": (_ct_case(_nifti("ct.nii", head_like().astype(np.int16), cut=9000)), E.UnreadableFileError),
+    "nifti_gz_short_payload": (_ct_case(_nifti("ct.nii.gz", head_like().astype(np.int16), gz_cut=9000)), E.UnreadableFileError),
+    "nrrd_zero_spacing": (_ct_case(_edit_header(_itk("a.nrrd"), b"(0.5,0,0)", b"(0,0,0)", "ct.nrrd")), E.NotVolumeError),
+    "mha_zero_spacing": (_ct_case(_edit_header(_itk("a.mha"), b"ElementSpacing = 0.5 0.5 5", b"ElementSpacing = 0.5 0 5", "ct.mha")), E.NotVolumeError),
+    "mha_truncated": (_ct_case(_cut(_itk("ct.mha"))), E.UnreadableFileError),
+    "mhd_raw_file_short": (_ct_case(_cut(_itk("ct.mhd"), "ct.raw")), E.UnreadableFileError),
+    "nrrd_truncated": (_ct_case(_cut(_itk("ct.nrrd"))), E.UnreadableFileError),
+    "dicom_two_patients_one_series_uid": (_ct_case(_dicom_two_patients(same_series=True)), E.MixedSeriesError),
+    "dicom_two_patients": (_ct_case(_dicom_two_patients(same_series=False)), E.MixedSeriesError),
+    "dicom_two_studies": (_ct_case(_dicom_two_studies), E.MixedSeriesError),
+    "dicom_missing_pixel_spacing": (_ct_case(lambda f: _dicom_retag(f, {0, 1, 2, 3, 4, 5, 6, 7}, PixelSpacing=None)), E.UnreadableFileError),
+    "dicom_one_slice_lacks_position": (_ct_case(lambda f: _dicom_retag(f, {5}, ImagePositionPatient=None)), E.UnreadableFileError),
+    "dicom_slice_of_another_size": (_ct_case(lambda f: _dicom_retag(f, {4}, Rows=48)), E.NotVolumeError),
+    "dicom_pixel_spacing_differs": (_ct_case(lambda f: _dicom_retag(f, {2}, PixelSpacing=[0.7, 0.7])), E.NotVolumeError),
+    "dicom_corrupt_jpegls_slice": (_ct_case(_dicom_jpegls_corrupt), E.UnreadableFileError),
+    "dicom_step_series_missing_slice": (_ct_case(_dicom_step([p for k, p in enumerate(_step_positions()) if k != 11])), E.SliceSpacingError),
+    "dicom_tilted_missing_slice": (_ct_case(_dicom_step([5.0 * k for k in range(9) if k != 5], tilt=15.0)), E.SliceSpacingError),
+    "dicom_jittered_spacing": (_ct_case(_dicom_step([0, 2.5, 6.0, 7.5, 12.0, 14.0, 19.0, 21.5])), E.SliceSpacingError),
+    "dicom_zero_pixel_spacing": (_ct_case(lambda f: _dicom_retag(f, set(range(8)), PixelSpacing=[0.0, 0.5])), E.NotVolumeError),
+    "dicom_degenerate_orientation": (_ct_case(lambda f: _dicom_retag(f, set(range(8)), ImageOrientationPatient=[1, 0, 0, 1, 0, 0])), E.NotVolumeError),
+    "dicom_position_with_two_values": (_ct_case(lambda f: _dicom_retag(f, {6}, ImagePositionPatient=[-100.0, -120.0])), E.NotVolumeError),
+    "dicom_slice_moved_in_plane": (_ct_case(lambda f: _dicom_retag(f, {4}, ImagePositionPatient=[-95.0, -120.0, 20.0])), E.SliceSpacingError),
+})
+
+
+def _hu_nifti(arr: np.ndarray, **scale):
+    """A NIfTI of `arr` with optional scl_slope / scl_inter (HU = stored * slope + inter)."""
+
+    def write(folder: Path) -> Path:
+        import nibabel as nib
+
+        img = nib.Nifti1Image(np.ascontiguousarray(arr.transpose(2, 1, 0)), np.diag([0.5, 0.5, 5.0, 1.0]))
+        if scale:
+            img.header.set_slope_inter(scale["slope"], scale["inter"])
+        nib.save(img, folder / "ct.nii.gz")
+        return folder / "ct.nii.gz"
+
+    return write
+
+
+def _air_as_zero(skull_stripped: bool) -> np.ndarray:
+    """HU exports whose air was set to 0: with a realistic (broad) skull, or skull-stripped."""
+    a = _sparse_head()
+    rng = np.random.default_rng(3)
+    skull = a > 600
+    a[skull] = 0 if skull_stripped else rng.uniform(300, 1900, int(skull.sum()))
+    a[a < -500] = 0
+    return a
+
+
+def _two_series_one_study(folder: Path) -> Path:
+    d = write_series(folder / "dicom", head_like(), study_uid="1.2.826.0.1.3680043.8.498.2020", prefix="a", tags={"SeriesDescription": "head 5mm"})
+    write_series(d, head_like((5, 64, 64)), study_uid="1.2.826.0.1.3680043.8.498.2020", prefix="b", spacing=(0.5, 0.5, 8.0), tags={"SeriesDescription": "head 8mm"})
+    return d
+
+
+YAW_10 = (np.cos(np.radians(10)), np.sin(np.radians(10)), 0.0, -np.sin(np.radians(10)), np.cos(np.radians(10)), 0.0)
+
+# name -> (builder(folder) -> ct path, warning the load must give (a substring) or None): inputs
+# that must load, as Slicer and dcm2niix load them, or must not be mistaken for bad input.
+ACCEPTED = {
+    "dicom_gantry_tilt_15deg": (_dicom_step([5.0 * k for k in range(8)], tilt=15.0), "gantry tilt of 15.0 deg corrected"),
+    "dicom_step_and_shoot": (_dicom_step(_step_positions()), "resampled linearly onto a regular 2.5 mm grid (14 -> 20 slices)"),
+    "dicom_step_with_transition_gap": (_dicom_step(_step_positions()[:8] + [17.5 + 3.75 + 5 * k for k in range(6)]), "regular 2.5 mm grid"),
+    "dicom_step_tilt_oblique": (_dicom_step(_step_positions(), tilt=20.0, orientation=YAW_10), "gantry tilt of 20.0 deg corrected"),
+    "dicom_two_series_one_study": (_two_series_one_study, "2 CT series"),
+    "hu_sparse_head": (_hu_nifti(_sparse_head().astype(np.int16)), None),
+    "hu_uint16_with_scl_inter": (_hu_nifti((_sparse_head() + 1024).astype(np.uint16), slope=1.0, inter=-1024.0), None),
+    "hu_air_set_to_zero": (_hu_nifti(_air_as_zero(skull_stripped=False).astype(np.int16)), None),
+    "hu_skull_stripped": (_hu_nifti(_air_as_zero(skull_stripped=True).astype(np.int16)), None),
 }

@@ -46,6 +46,7 @@ ImageTooLargeError = _error("ImageTooLargeError", "too_large", "The image exceed
 OutputExistsError = _error("OutputExistsError", "output_exists", "The output exists and would be overwritten.")
 ModelError = _error("ModelError", "model", "A model is missing, corrupt or fails its checksum.")
 OptionError = _error("OptionError", "bad_option", "A command-line option or parameter file is invalid.")
+MixedSeriesError = _error("MixedSeriesError", "mixed_series", "A DICOM folder holds more than one patient or study, or the series asked for is not there.")
 TableError = _error("TableError", "bad_table", "A table (CSV) lacks a column or holds values the command cannot use.")
 
 

@@ -1,8 +1,8 @@
 """Validation of CTs and masks: one named error per problem, warnings for inclusion rules.
 
-Gantry tilt: refused by default (`tilt="refuse"`); with `tilt="resample"` the DICOM reader
-shifts each slice in-plane onto an orthogonal grid (no interpolation across slices), which is
-what scanner consoles do when they "de-tilt" a series.
+Gantry tilt: corrected by default (`tilt="resample"`): the DICOM reader shifts each slice
+in-plane onto an orthogonal grid (no interpolation across slices), as scanner consoles, Slicer
+and dcm2niix do, and warns once; `tilt="refuse"` refuses such series instead.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ class ValidationPolicy:
 
     min_slices: int = 3
     max_slice_thickness_mm: float = 5.0  # spec 1: slice thickness <= 5 mm (warning above)
-    tilt: str = "refuse"  # or "resample"
+    tilt: str = "resample"  # or "refuse"
+    series: str | None = None  # SeriesInstanceUID to read from a DICOM folder holding several
     hu_min: float = -4000.0
     hu_max: float = 40000.0
     slice_spacing_tolerance: float = 0.05  # relative deviation allowed between slice gaps
@@ -67,11 +68,42 @@ def validate_ct(vol: Volume, path: str | Path, policy: ValidationPolicy | None =
         raise HURangeError(path, f"values {lo:g}..{hi:g} are outside {policy.hu_min:g}..{policy.hu_max:g} HU")
     if hi - lo < 50:
         raise HURangeError(path, f"values span only {lo:g}..{hi:g}: looks normalised or blank, not Hounsfield units")
-    if lo >= 0 and float(np.median(a)) > 500:
-        raise HURangeError(path, f"no negative values and median {float(np.median(a)):g}: raw stored values without rescale intercept, not HU")
+    _check_not_display_values(vol, path, lo, hi)
     thickness = float(vol.meta.get("slice_thickness", vol.spacing[2]))
     if thickness > policy.max_slice_thickness_mm:
         warn(path, f"slice thickness {thickness:g} mm exceeds {policy.max_slice_thickness_mm:g} mm (the methods' inclusion rule)")
+
+
+def _check_not_display_values(vol: Volume, path, lo: float, hi: float) -> None:
+    """Refuse the two common non-HU exports: 8-bit windowed images and stored values without the
+    rescale intercept. A head CT's median voxel is air, so the intercept is found from the
+    histogram: stored values put the brain peak near 1000-1100 with nothing at HU air (-1000)."""
+    a = vol.array
+    stored = str(vol.meta.get("stored_dtype", a.dtype))
+    if stored in ("uint8", "int8"):
+        raise HURangeError(path, f"holds 8-bit values ({stored}, {lo:g}..{hi:g}): a windowed display export, which cannot hold "
+                           "Hounsfield units (air -1000, bone > 1000); load the original 16-bit CT")
+    if lo >= 0 and hi == 255 and np.mean(a == 255) > 1e-3 and np.mean(a == 0) > 0.01:
+        raise HURangeError(path, f"values 0..255 with {100 * np.mean(a == 255):.1f}% saturated at 255: a windowed display export "
+                           "(8-bit grey levels), not Hounsfield units; load the original CT")
+    body = a[a > lo] if np.mean(a == lo) > 0.05 else a  # drop padding / fill values
+    if body.size == 0 or float(body.min()) < -50:
+        return
+    if float(np.median(body)) > 500:
+        raise HURangeError(path, f"no negative values and median {float(np.median(body)):g}: raw stored values without rescale intercept, not HU")
+    counts, edges = np.histogram(body, bins=50, range=(800, 1300))
+    peak = float(edges[int(np.argmax(counts))] + 5)
+
+    def share(lo_, hi_):
+        return float(np.mean((body >= peak + lo_) & (body < peak + hi_)))
+
+    brain = share(-40, 40)
+    if 980 <= peak <= 1120 and brain > 0.02 and brain > 3 * max(share(120, 200), share(-200, -120)):
+        low = body[body < 400]
+        air = f"{np.bincount((np.clip(low, 0, None) // 10).astype(np.int64)).argmax() * 10 + 5:g} (air) and " if low.size else ""
+        raise HURangeError(path, f"values {lo:g}..{hi:g} peak at {air}{peak:g} (brain), where Hounsfield units put air at -1000 "
+                           "and brain near 30: stored values without the rescale intercept; apply it (usually HU = value - 1024) "
+                           "or export the CT in HU")
 
 
 def validate_mask(mask: Volume, ct: Volume | None, path: str | Path, *, binary: bool = False, allow_empty: bool = False) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from .common import add_json, emit
+from .common import add_ct_options, add_json, ct_policy, emit
 
 
 def register(sub) -> None:
     p = sub.add_parser("inspect", help="load and validate a CT; print geometry and HU summary")
     p.add_argument("ct", help="DICOM folder, .nii(.gz), .nrrd, .nhdr, .mha or .mhd")
-    p.add_argument("--tilt", choices=["refuse", "resample"], default="refuse", help="gantry-tilted DICOM: refuse (default) or shift slices onto an orthogonal grid")
+    add_ct_options(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -32,9 +32,8 @@ def summarize(vol) -> dict:
 
 def run(args) -> int:
     from ..io import load_ct
-    from ..validate import ValidationPolicy
 
-    vol = load_ct(args.ct, ValidationPolicy(tilt=args.tilt))
+    vol = load_ct(args.ct, ct_policy(args))
     info = summarize(vol)
     sx, sy, sz = info["size_xyz"]
     text = (

@@ -3,7 +3,7 @@ an uncertainty interval, Grad-CAM heatmaps on the CT grid (NIfTI) and PNG overla
 
 from __future__ import annotations
 
-from .common import add_json, emit
+from .common import add_ct_options, add_json, ct_policy, emit
 
 TASK_CHOICES = ("he", "ht", "location", "all")
 
@@ -19,6 +19,7 @@ def register(sub) -> None:
     p.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
     p.add_argument("-o", "--output", required=True, help="output folder (predictions.json, <task>_gradcam.nii.gz, <task>_overlay_*.png)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_ct_options(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -37,7 +38,7 @@ def run(args) -> int:
     tasks = ["he", "ht", "location"] if args.task == "all" else [args.task]
     if args.model and len(tasks) > 1:
         raise OptionError(None, "--model names one model: use it with a single --task")
-    ct = load_ct(args.ct)
+    ct = load_ct(args.ct, ct_policy(args))
     mask = load_mask(args.mask, ct) if args.mask else None
     if mask is None and args.task == "all":
         warn(args.ct, "no --mask: the HE classifier (ROI slices around the hematoma) is skipped")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_json, add_progress, emit
+from .common import add_ct_options, add_json, ct_policy, add_progress, emit
 
 
 def register(sub) -> None:
@@ -15,6 +15,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", metavar="OUT.csv", help="write the features as CSV (one row per scan)")
     p.add_argument("--workers", type=int, default=1, help="cohort: worker processes (default 1)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_ct_options(p)
     add_json(p)
     add_progress(p)
     p.set_defaults(func=run)
@@ -54,7 +55,7 @@ def run(args) -> int:
         raise OptionError(None, "give CT and MASK, or --cohort CSV")
     if args.output:
         check_writable(args.output, args.overwrite)
-    ct = load_ct(args.ct)
+    ct = load_ct(args.ct, ct_policy(args))
     features = extract(ct, load_mask(args.mask, ct), args.params, args.label)
     if args.output:
         write_rows([{"id": args.ct, "ct": args.ct, "mask": args.mask, "label": args.label, "error": ""} | features], args.output)

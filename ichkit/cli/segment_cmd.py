@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_json, add_progress, emit
+from .common import add_ct_options, add_json, add_progress, ct_policy, emit
 
 from ..models.registry import DEMO_NOTICE
 
@@ -29,6 +29,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--probabilities", action="store_true", help="also write the class probabilities (4D NIfTI)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_ct_options(p)
     add_json(p)
     add_progress(p)
     p.set_defaults(func=run)
@@ -83,7 +84,7 @@ def run(args) -> int:
     entry = registry.get(args.model) if args.model else default_segmentation_model(registry)
     device = _device(args.device)
 
-    ct = load_ct(ct_path)
+    ct = load_ct(ct_path, ct_policy(args))
     show = not (args.no_progress or args.json)
     report, close = tqdm_bar(f"segment ({entry.id})", enabled=show)
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_json, emit
+from .common import add_ct_options, add_json, ct_policy, emit
 
 
 def register(sub) -> None:
@@ -15,6 +15,7 @@ def register(sub) -> None:
     p.add_argument("--abs-ml", type=float, default=6.0, help="HE: absolute growth above this (mL, default 6)")
     p.add_argument("--rel", type=float, default=0.33, help="HE: relative growth above this (default 0.33)")
     p.add_argument("--ivh-growth-ml", type=float, default=1.0, help="revised HE: IVH growth of at least this (mL, default 1)")
+    add_ct_options(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -36,12 +37,12 @@ def parse_label_map(text: str | None) -> dict[int, int]:
     return mapping
 
 
-def _load(ct_path, mask_path, mapping):
+def _load(ct_path, mask_path, mapping, policy=None):
     import numpy as np
 
     from ..io import load_ct, load_mask
 
-    ct = load_ct(ct_path)
+    ct = load_ct(ct_path, policy)
     mask = load_mask(mask_path, ct)
     if mapping:
         lut = np.zeros(256, dtype=np.uint8)
@@ -72,11 +73,11 @@ def run(args) -> int:
     from ..measure import measure
 
     mapping = parse_label_map(args.label_map)
-    baseline = measure(_load(args.ct, args.mask, mapping), c_rule=args.abc2)
+    baseline = measure(_load(args.ct, args.mask, mapping, ct_policy(args)), c_rule=args.abc2)
     payload = {"baseline": baseline.to_dict(), "abc2_c_rule": args.abc2}
     text = [_table(f"baseline {args.mask}", baseline)]
     if args.followup:
-        followup = measure(_load(*args.followup, mapping), c_rule=args.abc2)
+        followup = measure(_load(*args.followup, mapping, ct_policy(args, series=False)), c_rule=args.abc2)
         verdict = expansion_verdict(baseline.to_dict(), followup.to_dict(), abs_ml=args.abs_ml, rel=args.rel, ivh_growth_ml=args.ivh_growth_ml)
         payload |= {"followup": followup.to_dict(), "expansion": verdict.to_dict()}
         text += [_table(f"follow-up {args.followup[1]}", followup), _verdict_text(verdict)]

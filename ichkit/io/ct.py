@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import re
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ from ..errors import NotCTError, NotVolumeError, UnreadableFileError
 from ..image import Volume
 from ..validate import MAX_VOXELS, ValidationPolicy, check_size, validate_ct
 from .formats import kind_of
+from .headers import check_header
 
 
 def read_header(path: str | Path) -> sitk.ImageFileReader:
@@ -43,17 +42,8 @@ def _itk_reason(exc: Exception) -> str:
     return " ".join(text.split()).strip(" :")[:160] or "unknown reason"
 
 
-def _check_gzip(path: Path) -> None:
-    """ITK silently accepts a truncated .gz (reads zeros); decompress once to prove integrity."""
-    try:
-        with gzip.open(path, "rb") as f:
-            while f.read(1 << 24):
-                pass
-    except (EOFError, OSError, zlib.error) as exc:
-        raise UnreadableFileError(path, f"truncated or corrupt gzip data ({exc.__class__.__name__})") from None
-
-
 def _read_itk(path: Path) -> Volume:
+    check_header(path)
     reader = read_header(path)
     dim = reader.GetDimension()
     size = reader.GetSize()
@@ -65,16 +55,13 @@ def _read_itk(path: Path) -> Volume:
     elif dim != 3:
         raise NotVolumeError(path, f"is {dim}D with size {size}; a CT volume must be 3D")
     check_size(path, size)
-    if path.name.lower().endswith(".gz"):
-        _check_gzip(path)
     try:
         img = reader.Execute()
     except RuntimeError as exc:
         raise UnreadableFileError(path, f"pixel data cannot be read ({_itk_reason(exc)})") from None
     if img.GetDimension() == 4:
         img = img[:, :, :, 0]
-    vol = Volume.from_sitk(img, source=str(path), format=kind_of(path))
-    return vol
+    return Volume.from_sitk(img, source=str(path), format=kind_of(path))
 
 
 def load_ct(path: str | Path, policy: ValidationPolicy | None = None) -> Volume:
@@ -94,6 +81,7 @@ def load_ct(path: str | Path, policy: ValidationPolicy | None = None) -> Volume:
         raise UnreadableFileError(path, "unknown file type; expected a DICOM folder, .nii(.gz), .nrrd, .nhdr, .mha or .mhd")
     if not np.issubdtype(vol.array.dtype, np.number):
         raise NotCTError(path, f"has non-numeric voxels ({vol.array.dtype})")
+    vol.meta.setdefault("stored_dtype", str(vol.array.dtype))  # before conversion: 8-bit data cannot be HU
     vol.array = vol.array.astype(np.float32, copy=False) if vol.array.dtype.kind == "f" else vol.array.astype(np.int16 if _fits_int16(vol.array) else np.float32, copy=False)
     validate_ct(vol, path, policy)
     return vol
