@@ -298,7 +298,7 @@ def _full_mask(folder: Path):
     _img(mask, np.ones((8, 64, 64), np.uint8), (0.5, 0.5, 5.0))
 
     def check(folder: Path, err: str) -> None:
-        assert err.startswith("warning: ") and "every voxel" in err, err
+        assert err.startswith("warning: ") and "of the image" in err, err
 
     return ["volume", str(ct), str(mask)], 0, check
 

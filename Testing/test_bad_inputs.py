@@ -60,3 +60,30 @@ def test_thick_slices_warn_but_load(tmp_path, capsys):
     assert main(["inspect", str(ct)]) == 0
     err = capsys.readouterr().err
     assert err.startswith("warning: ") and "10 mm exceeds 5 mm" in err
+
+
+# --- output hardening (issue 15 items 1, 6-9): the CLI catalogue
+from bad_inputs import CLI_CASES  # noqa: E402
+
+
+def test_cli_catalogue_is_large_enough():
+    assert len(CLI_CASES) >= 15
+
+
+@pytest.mark.parametrize("name", sorted(CLI_CASES))
+def test_cli_case(name, tmp_path, capsys, ich_cache):
+    argv, expected, check = CLI_CASES[name](tmp_path)
+    capsys.readouterr()
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # argparse refuses an option before main's handlers
+        rc = exc.code
+    captured = capsys.readouterr()
+    assert rc == expected, captured.err
+    assert "Traceback" not in captured.err + captured.out and "internal error" not in captured.err
+    if expected == 2:
+        lines = [ln for ln in captured.err.splitlines() if ln.strip() and not ln.startswith("warning: ")]
+        assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    if check:
+        check(tmp_path, captured.err)
+    assert not [p for p in tmp_path.rglob("*") if ".part" in p.name], "a temporary survived"

@@ -1,22 +1,29 @@
 """Atomic output: write to a temporary name in the same folder, then rename.
 
 A killed job therefore never leaves a half-written file under the final name, and a reader
-sees either the old file or the new one.
+sees either the old file or the new one. `atomic_files` extends this to a set of files (a
+command's outputs): all are written first, then renamed together with SIGINT/SIGTERM held back,
+so an interrupted or failed command leaves the whole previous set or the whole new one.
+Temporaries carry the writer's pid; those of a dead writer are removed by the next write.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import json
 import os
+import signal
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from .errors import OutputExistsError
+from .errors import OutputError, OutputExistsError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def check_writable(path: str | Path, overwrite: bool) -> Path:
@@ -27,22 +34,88 @@ def check_writable(path: str | Path, overwrite: bool) -> Path:
     return path
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_parts(path: str | Path) -> None:
+    """Delete temporaries of `path` left by a writer that was killed (its pid is gone)."""
+    path = Path(path)
+    for stale in glob.glob(os.path.join(glob.escape(str(path.parent)), f".{glob.escape(path.name)}.*.part*")):
+        pid = Path(stale).name[len(path.name) + 2:].split(".", 1)[0]
+        if not (pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid))):
+            with contextlib.suppress(OSError):
+                os.unlink(stale)
+
+
+def _temporary(path: Path, suffix: str | None) -> Path:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_parts(path)
+        suffix = suffix if suffix is not None else "".join(path.suffixes)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=f".part{suffix}", dir=path.parent)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(path, "cannot be written: a file stands where its folder should be") from None
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    os.close(fd)
+    return Path(tmp)
+
+
+def _write_error(path: Path, exc: OSError) -> Exception:
+    """Disk full, quota, read-only: the user's problem (exit 2), not an internal error."""
+    if exc.errno in _NO_SPACE:
+        return OutputError(path, f"cannot be written: {os.strerror(exc.errno)}")
+    return exc
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Hold SIGINT/SIGTERM back for the few renames that publish a set of files."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
+def atomic_files(paths: dict[str, Path], suffixes: dict[str, str] | None = None) -> Iterator[dict[str, Path]]:
+    """Yield a temporary path per output; publish them all only if the block succeeds."""
+    paths = {key: Path(p) for key, p in paths.items()}
+    tmps: dict[str, Path] = {}
+    try:
+        for key, path in paths.items():
+            tmps[key] = _temporary(path, (suffixes or {}).get(key))
+        try:
+            yield tmps
+        except OSError as exc:
+            raise _write_error(next(iter(paths.values())), exc) from exc
+        with signals_held():
+            for key, tmp in tmps.items():
+                os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
+            for key, tmp in tmps.items():
+                os.replace(tmp, paths[key])
+    finally:
+        for tmp in tmps.values():
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = suffix if suffix is not None else "".join(path.suffixes)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{suffix}", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    with atomic_files({"out": Path(path)}, {"out": suffix} if suffix is not None else None) as tmps:
+        yield tmps["out"]
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -47,6 +47,7 @@ OutputExistsError = _error("OutputExistsError", "output_exists", "The output exi
 ModelError = _error("ModelError", "model", "A model is missing, corrupt or fails its checksum.")
 OptionError = _error("OptionError", "bad_option", "A command-line option or parameter file is invalid.")
 TableError = _error("TableError", "bad_table", "A table (CSV) lacks a column or holds values the command cannot use.")
+OutputError = _error("OutputError", "bad_output", "An output cannot be written: a file where a folder must go, a read-only folder, a full disk.")
 
 
 class ICHWarning(UserWarning):
