@@ -99,7 +99,8 @@ def atomic_files(paths: dict[str, Path], suffixes: dict[str, str] | None = None)
         try:
             yield tmps
         except OSError as exc:
-            raise _write_error(next(iter(paths.values())), exc) from exc
+            where = next(iter(paths.values()))
+            raise _write_error(where.parent if len(paths) > 1 else where, exc) from exc
         with signals_held():
             for key, tmp in tmps.items():
                 os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
