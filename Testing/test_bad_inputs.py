@@ -74,10 +74,7 @@ def test_cli_catalogue_is_large_enough():
 def test_cli_case(name, tmp_path, capsys, ich_cache):
     argv, expected, check = CLI_CASES[name](tmp_path)
     capsys.readouterr()
-    try:
-        rc = main(argv)
-    except SystemExit as exc:  # argparse refuses an option before main's handlers
-        rc = exc.code
+    rc = main(argv)
     captured = capsys.readouterr()
     assert rc == expected, captured.err
     assert "Traceback" not in captured.err + captured.out and "internal error" not in captured.err

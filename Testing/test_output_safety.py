@@ -47,10 +47,12 @@ def test_disk_full_keeps_the_previous_set_and_stale_temporaries_go(tmp_path, mon
     ct, mask = _pair(tmp_path)
     _fake_model(monkeypatch, mask)
     out = tmp_path / "seg"
-    assert _segment(ct, out) == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
-    stale = out / f".s_ct_seg.nii.gz.{2**22 + 12345}.abc.part.nii.gz"  # a killed writer's (no such pid)
+    out.mkdir()
+    stale = out / f".s_ct_seg.nii.gz.{2**22 + 12345}.k1ll3d_x.part.nii.gz"  # a killed writer's (pid above pid_max)
     stale.write_bytes(b"half")
+    assert _segment(ct, out) == 0
+    assert not stale.exists()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     import ichkit.atomic
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import glob
 import json
 import os
+import re
 import signal
 import tempfile
 from pathlib import Path
@@ -35,6 +35,8 @@ def check_writable(path: str | Path, overwrite: bool) -> Path:
 
 
 def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -44,20 +46,30 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_parts(path: str | Path) -> None:
-    """Delete temporaries of `path` left by a writer that was killed (its pid is gone)."""
-    path = Path(path)
-    for stale in glob.glob(os.path.join(glob.escape(str(path.parent)), f".{glob.escape(path.name)}.*.part*")):
-        pid = Path(stale).name[len(path.name) + 2:].split(".", 1)[0]
-        if not (pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid))):
-            with contextlib.suppress(OSError):
-                os.unlink(stale)
+_PART = re.compile(r"^\..+?\.(?:(\d+)\.)?[A-Za-z0-9_]{8}\.part")  # .NAME.PID.RANDOM.part[SUFFIX]
+_CLEANED: set[str] = set()
+
+
+def remove_stale_parts(folder: str | Path) -> None:
+    """Delete temporaries left in `folder` by writers that were killed (their pid is gone, or
+    they predate pids in the name). Once per folder and process: a listing per write would make
+    writing N files into one folder O(N^2)."""
+    key = os.path.abspath(folder)
+    if key in _CLEANED:
+        return
+    _CLEANED.add(key)
+    with contextlib.suppress(OSError), os.scandir(key) as entries:
+        for entry in entries:
+            m = _PART.match(entry.name)
+            if m and entry.is_file(follow_symlinks=False) and not (m.group(1) and _alive(int(m.group(1)))):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
 
 
 def _temporary(path: Path, suffix: str | None) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_parts(path)
+        remove_stale_parts(path.parent)
         suffix = suffix if suffix is not None else "".join(path.suffixes)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=f".part{suffix}", dir=path.parent)
     except (FileExistsError, NotADirectoryError):
