@@ -274,6 +274,19 @@ def _run_edited_report(folder: Path):
     return _run(cohort, folder / "out"), 2, _unchanged({edited: edited.read_bytes()})
 
 
+def _run_stranger_in_scan_folder(folder: Path):
+    """A file the user put into a scan folder of a real run folder survives a rerun that redoes
+    the scan (here because the radiomics setting changed)."""
+    from ichkit.cli import main
+
+    ct, mask = _pair(folder)
+    cohort = _cohort_csv(folder, [f"s1,{ct},{mask},,"])
+    assert main(_run(cohort, folder / "out")) == 0
+    note = folder / "out" / "scans" / "s1" / "my_notes.txt"
+    note.write_text("reviewed by me")
+    return _run(cohort, folder / "out")[:-1] + ["shape"], 2, _unchanged({note: note.read_bytes()})
+
+
 def _run_resumes_own_folder(folder: Path):
     from ichkit.cli import main
 
@@ -373,6 +386,7 @@ CLI_CASES = {
     "run_over_user_summary_csv": _run_over_user_summary,
     "run_user_edited_report": _run_edited_report,
     "run_resumes_its_own_folder": _run_resumes_own_folder,
+    "run_stranger_file_in_scan_folder": _run_stranger_in_scan_folder,
     "volume_mask_label_7": _volume(7),
     "volume_mask_label_255": _volume(255),
     "volume_mask_fills_image": _full_mask,

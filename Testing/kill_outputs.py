@@ -34,28 +34,38 @@ def _ich(*argv: str) -> subprocess.Popen:
                             text=True, start_new_session=True, env=env)
 
 
-def _hidden(out: Path) -> bool:
-    """A temporary (file or staging folder) exists: the command is writing."""
-    return any(p.name.startswith(".") and ".part" in p.name for p in out.rglob(".*"))
+def _hidden(out: Path, pid: int | None = None) -> bool:
+    """A temporary (file or staging folder) of process `pid` (of any when None) exists in OUT or
+    OUT/scans: the command is writing. Their names carry the writer's pid."""
+    mine = f".{pid}." if pid else "."
+    for folder in (out, out / "scans"):
+        try:
+            with os.scandir(folder) as entries:
+                if any(e.name.startswith(".") and ".part" in e.name and mine in e.name for e in entries):
+                    return True
+        except OSError:
+            pass
+    return False
 
 
 def _kill_at(proc: subprocess.Popen, out: Path, rng: random.Random, span: float) -> dict:
-    """Half the points anywhere in the run, half just after the first temporary appears."""
+    """Half the points anywhere in the run, half within 20 ms of the first temporary appearing
+    (the writes of a small phantom take a few ms: polled without sleeping to catch them)."""
     sig = rng.choice([signal.SIGKILL, signal.SIGTERM])
-    while_writing = rng.random() < 0.5
-    delay = rng.uniform(0.0, 0.3) if while_writing else rng.uniform(0.0, span)
+    aimed = rng.random() < 0.5
+    delay = rng.uniform(0.0, 0.02) if aimed else rng.uniform(0.0, span)
     start = time.monotonic()
-    if while_writing:
-        while proc.poll() is None and not _hidden(out) and time.monotonic() - start < 2 * span:
-            time.sleep(0.002)
+    if aimed:
+        while proc.poll() is None and not _hidden(out, proc.pid) and time.monotonic() - start < 2 * span:
+            pass
     time.sleep(delay)
-    mid_write = _hidden(out)
+    mid_write = _hidden(out, proc.pid)
     killed = proc.poll() is None
     if killed:
         os.killpg(proc.pid, sig)
     _, err = proc.communicate(timeout=120)
     assert "Traceback" not in err, err
-    return {"signal": sig.name, "aimed_at_writes": while_writing, "killed": killed, "mid_write": killed and mid_write, "rc": proc.returncode}
+    return {"signal": sig.name, "aimed_at_writes": aimed, "killed": killed, "mid_write": killed and mid_write, "rc": proc.returncode}
 
 
 # --- ich segment
@@ -91,15 +101,18 @@ def segment_state(out: Path, name: str) -> str | None:
 def segment_trials(folder: Path, points: int, seed: int) -> dict:
     ct, out = segment_setup(folder)
     name = ct.name[: -len(".nii.gz")]
-    t0 = time.monotonic()
+    t0 = time.time()
     proc = _segment(ct, out, KEEP)
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
-    span = time.monotonic() - t0
+    span = (out / f"{name}_volumes.json").stat().st_mtime - t0  # start to published outputs
     rng, trials, state = random.Random(seed), [], KEEP
     for _ in range(points):
         target = DROP if state == KEEP else KEEP
         trial = _kill_at(_segment(ct, out, target), out, rng, span)
-        after = segment_state(out, name)
+        try:
+            after = segment_state(out, name)
+        except AssertionError as exc:
+            raise AssertionError(f"after {trial}: {exc}") from None
         assert after in (state, target), (trial, after)
         trial["left"] = "new" if after == target and after != state else "old"
         trials.append(trial)
@@ -109,7 +122,7 @@ def segment_trials(folder: Path, points: int, seed: int) -> dict:
     assert proc.returncode == 0, err
     assert segment_state(out, name) == KEEP
     assert not _hidden(out), "a temporary survived the rerun"
-    return {"seconds_per_run": span, "trials": trials}
+    return {"seconds_to_outputs": span, "trials": trials}
 
 
 # --- ich run
@@ -161,16 +174,19 @@ def run_trials(folder: Path, points: int, seed: int) -> dict:
 
     cohort, out = run_setup(folder)
     configs = {"shape": TaskConfig(radiomics="shape"), "none": TaskConfig(radiomics=None)}
-    t0 = time.monotonic()
+    t0 = time.time()
     proc = _run(cohort, out, "shape")
     assert proc.wait(timeout=600) == 0, proc.stderr.read()
-    span = time.monotonic() - t0
+    span = (out / "summary.csv").stat().st_mtime - t0  # start to published reports
     reference = _outputs(out)
     rng, trials, current = random.Random(seed), [], "shape"
     for _ in range(points):
         target = "none" if current == "shape" else "shape"
         trial = _kill_at(_run(cohort, out, target), out, rng, span)
-        states = run_state(cohort, out, configs)
+        try:
+            states = run_state(cohort, out, configs)
+        except AssertionError as exc:
+            raise AssertionError(f"after {trial}: {exc}") from None
         trial["left"] = "new" if set(states.values()) == {target} else "old" if set(states.values()) == {current} else "mixed scans (resumable)"
         trials.append(trial)
         current = target if trial["left"] == "new" else current
@@ -180,4 +196,4 @@ def run_trials(folder: Path, points: int, seed: int) -> dict:
     assert set(run_state(cohort, out, configs).values()) == {"shape"}
     assert _outputs(out) == reference, "the rerun differs from an uninterrupted run"
     assert not _hidden(out), "a temporary survived the rerun"
-    return {"seconds_per_run": span, "trials": trials}
+    return {"seconds_to_outputs": span, "trials": trials}

@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -89,15 +90,28 @@ def _write_error(path: Path, exc: OSError) -> Exception:
 
 @contextlib.contextmanager
 def signals_held():
-    """Hold SIGINT/SIGTERM back for the few renames that publish a set of files."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+    """Defer SIGINT/SIGTERM during the few renames that publish a set of files. Python runs
+    signal handlers in the main thread only, and may run one whose signal arrived just before
+    (so a signal mask is not enough): the handlers are swapped for one that only takes note,
+    and what it noted is handed to the previous handler once the set is whole."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    noted: list[int] = []
+    previous = {}
     try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda signum, frame: noted.append(signum))
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        if noted:
+            handler = previous.get(noted[0])
+            if callable(handler):
+                handler(noted[0], None)  # e.g. raises KeyboardInterrupt, now that the set is whole
+            elif handler in (signal.SIG_DFL, None):
+                os.kill(os.getpid(), noted[0])
 
 
 @contextlib.contextmanager

@@ -107,7 +107,7 @@ FULL_MASK = 0.99  # a hematoma never covers this share of a head CT's grid
 def check_labels(mask: Volume, path: str | Path, extra_labels=()) -> None:
     """Unknown label values would be measured as nothing (a silent 0 mL): refuse them. A mask
     covering (nearly) the whole image is usable but almost surely the wrong file: warn."""
-    unknown = sorted(set(np.unique(mask.array).tolist()) - {0} - set(LABELS) - {int(v) for v in extra_labels})
+    unknown = sorted({int(v) for v in np.unique(mask.array)} - {0} - set(LABELS) - {int(v) for v in extra_labels})
     if unknown:
         known = ", ".join(f"{value} {label.key}" for value, label in LABELS.items())
         raise LabelValueError(path, f"holds label values {unknown[:8]} that are not the product's labels ({known}); map them with --label-map or name the value with --label")
