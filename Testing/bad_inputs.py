@@ -428,3 +428,201 @@ ACCEPTED = {
     "hu_air_set_to_zero": (_hu_nifti(_air_as_zero(skull_stripped=False).astype(np.int16)), None),
     "hu_skull_stripped": (_hu_nifti(_air_as_zero(skull_stripped=True).astype(np.int16)), None),
 }
+
+
+# --- output hardening (issue 15 items 1, 6-9)
+# Masks with values outside the product's labels (1-4): the label error in every command.
+CASES.update({
+    "mask_label_7": (_mask_case(_mask_arr(_set((slice(3, 5), slice(20, 30), slice(20, 30)), 7))), E.LabelValueError),
+    "mask_label_255": (_mask_case(_mask_arr(_set((slice(3, 5), slice(20, 30), slice(20, 30)), 255))), E.LabelValueError),
+})
+
+
+def _pair(folder: Path, name: str = "s", grow: int = 0) -> tuple[Path, Path]:
+    """A small CT and a one-label mask (a box `grow` voxels wider per side for a follow-up)."""
+    ct = _img(folder / f"{name}_ct.nii.gz", head_like().astype(np.int16), (0.5, 0.5, 5.0))
+    arr = np.zeros((8, 64, 64), np.uint8)
+    arr[3:6, 28 - grow:36 + grow, 28 - grow:36 + grow] = 1
+    return ct, _img(folder / f"{name}_mask.nii.gz", arr, (0.5, 0.5, 5.0))
+
+
+def _cohort_csv(folder: Path, rows: list[str], header: str = "scan_id,ct,mask,patient_id,timepoint", bom: bool = False) -> Path:
+    path = folder / "cohort.csv"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + ("\n".join([header, *rows]) + "\n").encode())
+    return path
+
+
+def _run(cohort: Path, out: Path, *extra: str) -> list[str]:
+    return ["run", str(cohort), "-o", str(out), "--no-progress", "--radiomics", "none", *extra]
+
+
+def _unchanged(files: dict[Path, bytes]):
+    def check(folder: Path, err: str) -> None:
+        for path, data in files.items():
+            assert path.exists() and path.read_bytes() == data, f"{path} was changed or deleted"
+
+    return check
+
+
+def _run_over_user_scan_folder(folder: Path):
+    """The issue's data loss: the cohort's CT and mask live in OUT/scans/<id>/."""
+    data = folder / "out" / "scans" / "s1"
+    data.mkdir(parents=True)
+    ct, mask = _pair(data, "s1")
+    cohort = _cohort_csv(folder, [f"s1,{ct},{mask},,"])
+    return _run(cohort, folder / "out"), 2, _unchanged({ct: ct.read_bytes(), mask: mask.read_bytes()})
+
+
+def _run_over_user_summary(folder: Path):
+    ct, mask = _pair(folder)
+    (folder / "out").mkdir()
+    mine = folder / "out" / "summary.csv"
+    mine.write_text("my own notes\n")
+    return _run(_cohort_csv(folder, [f"s1,{ct},{mask},,"]), folder / "out"), 2, _unchanged({mine: mine.read_bytes()})
+
+
+def _run_edited_report(folder: Path):
+    """A report of a real run folder that the user edited is replaced only with --overwrite."""
+    from ichkit.cli import main
+
+    ct, mask = _pair(folder)
+    cohort = _cohort_csv(folder, [f"s1,{ct},{mask},,"])
+    assert main(_run(cohort, folder / "out")) == 0
+    edited = folder / "out" / "summary.csv"
+    edited.write_text(edited.read_text() + "my note\n")
+    return _run(cohort, folder / "out"), 2, _unchanged({edited: edited.read_bytes()})
+
+
+def _run_stranger_in_scan_folder(folder: Path):
+    """A file the user put into a scan folder of a real run folder survives a rerun that redoes
+    the scan (here because the radiomics setting changed)."""
+    from ichkit.cli import main
+
+    ct, mask = _pair(folder)
+    cohort = _cohort_csv(folder, [f"s1,{ct},{mask},,"])
+    assert main(_run(cohort, folder / "out")) == 0
+    note = folder / "out" / "scans" / "s1" / "my_notes.txt"
+    note.write_text("reviewed by me")
+    return _run(cohort, folder / "out")[:-1] + ["shape"], 2, _unchanged({note: note.read_bytes()})
+
+
+def _run_resumes_own_folder(folder: Path):
+    from ichkit.cli import main
+
+    ct, mask = _pair(folder)
+    cohort = _cohort_csv(folder, [f"s1,{ct},{mask},,"])
+    assert main(_run(cohort, folder / "out")) == 0
+    return _run(cohort, folder / "out"), 0, None
+
+
+def _volume(mask_value: int):
+    def build(folder: Path):
+        ct, mask = _pair(folder)
+        arr = sitk.GetArrayFromImage(sitk.ReadImage(str(mask)))
+        _img(mask, (arr * mask_value).astype(np.uint8), (0.5, 0.5, 5.0))
+        return ["volume", str(ct), str(mask)], 2, None
+
+    return build
+
+
+def _full_mask(folder: Path):
+    ct, mask = _pair(folder)
+    _img(mask, np.ones((8, 64, 64), np.uint8), (0.5, 0.5, 5.0))
+
+    def check(folder: Path, err: str) -> None:
+        assert err.startswith("warning: ") and "of the image" in err, err
+
+    return ["volume", str(ct), str(mask)], 0, check
+
+
+def _outdir_is_file(argv_fn):
+    def build(folder: Path):
+        ct, mask = _pair(folder)
+        target = folder / "taken"
+        target.write_text("a file where the output folder should go")
+        return argv_fn(folder, ct, mask, target), 2, _unchanged({target: target.read_bytes()})
+
+    return build
+
+
+def _cohort_case(rows_fn, bom: bool = False, rc: int = 2, check=None):
+    def build(folder: Path):
+        return _run(_cohort_csv(folder, rows_fn(folder), bom=bom), folder / "out"), rc, check
+
+    return build
+
+
+def _one_scan(folder: Path) -> list[str]:
+    ct, mask = _pair(folder)
+    return [f"s1,{ct},{mask},P1,baseline"]
+
+
+def _two_baselines(folder: Path) -> list[str]:
+    (ct, mask), (ct2, mask2) = _pair(folder, "a"), _pair(folder, "b", grow=3)
+    return [f"a,{ct},{mask},P1,baseline", f"b,{ct2},{mask2},P1,baseline"]
+
+
+def _bom_read(folder: Path, err: str) -> None:
+    import csv
+
+    with open(folder / "out" / "summary.csv", newline="") as f:
+        assert [(r["scan_id"], r["state"]) for r in csv.DictReader(f)] == [("s1", "done")]
+
+
+def _volume_opt(*opt: str):
+    def build(folder: Path):
+        ct, mask = _pair(folder)
+        return ["volume", str(ct), str(mask), *opt], 2, None
+
+    return build
+
+
+def _run_opt(*opt: str):
+    def build(folder: Path):
+        ct, mask = _pair(folder)
+        return _run(_cohort_csv(folder, [f"s1,{ct},{mask},,"]), folder / "out", *opt), 2, None
+
+    return build
+
+
+def _segment_opt(*opt: str):
+    def build(folder: Path):
+        ct, _ = _pair(folder)
+        return ["segment", str(ct), "-o", str(folder / "seg"), "--no-progress", *opt], 2, None
+
+    return build
+
+
+def _all_scans_fail(folder: Path):
+    cohort = _cohort_csv(folder, [f"s1,{folder / 'missing.nii.gz'},,,", f"s2,{folder / 'gone.nii.gz'},,,"])
+    return _run(cohort, folder / "out"), 2, None
+
+
+# name -> builder(folder) -> (argv of `ich`, expected exit code, check(folder, stderr) or None).
+# With exit code 2 stderr must be one line `error: ...`; the check asserts what must survive.
+CLI_CASES = {
+    "run_over_user_files_in_scans": _run_over_user_scan_folder,
+    "run_over_user_summary_csv": _run_over_user_summary,
+    "run_user_edited_report": _run_edited_report,
+    "run_resumes_its_own_folder": _run_resumes_own_folder,
+    "run_stranger_file_in_scan_folder": _run_stranger_in_scan_folder,
+    "volume_mask_label_7": _volume(7),
+    "volume_mask_label_255": _volume(255),
+    "volume_mask_fills_image": _full_mask,
+    "segment_outdir_is_a_file": _outdir_is_file(lambda f, ct, m, t: ["segment", str(ct), "-o", str(t), "--no-progress"]),
+    "run_outdir_is_a_file": _outdir_is_file(lambda f, ct, m, t: _run(_cohort_csv(f, [f"s1,{ct},{m},,"]), t)),
+    "radiomics_output_under_a_file": _outdir_is_file(lambda f, ct, m, t: ["radiomics", str(ct), str(m), "-o", str(t / "f.csv")]),
+    "cohort_utf8_bom": _cohort_case(_one_scan, bom=True, rc=0, check=_bom_read),
+    "cohort_two_baselines": _cohort_case(_two_baselines),
+    "volume_abs_ml_nan": _volume_opt("--abs-ml", "nan"),
+    "volume_rel_negative": _volume_opt("--rel", "-0.2"),
+    "volume_ivh_growth_inf": _volume_opt("--ivh-growth-ml", "inf"),
+    "segment_min_component_nan": _segment_opt("--min-component-ml", "nan"),
+    "segment_unknown_device": _segment_opt("--device", "tpu"),
+    "run_workers_negative": _run_opt("--workers", "-3"),
+    "run_unknown_device": _run_opt("--device", "cuda:7"),
+    "run_every_scan_failed": _all_scans_fail,
+    "evaluate_n_boot_negative": lambda f: (["evaluate", str(f / "p.csv"), "--n-boot", "-5"], 2, None),
+    "phantom_workers_zero": lambda f: (["phantom", str(f / "ph"), "--workers", "0"], 2, None),
+    "view_port_out_of_range": lambda f: (["view", "--port", "70000"], 2, None),
+}

@@ -196,3 +196,27 @@ def test_detilt_shift_is_scipys_bilinear_shift():
     for dy, dx in [(0.3, -2.7), (-5.5, 3.25), (0.0, 0.0), (2.0, -1.0), (-0.01, 10.99)]:
         expected = shift(image, (dy, dx), order=1, mode="grid-constant", cval=-3.0)
         assert np.abs(_shift_bilinear(image, dy, dx, -3.0) - expected).max() < 1e-5  # float32 rounding
+
+
+# --- output hardening (issue 15 items 1, 6-9): the CLI catalogue
+from bad_inputs import CLI_CASES  # noqa: E402
+
+
+def test_cli_catalogue_is_large_enough():
+    assert len(CLI_CASES) >= 15
+
+
+@pytest.mark.parametrize("name", sorted(CLI_CASES))
+def test_cli_case(name, tmp_path, capsys, ich_cache):
+    argv, expected, check = CLI_CASES[name](tmp_path)
+    capsys.readouterr()
+    rc = main(argv)
+    captured = capsys.readouterr()
+    assert rc == expected, captured.err
+    assert "Traceback" not in captured.err + captured.out and "internal error" not in captured.err
+    if expected == 2:
+        lines = [ln for ln in captured.err.splitlines() if ln.strip() and not ln.startswith("warning: ")]
+        assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    if check:
+        check(tmp_path, captured.err)
+    assert not [p for p in tmp_path.rglob("*") if ".part" in p.name], "a temporary survived"

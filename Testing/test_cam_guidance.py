@@ -150,7 +150,7 @@ def test_train_classify_with_cam_guidance(location_data, tmp_path, capsys, arch)
     assert 0.0 < history["history"][0]["cam_guidance_loss"] <= 2.0
     capsys.readouterr()
     assert main(base + ["--cam-guidance", "-1", "-o", str(tmp_path / "negative")]) == 2
-    assert "guidance weight must be >= 0" in capsys.readouterr().err
+    assert "--cam-guidance: -1 must be at least 0" in capsys.readouterr().err  # refused by the option's type
 
 
 def test_guidance_needs_guide_maps(location_data, tmp_path, capsys):

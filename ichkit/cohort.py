@@ -2,8 +2,8 @@
 
 Columns: `ct` (required); `scan_id` (or `id`; default: the CT's file name), `mask`, `label`
 (the mask value to analyse, default 1), `patient_id` (default: the scan id), `timepoint`
-(`baseline` / `followup`: pairs of one patient give the HE verdict). Any other column is kept in
-`extra` (e.g. an outcome). Relative paths are taken relative to the CSV's folder; `ich phantom`'s
+(`baseline` / `followup`: pairs of one patient give the HE verdict; one of each per patient). Any
+other column is kept in `extra` (e.g. an outcome). A UTF-8 byte-order mark (Excel) is skipped. Relative paths are taken relative to the CSV's folder; `ich phantom`'s
 cohort.csv reads as it is.
 """
 
@@ -51,14 +51,14 @@ def _scan_id(row: dict) -> str:
 def read_cohort(path: str | Path, *, require_mask: bool = False) -> list[Scan]:
     path = Path(path)
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise OptionError(path, f"cannot read the cohort CSV ({exc.__class__.__name__})") from None
     needed = {"ct", "mask"} if require_mask else {"ct"}
     if not rows or not needed <= set(rows[0]):
         raise OptionError(path, f"a cohort CSV needs the column(s) {' and '.join(sorted(needed))} and at least one row (optional: scan_id, mask, label, patient_id, timepoint)")
-    scans, seen = [], set()
+    scans, seen, timepoints = [], set(), {}
     for n, row in enumerate(rows, start=2):
         sid = _scan_id(row)
         if not SAFE_ID.match(sid):
@@ -75,6 +75,11 @@ def read_cohort(path: str | Path, *, require_mask: bool = False) -> list[Scan]:
         timepoint = (row.get("timepoint") or "").strip().lower() or None
         if timepoint not in (None, "baseline", "followup"):
             raise OptionError(path, f"line {n}: timepoint must be baseline or followup, not {timepoint!r}")
+        patient = (row.get("patient_id") or "").strip()
+        if timepoint and patient:
+            first = timepoints.setdefault((patient, timepoint), (n, sid))
+            if first != (n, sid):  # rows, not the patient id, are named: no identifier in messages
+                raise OptionError(path, f"lines {first[0]} and {n}: scans {first[1]!r} and {sid!r} are both the {timepoint} of one patient")
         scans.append(
             Scan(
                 scan_id=sid,

@@ -48,6 +48,7 @@ ModelError = _error("ModelError", "model", "A model is missing, corrupt or fails
 OptionError = _error("OptionError", "bad_option", "A command-line option or parameter file is invalid.")
 MixedSeriesError = _error("MixedSeriesError", "mixed_series", "A DICOM folder holds more than one patient or study, or the series asked for is not there.")
 TableError = _error("TableError", "bad_table", "A table (CSV) lacks a column or holds values the command cannot use.")
+OutputError = _error("OutputError", "bad_output", "An output cannot be written: a file where a folder must go, a read-only folder, a full disk.")
 
 
 class ICHWarning(UserWarning):

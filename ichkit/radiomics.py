@@ -81,7 +81,8 @@ def _extract_row(row: Mapping, params: str) -> dict:
     out = {c: row.get(c, "") for c in COHORT_COLUMNS} | {"error": ""}
     try:
         ct = load_ct(row["ct"])
-        out |= extract(ct, load_mask(row["mask"], ct), params, int(row.get("label") or 1))
+        label = int(row.get("label") or 1)
+        out |= extract(ct, load_mask(row["mask"], ct, extra_labels=(label,)), params, label)
     except ICHError as exc:
         out["error"] = exc.message
     except Exception as exc:  # noqa: BLE001 - one failing scan must not abort the cohort

@@ -1,14 +1,21 @@
-"""Cohort reports rebuilt from the per-scan status files: summary, failures, HE pairs."""
+"""Cohort reports rebuilt from the per-scan status files: summary, failures, HE pairs.
+
+The three are published as one set with the run folder's marker (which records their sha256):
+the marker first, naming both the old and the new reports, so a kill between the renames leaves
+every report recognised as the run's own; then the marker again with the new ones only.
+"""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from pathlib import Path
 
-from ..atomic import write_text
+from ..atomic import atomic_files
 from ..cohort import Scan
+from .folder import MARKER, marker_text, read_marker, write_marker
 from .scan_task import RESULT, scan_dir
 
 VOLUME_COLUMNS = [(label, key) for label in ("IPH", "IVH", "edema", "EAH") for key in ("mesh_ml", "voxel_ml", "abc2_ml")]
@@ -46,11 +53,31 @@ def write_reports(scans: list[Scan], statuses: dict, outdir: Path) -> dict:
             failures.append({"scan_id": scan.scan_id, "code": status.get("code", status["state"]), "reason": status.get("reason", "not processed")})
         summary.append(row)
     columns = ["scan_id", "patient_id", "timepoint", "state", *[f"{l}_{k}" for l, k in VOLUME_COLUMNS], "labels_source"]
-    write_text(outdir / "summary.csv", _csv(summary, columns))
-    write_text(outdir / "failures.csv", _csv(failures, ["scan_id", "code", "reason"]))
     pairs = _expansion_pairs(scans, results)
-    write_text(outdir / "pairs.csv", _csv(pairs, ["patient_id", "baseline", "followup", "he", "abs_growth_ml", "rel_growth", "revised_he"]))
+    _publish(outdir, {
+        "summary.csv": _csv(summary, columns),
+        "failures.csv": _csv(failures, ["scan_id", "code", "reason"]),
+        "pairs.csv": _csv(pairs, PAIR_COLUMNS),
+    })
     return {"n": len(scans), "done": len(results), "failed": len(failures), "pairs": len(pairs), "outdir": str(outdir)}
+
+
+def _publish(outdir: Path, reports: dict[str, str]) -> None:
+    new = {name: [hashlib.sha256(text.encode()).hexdigest()] for name, text in reports.items()}
+    old = (read_marker(outdir) or {}).get("reports", {})
+    both = {name: sorted(set(old.get(name, [])) | set(new[name])) for name in reports}
+    with atomic_files({MARKER: outdir / MARKER} | {name: outdir / name for name in reports}) as tmp:
+        tmp[MARKER].write_text(marker_text(both))
+        for name, text in reports.items():
+            tmp[name].write_text(text)
+    write_marker(outdir, new)
+
+
+PAIR_COLUMNS = ["patient_id", "baseline", "followup", "he", "abs_growth_ml", "rel_growth", "revised_he"]
+
+
+def _flag(value: bool | None) -> int | str:
+    return "" if value is None else int(value)
 
 
 def _expansion_pairs(scans: list[Scan], results: dict) -> list[dict]:
@@ -65,6 +92,10 @@ def _expansion_pairs(scans: list[Scan], results: dict) -> list[dict]:
         base, follow = pair.get("baseline"), pair.get("followup")
         if not (base and follow and base.scan_id in results and follow.scan_id in results):
             continue
-        v = expansion_verdict(results[base.scan_id]["volumes"], results[follow.scan_id]["volumes"]).to_dict()
-        rows.append({"patient_id": pid, "baseline": base.scan_id, "followup": follow.scan_id, **{k: v.get(k) for k in ("he", "abs_growth_ml", "rel_growth", "revised_he")}})
+        v = expansion_verdict(results[base.scan_id]["volumes"], results[follow.scan_id]["volumes"])
+        rows.append({
+            "patient_id": pid, "baseline": base.scan_id, "followup": follow.scan_id, "he": _flag(v.expansion),
+            "abs_growth_ml": round(v.growth_ml, 4), "rel_growth": "" if v.relative_growth is None else round(v.relative_growth, 4),
+            "revised_he": _flag(v.revised_expansion),
+        })
     return rows

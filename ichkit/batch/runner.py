@@ -18,6 +18,7 @@ from pathlib import Path
 from ..errors import OptionError
 from ..progress import Progress, silent
 from ..cohort import Scan
+from .folder import claim, recover
 from .report import write_reports
 from .scan_task import TaskConfig, is_complete, process_scan, read_status
 
@@ -28,6 +29,7 @@ class RunConfig:
     workers: int = 1
     engine: str = "local"  # "local" processes or "dask"
     scheduler: str | None = None  # address of a running Dask scheduler; None = a local cluster
+    overwrite: bool = False  # replace reports the user edited
 
 
 def _limit_threads(workers: int) -> None:
@@ -38,10 +40,12 @@ def _limit_threads(workers: int) -> None:
 
 
 def run_cohort(scans: list[Scan], outdir: str | Path, config: RunConfig = RunConfig(), progress: Progress = silent) -> dict:
-    """Process every scan not already complete; rebuild the summary from the status files."""
+    """Process every scan not already complete; rebuild the summary from the status files.
+    Refuses (before any scan runs) a folder that `ich run` did not make; see `folder`."""
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    claim(outdir, scans, config.overwrite)  # checked first: never create a lock in a stranger's folder
     with _exclusive(outdir):
+        claim(outdir, scans, config.overwrite)  # again under the lock: another run may have written meanwhile
         return _run_locked(scans, outdir, config, progress)
 
 
@@ -55,6 +59,7 @@ def _exclusive(outdir: Path):
             raise OptionError(outdir, "another `ich run` is writing to this folder") from None
         for stale in outdir.glob(".*.part*"):  # temporaries of a killed run's reports
             stale.unlink()
+        recover(outdir / "scans")
         yield
 
 

@@ -1,8 +1,9 @@
 """The per-scan task: validate -> segment (or given mask) -> volumes -> radiomics -> report.
 
 It is a plain function of (scan, outdir, config) so the local pool and a Dask cluster run the
-same code. Every output is written atomically and `status.json` is written last: a scan whose
-status is `done` (with matching inputs and config) is complete, anything else is redone.
+same code. A scan's outputs are built in a hidden folder beside its own and swapped in whole
+(`status.json` last): a scan whose status is `done` (with matching inputs and config) is
+complete, anything else is redone, and a kill leaves the previous folder or the new one.
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..atomic import write_json
+from ..atomic import signals_held, write_json
 from ..errors import ICHError
 from ..segment.postprocess import MIN_COMPONENT_ML
 from ..cohort import Scan
+from .folder import remove_scan_folder
 
 RESULT, RADIOMICS, LABELS, STATUS = "result.json", "radiomics.json", "labels.nii.gz", "status.json"
 
@@ -99,21 +100,34 @@ def process_scan(scan: Scan, outdir: str | Path, config: TaskConfig) -> dict:
     """Run one scan; returns its status record (state done or failed). Never raises for bad input."""
     outdir = Path(outdir)
     folder = scan_dir(outdir, scan)
-    if folder.exists():
-        shutil.rmtree(folder)  # a partial or stale result: redo from scratch
-    folder.mkdir(parents=True)
+    stage = folder.parent / f".{scan.scan_id}.{os.getpid()}.part"
+    if stage.exists():
+        remove_scan_folder(stage)
+    stage.mkdir(parents=True)
     started = time.time()
     status = {"scan_id": scan.scan_id, "config": config.digest(), "inputs": input_fingerprint(scan), "pid": os.getpid()}
     try:
-        outputs = _run_steps(scan, folder, config)
-        status.update(state="done", outputs={name: _sha256(folder / name) for name in outputs})
+        outputs = _run_steps(scan, stage, config)
+        status.update(state="done", outputs={name: _sha256(stage / name) for name in outputs})
     except ICHError as exc:
         status.update(state="failed", code=exc.code, reason=exc.message)
     except Exception as exc:  # noqa: BLE001 - one scan's internal error must not stop the cohort
         status.update(state="failed", code="internal", reason=f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     status["seconds"] = round(time.time() - started, 3)
-    write_json(folder / STATUS, status)
+    write_json(stage / STATUS, status)
+    _publish(stage, folder)
     return status
+
+
+def _publish(stage: Path, folder: Path) -> None:
+    """Swap the new scan folder in; `folder.recover` finishes the swap after a kill -9."""
+    old = stage.with_name(stage.name[: -len(".part")] + ".old")
+    with signals_held():
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(stage, folder)
+    if old.exists():
+        remove_scan_folder(old)
 
 
 def _run_steps(scan: Scan, folder: Path, config: TaskConfig) -> list[str]:

@@ -1,6 +1,7 @@
 """The `ich` command: one entry point, one module per subcommand.
 
-Exit codes: 0 ok, 1 internal error, 2 bad input or option (an `ICHError`), 130 interrupted.
+Exit codes: 0 ok, 1 internal error, 2 bad input or option (an `ICHError`), 130 interrupted
+(SIGINT or SIGTERM), 141 output pipe closed (e.g. `ich ... | head`).
 Each subcommand module defines `register(subparsers)`; heavy imports happen inside the command
 so that `ich --help` stays fast.
 """
@@ -11,11 +12,14 @@ import argparse
 import gc
 import importlib
 import logging
+import os
+import signal
 import sys
 import warnings
 
 from .. import __version__
 from ..errors import ICHError, ICHWarning
+from .common import OneLineParser, prepare_outputs
 
 # subcommand name -> module under ichkit.cli (one line per command; order is the help order)
 COMMANDS = [
@@ -37,14 +41,14 @@ COMMANDS = [
     "view",
 ]
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 130, 141
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="ich",
         description="ICH toolkit: intracerebral hemorrhage on non-contrast head CT (headless backend).",
-        epilog="Exit codes: 0 ok, 1 internal error, 2 bad input, 130 interrupted.",
+        epilog="Exit codes: 0 ok, 1 internal error, 2 bad input, 130 interrupted, 141 output pipe closed.",
     )
     parser.add_argument("--version", action="version", version=f"ich {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
@@ -63,9 +67,23 @@ def _one_line_warnings(message, category, filename, lineno, file=None, line=None
         logging.getLogger("ichkit").debug("%s:%s: %s: %s", filename, lineno, category.__name__, message)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM (a scheduler, `kill`) ends a command as Ctrl-C does
+
+
+def _pipe_closed() -> int:
+    """The reader (`head`) went away: say nothing more, and keep the exit flush quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_PIPE
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or an option error already printed as one line
+        return int(exc.code or 0)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not args.debug:
         warnings.showwarning = _one_line_warnings
@@ -74,7 +92,12 @@ def main(argv: list[str] | None = None) -> int:
 
         use_json_lines()
     try:
-        return int(args.func(args) or 0)
+        prepare_outputs(args)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _pipe_closed()
     except ICHError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USER
@@ -93,6 +116,7 @@ def entry() -> None:
     """The `ich` command. Before exiting, the heap is frozen out of the garbage collector: the
     shutdown collection would otherwise walk torch's and timm's whole object graph, about 0.8 s
     of a 5 s `ich predict` (the OS frees the memory anyway; atexit handlers still run)."""
+    signal.signal(signal.SIGTERM, _interrupt)
     code = main()
     gc.freeze()
     sys.exit(code)

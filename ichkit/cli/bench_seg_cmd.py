@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_json, add_progress, emit
+from .common import COUNT, add_device, add_json, add_output, add_progress, emit, resolve_device
 from .train_cmd import _fold
 
 
@@ -14,10 +14,10 @@ def register(sub) -> None:
     p.add_argument("--archs", default="nnunet,swinunetr,unetr", help="comma-separated architectures of `ich train segment --arch` (default nnunet,swinunetr,unetr)")
     p.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="training preset shared by every arch (default seed)")
     p.add_argument("--fold", default=0, type=_fold, help="patient-grouped fold whose validation cases are scored (default 0)")
-    p.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
-    p.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
+    p.add_argument("--epochs", type=COUNT, default=None, help="override the preset's number of epochs")
+    add_device(p)
     p.add_argument("--work", default=None, help="nnU-Net work folder; trainings found there are reused (default: DATASET_work next to the dataset, as `ich train segment`)")
-    p.add_argument("-o", "--output", required=True, help="folder for bench_seg.csv / .md, bench_seg_cases.csv and the PNG plots")
+    add_output(p, "-o", "--output", required=True, help="folder for bench_seg.csv / .md, bench_seg_cases.csv and the PNG plots", kind="folder")
     p.add_argument("--overwrite", action="store_true", help="replace the tables and plots of an earlier run")
     add_json(p)
     add_progress(p)
@@ -27,13 +27,11 @@ def register(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    import torch
-
     from ..progress import tqdm_bar
     from ..segment.bench import TABLE_MD, bench_segmentation
     from ..segment.presets import PRESETS
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(args.device)
     dataset = Path(args.dataset)
     work = Path(args.work) if args.work else dataset.parent / f"{dataset.name}_work"
     archs = [a.strip() for a in args.archs.split(",") if a.strip()]

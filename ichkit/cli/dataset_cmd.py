@@ -5,7 +5,7 @@ has a hematoma in its mask)."""
 
 from __future__ import annotations
 
-from .common import add_json, add_progress, emit
+from .common import COUNT, add_json, add_output, add_progress, emit
 from .train_cmd import CLASSIFY_TASKS
 
 
@@ -15,9 +15,9 @@ def register(sub) -> None:
     actions.required = True
     b = actions.add_parser("build", help="cohort CSV (patient_id, scan_id, ct, mask) -> nnU-Net v2 raw layout")
     b.add_argument("source", help="cohort CSV, or a folder holding cohort.csv (paths relative to the CSV)")
-    b.add_argument("-o", "--output", required=True, help="dataset folder, named DatasetNNN_Name (e.g. Dataset501_ICH)")
+    add_output(b, "-o", "--output", required=True, help="dataset folder, named DatasetNNN_Name (e.g. Dataset501_ICH)", kind="folder")
     b.add_argument("--overwrite", action="store_true", help="replace an existing dataset.json and its images")
-    b.add_argument("--workers", type=int, default=1, help="worker processes reading and writing scans (default 1)")
+    b.add_argument("--workers", type=COUNT, default=1, help="worker processes reading and writing scans (default 1)")
     add_json(b)
     add_progress(b)
     b.set_defaults(func=run)
@@ -26,9 +26,9 @@ def register(sub) -> None:
     c.add_argument("--task", required=True, choices=CLASSIFY_TASKS, help="he: ROI slices; ht: whole volume; location: every slice")
     c.add_argument("--outcome", required=True, metavar="COLUMN",
                    help="the cohort column with each scan's class: 0/1 (he, ht), or deep / lobar / infratentorial or 0-2 (location)")
-    c.add_argument("--size", type=int, default=None, help="input size in pixels (default: the task's, 224 for the ViTs, 128 for CTNet)")
+    c.add_argument("--size", type=COUNT, default=None, help="input size in pixels (default: the task's, 224 for the ViTs, 128 for CTNet)")
     c.add_argument("--overwrite", action="store_true", help="replace an existing manifest.csv")
-    c.add_argument("-o", "--output", required=True, help="dataset folder (manifest.csv, dataset.json, samples/)")
+    add_output(c, "-o", "--output", required=True, help="dataset folder (manifest.csv, dataset.json, samples/)", kind="folder")
     add_json(c)
     add_progress(c)
     c.set_defaults(func=run_classify)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_json, emit
+from .common import add_json, add_output, emit, int_range
 
 from ..models.registry import DEMO_NOTICE
 
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="run the main job on the embedded phantom sample")
-    p.add_argument("-o", "--outdir", default="ich-demo", help="output folder (default: ./ich-demo)")
-    p.add_argument("--seed", type=int, default=0, help="phantom seed (default 0)")
+    add_output(p, "-o", "--outdir", default="ich-demo", help="output folder (default: ./ich-demo)", kind="folder")
+    p.add_argument("--seed", type=int_range(0), default=0, help="phantom seed (default 0)")
     p.add_argument("--model", metavar="ID", help="segmentation model (default: the best installed one)")
     p.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier demo")
     add_json(p)

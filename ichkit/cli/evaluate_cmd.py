@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_json, emit
+from .common import COUNT, add_json, add_output, emit, int_range
 
 REPORT_NAME, ROC_NAME, CALIBRATION_NAME = "evaluation.json", "roc.png", "calibration.png"
 
@@ -37,11 +37,11 @@ def register(sub) -> None:
     p.add_argument("--score-col", action="append", help="score column of one model; repeat for several (default: p)")
     p.add_argument("--threshold", type=_threshold, default=d.threshold, help=f"decision threshold: a number or 'youden' (default {d.threshold})")
     p.add_argument("--fit-on", metavar="CSV", help="fit the Youden threshold on this separate CSV (same columns) instead of on PREDICTIONS, whose metrics would be optimistic")
-    p.add_argument("--n-boot", type=int, default=d.n_boot, help=f"bootstrap replicates (default {d.n_boot})")
-    p.add_argument("--seed", type=int, default=d.seed, help=f"bootstrap seed (default {d.seed})")
-    p.add_argument("--bins", type=int, default=d.calibration_bins, help=f"calibration bins (default {d.calibration_bins})")
+    p.add_argument("--n-boot", type=COUNT, default=d.n_boot, help=f"bootstrap replicates (default {d.n_boot})")
+    p.add_argument("--seed", type=int_range(0), default=d.seed, help=f"bootstrap seed (default {d.seed})")
+    p.add_argument("--bins", type=COUNT, default=d.calibration_bins, help=f"calibration bins (default {d.calibration_bins})")
     p.add_argument("--bin-strategy", choices=BIN_STRATEGIES, default=d.calibration_strategy, help=f"calibration binning (default {d.calibration_strategy})")
-    p.add_argument("-o", "--outdir", help="write evaluation.json, roc.png and calibration.png here")
+    add_output(p, "-o", "--outdir", help="write evaluation.json, roc.png and calibration.png here", kind="folder")
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run")
     add_json(p)
     p.set_defaults(func=run)

@@ -6,7 +6,7 @@ radiomics and latent deep features, and 002's classifier benchmark (spec 4).
 
 from __future__ import annotations
 
-from .common import add_json, add_progress, emit
+from .common import COUNT, add_json, add_output, add_progress, emit
 
 
 def register(sub) -> None:
@@ -18,12 +18,12 @@ def register(sub) -> None:
     verbs.required = True
     e = verbs.add_parser("extract", help="feature sets of a cohort CSV (id/scan_id, patient_id, ct, mask[, label]) into a folder")
     e.add_argument("cohort", help="cohort CSV (paths relative to it); `ich phantom`'s cohort.csv works")
-    e.add_argument("-o", "--output", required=True, metavar="DIR", help="features folder")
+    add_output(e, "-o", "--output", required=True, metavar="DIR", help="features folder", kind="folder")
     e.add_argument("--sets", default=",".join(SETS), help=f"comma-separated among {', '.join(SETS)} (default all)")
     e.add_argument("--ae-model", metavar="CHECKPOINT", help="VAE-GAN checkpoint.pt from `ich train vaegan` (needed by the ae set)")
     e.add_argument("--seg-weights", metavar="PT", help="state dict of a trained MONAI BasicUNet; without it a random fixed-seed encoder (tests only)")
     e.add_argument("--preset", default="default", choices=sorted(PRESETS), help="default: the methods' sizes; smoke: tiny CI run")
-    e.add_argument("--workers", type=int, default=1, help="pyradiomics worker processes (default 1)")
+    e.add_argument("--workers", type=COUNT, default=1, help="pyradiomics worker processes (default 1)")
     e.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     add_json(e)
     add_progress(e)
@@ -40,7 +40,7 @@ def register(sub) -> None:
     b.add_argument("--classifiers", help="comma-separated subset (default all six)")
     b.add_argument("--inputs", help="comma-separated subset of the seven inputs (default: all whose sets exist)")
     b.add_argument("--preset", default="default", choices=sorted(PRESETS), help="default: 1000 trees, NMF 128; smoke: tiny CI run")
-    b.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (auc.csv, folds.csv, importance.csv, statistics.json, predictions)")
+    add_output(b, "-o", "--output", required=True, metavar="DIR", help="output folder (auc.csv, folds.csv, importance.csv, statistics.json, predictions)", kind="folder")
     b.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     add_json(b)
     add_progress(b)
@@ -53,8 +53,8 @@ def add_vaegan_trainer(kinds) -> None:
 
     v = kinds.add_parser("vaegan", help="train the VAE-GAN autoencoder on crops around the dilated hematoma (002)")
     v.add_argument("--data", required=True, metavar="COHORT.csv", help="cohort CSV with ct and mask columns")
-    v.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for checkpoint.pt and history.json")
-    v.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
+    add_output(v, "-o", "--output", required=True, metavar="DIR", help="folder for checkpoint.pt and history.json", kind="folder")
+    v.add_argument("--epochs", type=COUNT, default=None, help="override the preset's number of epochs")
     v.add_argument("--preset", default="default", choices=sorted(PRESETS), help="default: 64^3 crops, 512 x 4^3 latent; smoke: tiny CI run")
     v.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     v.add_argument("--overwrite", action="store_true", help="start afresh over an existing checkpoint")

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from .common import add_json, add_progress, emit
+from .common import COUNT, add_json, add_output, add_progress, emit, int_range
 
 
 def register(sub) -> None:
     p = sub.add_parser("phantom", help="write synthetic head CT phantoms with ground-truth labels and a cohort CSV")
-    p.add_argument("outdir", metavar="OUTDIR", help="output folder (created if missing)")
-    p.add_argument("--n", type=int, default=1, help="number of phantoms (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
+    add_output(p, "outdir", metavar="OUTDIR", help="output folder (created if missing)", kind="folder")
+    p.add_argument("--n", type=COUNT, default=1, help="number of phantoms (default 1)")
+    p.add_argument("--seed", type=int_range(0), default=0, help="cohort seed (default 0)")
     p.add_argument("--brace", action="store_true", help="add a fixation-brace arc behind the head")
     p.add_argument("--no-ivh", action="store_true", help="no intraventricular blood")
     p.add_argument("--overwrite", action="store_true", help="replace existing phantom files")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1; the same files for any count)")
+    p.add_argument("--workers", type=COUNT, default=1, help="worker processes (default 1; the same files for any count)")
     add_json(p)
     add_progress(p)
     p.set_defaults(func=run)

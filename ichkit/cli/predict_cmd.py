@@ -3,7 +3,7 @@ an uncertainty interval, Grad-CAM heatmaps on the CT grid (NIfTI) and PNG overla
 
 from __future__ import annotations
 
-from .common import add_ct_options, add_json, ct_policy, emit
+from .common import COUNT, add_ct_options, add_device, add_json, add_output, ct_policy, emit, resolve_device
 
 TASK_CHOICES = ("he", "ht", "location", "all")
 
@@ -14,10 +14,10 @@ def register(sub) -> None:
     p.add_argument("--mask", default=None, help="hematoma mask on the CT grid (needed by --task he)")
     p.add_argument("--task", required=True, choices=TASK_CHOICES, help="which classifier(s); all = the three")
     p.add_argument("--model", default=None, help="model id from the registry or a training folder (single task only; default: the task's demo model)")
-    p.add_argument("--passes", type=int, default=None, help="MC-dropout passes for the 90%% interval (default 20)")
+    p.add_argument("--passes", type=COUNT, default=None, help="MC-dropout passes for the 90%% interval (default 20)")
     p.add_argument("--no-cam", action="store_true", help="skip the Grad-CAM heatmaps")
-    p.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
-    p.add_argument("-o", "--output", required=True, help="output folder (predictions.json, <task>_gradcam.nii.gz, <task>_overlay_*.png)")
+    add_device(p)
+    add_output(p, "-o", "--output", required=True, help="output folder (predictions.json, <task>_gradcam.nii.gz, <task>_overlay_*.png)", kind="folder")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     add_ct_options(p)
     add_json(p)
@@ -26,8 +26,6 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from pathlib import Path
-
-    import torch
 
     from ..atomic import check_writable, write_json
     from ..classify.predict import MC_PASSES, load_classifier, predict
@@ -45,7 +43,7 @@ def run(args) -> int:
         tasks.remove("he")
     out = Path(args.output)
     report_path = check_writable(out / "predictions.json", args.overwrite)
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(args.device)
     results, lines = {}, []
     for task in tasks:
         clf = load_classifier(task, args.model, device)

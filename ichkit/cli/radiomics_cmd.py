@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_ct_options, add_json, ct_policy, add_progress, emit
+from .common import COUNT, add_ct_options, add_json, add_output, add_progress, ct_policy, emit, int_range
 
 
 def register(sub) -> None:
@@ -11,9 +11,9 @@ def register(sub) -> None:
     p.add_argument("mask", nargs="?", help="label mask on the CT's grid")
     p.add_argument("--cohort", metavar="CSV", help="cohort CSV with columns id, ct, mask[, label] (paths relative to the CSV)")
     p.add_argument("--params", default="default", help="shape, default (107 features), full (1,316: + wavelet, LoG) or a pyradiomics parameter file")
-    p.add_argument("--label", type=int, default=1, help="label value to describe (default 1, IPH)")
-    p.add_argument("-o", "--output", metavar="OUT.csv", help="write the features as CSV (one row per scan)")
-    p.add_argument("--workers", type=int, default=1, help="cohort: worker processes (default 1)")
+    p.add_argument("--label", type=int_range(1, 255), default=1, help="label value to describe (default 1, IPH)")
+    add_output(p, "-o", "--output", metavar="OUT.csv", help="write the features as CSV (one row per scan)", kind="file")
+    p.add_argument("--workers", type=COUNT, default=1, help="cohort: worker processes (default 1)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     add_ct_options(p)
     add_json(p)
@@ -56,7 +56,7 @@ def run(args) -> int:
     if args.output:
         check_writable(args.output, args.overwrite)
     ct = load_ct(args.ct, ct_policy(args))
-    features = extract(ct, load_mask(args.mask, ct), args.params, args.label)
+    features = extract(ct, load_mask(args.mask, ct, extra_labels=(args.label,)), args.params, args.label)
     if args.output:
         write_rows([{"id": args.ct, "ct": args.ct, "mask": args.mask, "label": args.label, "error": ""} | features], args.output)
     text = "\n".join(f"{name}\t{value:.6g}" for name, value in features.items())

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from .common import add_json, add_progress, emit
+from .common import COUNT, add_device, add_json, add_output, add_progress, emit, resolve_device
 
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="run the pipeline over a cohort CSV (resumable)")
     p.add_argument("cohort", help="CSV with scan_id, ct and optional mask, patient_id, timepoint")
-    p.add_argument("-o", "--outdir", required=True, help="output folder (reused to resume)")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    add_output(p, "-o", "--outdir", required=True, help="output folder (reused to resume)", kind="folder")
+    p.add_argument("--workers", type=COUNT, default=1, help="parallel worker processes (default 1)")
     p.add_argument("--engine", choices=["local", "dask"], default="local", help="local processes (default) or a Dask cluster")
     p.add_argument("--scheduler", help="address of a running Dask scheduler (default: start a local cluster)")
     p.add_argument("--model", help="segmentation model id for scans without a mask (default: best installed)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_device(p, default="cpu")
     p.add_argument("--radiomics", default="shape", help="radiomics parameter set (shape, default, full, a file) or 'none'")
+    p.add_argument("--overwrite", action="store_true", help="replace reports (summary.csv, ...) edited since the run wrote them")
     add_json(p)
     add_progress(p)
     p.set_defaults(func=run)
@@ -23,17 +24,19 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..batch import RunConfig, read_cohort, run_cohort
     from ..batch.scan_task import TaskConfig
-    from ..errors import OptionError
+    from ..errors import TableError
     from ..progress import tqdm_bar
 
-    if args.workers < 1:
-        raise OptionError(None, "--workers must be at least 1")
     scans = read_cohort(args.cohort)
+    if args.device == "cuda":
+        resolve_device(args.device)  # once, before the run, not once per scan
     task = TaskConfig(model=args.model, device=args.device, radiomics=None if args.radiomics == "none" else args.radiomics)
     progress, close = tqdm_bar("scans", enabled=not args.no_progress)
     try:
-        summary = run_cohort(scans, args.outdir, RunConfig(task=task, workers=args.workers, engine=args.engine, scheduler=args.scheduler), progress)
+        summary = run_cohort(scans, args.outdir, RunConfig(task=task, workers=args.workers, engine=args.engine, scheduler=args.scheduler, overwrite=args.overwrite), progress)
     finally:
         close()
     emit(args, summary, f"{summary['done']} of {summary['n']} scans done, {summary['failed']} failed (see {args.outdir}/failures.csv); summary in {args.outdir}/summary.csv")
+    if summary["done"] == 0:
+        raise TableError(args.cohort, f"every scan failed ({summary['failed']} of {summary['n']}); the reasons are in {args.outdir}/failures.csv")
     return 0

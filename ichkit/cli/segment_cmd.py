@@ -3,14 +3,14 @@
 Writes `<name>_seg.nii.gz`, `<name>.seg.nrrd` (Slicer segment names and colours),
 `<name>_volumes.json` (volumes plus the provenance sidecar: model id, version, demo flag,
 ichkit version, time) and, with --probabilities, `<name>_probabilities.nii.gz`. Every output is
-checked for --overwrite before the model runs, and written atomically.
+checked for --overwrite before the model runs; the set is written all or nothing.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_ct_options, add_json, add_progress, ct_policy, emit
+from .common import NON_NEGATIVE, add_ct_options, add_device, add_json, add_output, add_progress, ct_policy, emit, resolve_device
 
 from ..models.registry import DEMO_NOTICE
 
@@ -20,11 +20,11 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("segment", help="AI hemorrhage segmentation with a registry model", description=__doc__)
     p.add_argument("ct", metavar="CT", help="head CT: DICOM folder, NIfTI, NRRD or MHA")
-    p.add_argument("-o", "--outdir", required=True, help="output folder")
+    add_output(p, "-o", "--outdir", required=True, help="output folder", kind="folder")
     p.add_argument("--model", metavar="ID", help="registry model (default: the best installed one; see `ich models list`)")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
+    add_device(p)
     p.add_argument(
-        "--min-component-ml", type=float, metavar="X", default=MIN_COMPONENT_ML,
+        "--min-component-ml", type=NON_NEGATIVE, metavar="X", default=MIN_COMPONENT_ML,
         help="drop connected components smaller than X mL, per label (default: %(default)s)",
     )
     p.add_argument("--probabilities", action="store_true", help="also write the class probabilities (4D NIfTI)")
@@ -33,16 +33,6 @@ def register(subparsers) -> None:
     add_json(p)
     add_progress(p)
     p.set_defaults(func=run)
-
-
-def _device(requested: str | None) -> str:
-    import torch
-
-    from ..errors import OptionError
-
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise OptionError(None, "--device cuda: no CUDA device is available (use --device cpu)")
-    return requested or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def save_probabilities(result, grid, path: Path, model_id: str) -> Path:
@@ -66,7 +56,7 @@ def run(args) -> int:
     from dataclasses import asdict
 
     from ..app.segment import output_name, output_paths, provenance
-    from ..atomic import check_writable, write_json
+    from ..atomic import atomic_files, check_writable, write_json
     from ..errors import OptionError
     from ..io import load_ct, save_labelmap
     from ..measure import measure
@@ -82,7 +72,7 @@ def run(args) -> int:
         check_writable(path, args.overwrite)
     registry = load_registry()
     entry = registry.get(args.model) if args.model else default_segmentation_model(registry)
-    device = _device(args.device)
+    device = resolve_device(args.device)
 
     ct = load_ct(ct_path, ct_policy(args))
     show = not (args.no_progress or args.json)
@@ -93,10 +83,6 @@ def run(args) -> int:
         close()
     result, labels, removed = seg.result, seg.labels, seg.removed
 
-    if args.probabilities:
-        save_probabilities(result, labels, paths["probabilities"], entry.id)
-    save_labelmap(labels, paths["labels_nifti"], overwrite=args.overwrite)
-    save_labelmap(labels, paths["labels_seg_nrrd"], overwrite=args.overwrite)
     volumes = measure(labels).to_dict()
     record = {
         "ct": str(ct_path),
@@ -104,7 +90,12 @@ def run(args) -> int:
         "volumes": volumes,
         "provenance": provenance(entry, device, ct_path, {"min_component_ml": args.min_component_ml, "removed": asdict(removed)}),
     }
-    write_json(paths["volumes_json"], record)
+    with atomic_files(paths) as tmp:  # the whole set or none of it (checked for --overwrite above)
+        if args.probabilities:
+            save_probabilities(result, labels, tmp["probabilities"], entry.id)
+        save_labelmap(labels, tmp["labels_nifti"], overwrite=True)
+        save_labelmap(labels, tmp["labels_seg_nrrd"], overwrite=True)
+        write_json(tmp["volumes_json"], record)
 
     lines = [f"mask produced by model {entry.id} {entry.version} on {device}"]
     if entry.demo:

@@ -4,17 +4,7 @@ reader-study, reader-score; and `ich train synth` (registered into the `train` g
 
 from __future__ import annotations
 
-from .common import add_json, add_progress, emit
-
-
-def _device(args) -> str:
-    import torch
-
-    return args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _add_device(p) -> None:
-    p.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
+from .common import COUNT, add_device, add_json, add_output, add_progress, emit, int_range, resolve_device
 
 
 def add_synth_trainer(kinds) -> None:
@@ -23,10 +13,10 @@ def add_synth_trainer(kinds) -> None:
     t.add_argument("--data", required=True, help="ROI manifest.csv (patient_id, scan_id, slice, label, synthetic, path)")
     t.add_argument("--class", dest="cls", default="he", help="minority class to learn (default he: label 1)")
     t.add_argument("--preset", default="seed", help="seed: the paper's recipe (default); smoke: tiny CI run")
-    t.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
+    t.add_argument("--epochs", type=COUNT, default=None, help="override the preset's number of epochs")
     t.add_argument("--resume", action="store_true", help="continue from OUTDIR/checkpoint.pt")
-    _add_device(t)
-    t.add_argument("-o", "--output", required=True, help="output folder (checkpoint.pt, model.pt, train.json)")
+    add_device(t)
+    add_output(t, "-o", "--output", required=True, help="output folder (checkpoint.pt, model.pt, train.json)", kind="folder")
     add_json(t)
     add_progress(t)
     t.set_defaults(func=run_train)
@@ -39,7 +29,7 @@ def run_train(args) -> int:
     preset = preset_named(args.preset).with_overrides(epochs=args.epochs)
     progress, close = tqdm_bar("training", enabled=not args.no_progress)
     try:
-        r = train(args.data, args.output, preset, cls=args.cls, device=_device(args), resume=args.resume, progress=progress)
+        r = train(args.data, args.output, preset, cls=args.cls, device=resolve_device(args.device), resume=args.resume, progress=progress)
     finally:
         close()
     last = r.history[-1]["loss"] if r.history else None
@@ -57,13 +47,13 @@ def register(sub) -> None:
 
     s = cmds.add_parser("sample", help="draw images from a trained Diffusion-UKAN (PNG + NPY + manifest)")
     s.add_argument("--model", required=True, help="model.pt or the training folder holding it")
-    s.add_argument("--n", type=int, required=True, help="number of images")
+    s.add_argument("--n", type=COUNT, required=True, help="number of images")
     s.add_argument("--sampler", default="ddim", choices=["ddpm", "ddim"], help="ddim (default, fast) or ddpm (all training steps)")
-    s.add_argument("--steps", type=int, default=None, help="DDIM chain length (default 50); DDPM always walks every training step")
-    s.add_argument("--seed", type=int, default=0, help="image i uses seed + i (default 0)")
-    s.add_argument("--batch-size", type=int, default=16)
-    _add_device(s)
-    s.add_argument("-o", "--output", required=True, help="output folder (images/, manifest.csv)")
+    s.add_argument("--steps", type=COUNT, default=None, help="DDIM chain length (default 50); DDPM always walks every training step")
+    s.add_argument("--seed", type=int_range(0), default=0, help="image i uses seed + i (default 0)")
+    s.add_argument("--batch-size", type=COUNT, default=16)
+    add_device(s)
+    add_output(s, "-o", "--output", required=True, help="output folder (images/, manifest.csv)", kind="folder")
     s.add_argument("--overwrite", action="store_true", help="replace an existing manifest.csv")
     add_json(s)
     add_progress(s)
@@ -73,8 +63,8 @@ def register(sub) -> None:
     b.add_argument("--real", required=True, help="real ROI manifest (a `split` column limits synthetic images to the train rows)")
     b.add_argument("--synthetic", required=True, help="manifest written by `ich synth sample`")
     b.add_argument("--ratio", required=True, help="positives:negatives in training, e.g. 1:1 or 1:2")
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("-o", "--output", required=True, help="balanced manifest CSV to write")
+    b.add_argument("--seed", type=int_range(0), default=0)
+    add_output(b, "-o", "--output", required=True, help="balanced manifest CSV to write", kind="file")
     b.add_argument("--overwrite", action="store_true")
     add_json(b)
     b.set_defaults(func=run_balance)
@@ -85,10 +75,10 @@ def register(sub) -> None:
     q.add_argument("--inception-weights", default=None, help="torch-fidelity Inception-v3 weights file (.pth); never downloaded")
     q.add_argument("--encoder", default=None, help="trained HE classifier (folder, model.pt or registry id) for a domain FID / KID")
     q.add_argument("--class", dest="cls", default="he", help="class of the manifest rows compared (default he)")
-    q.add_argument("--kid-subset-size", type=int, default=None, help="KID subset size (default 1000, capped at the smaller set)")
-    q.add_argument("-o", "--output", default=None, help="also write the figures to this JSON file")
+    q.add_argument("--kid-subset-size", type=COUNT, default=None, help="KID subset size (default 1000, capped at the smaller set)")
+    add_output(q, "-o", "--output", default=None, help="also write the figures to this JSON file", kind="file")
     q.add_argument("--overwrite", action="store_true")
-    _add_device(q)
+    add_device(q)
     add_json(q)
     add_progress(q)
     q.set_defaults(func=run_quality)
@@ -96,13 +86,13 @@ def register(sub) -> None:
     r = cmds.add_parser("reader-study", help="anonymised real/synthetic image kit, rater sheets and a separate answer key")
     r.add_argument("--real", required=True, help="real ROI manifest (its real rows of --class)")
     r.add_argument("--synthetic", required=True, help="manifest written by `ich synth sample`")
-    r.add_argument("--n-real", type=int, default=100)
-    r.add_argument("--n-synthetic", type=int, default=100)
-    r.add_argument("--raters", type=int, default=3, help="one scoring sheet per rater (default 3)")
-    r.add_argument("--size", type=int, default=256, help="common image size of the kit (default 256)")
+    r.add_argument("--n-real", type=COUNT, default=100)
+    r.add_argument("--n-synthetic", type=COUNT, default=100)
+    r.add_argument("--raters", type=COUNT, default=3, help="one scoring sheet per rater (default 3)")
+    r.add_argument("--size", type=COUNT, default=256, help="common image size of the kit (default 256)")
     r.add_argument("--class", dest="cls", default="he")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("-o", "--output", required=True, help="study folder: kit/ for the raters, answer_key.csv kept apart")
+    r.add_argument("--seed", type=int_range(0), default=0)
+    add_output(r, "-o", "--output", required=True, help="study folder: kit/ for the raters, answer_key.csv kept apart", kind="folder")
     r.add_argument("--overwrite", action="store_true")
     add_json(r)
     r.set_defaults(func=run_reader_study)
@@ -110,7 +100,7 @@ def register(sub) -> None:
     c = cmds.add_parser("reader-score", help="score filled rater sheets: means, Mann-Whitney U, ICC(2,1), Fleiss' kappa, identification")
     c.add_argument("--key", required=True, help="answer_key.csv of the study")
     c.add_argument("--sheets", required=True, nargs="+", help="filled sheets, one per rater")
-    c.add_argument("-o", "--output", required=True, help="JSON file to write")
+    add_output(c, "-o", "--output", required=True, help="JSON file to write", kind="file")
     c.add_argument("--overwrite", action="store_true")
     add_json(c)
     c.set_defaults(func=run_reader_score)
@@ -125,7 +115,7 @@ def run_sample(args) -> int:
     from ..synth.train import load_model
 
     check_writable(Path(args.output) / SAMPLE_MANIFEST, args.overwrite)  # refuse before the slow part
-    device = _device(args)
+    device = resolve_device(args.device)
     model, meta = load_model(args.model, device)
     steps = chain_length(args.sampler, args.steps, meta["diffusion"].num_train_timesteps)
     progress, close = tqdm_bar("sampling", enabled=not args.no_progress)
@@ -162,7 +152,7 @@ def run_quality(args) -> int:
     progress, close = tqdm_bar("features", enabled=not args.no_progress)
     try:
         r = quality(args.real, args.fake, inception_weights=args.inception_weights, encoder=args.encoder, cls=args.cls,
-                    kid_subset_size=args.kid_subset_size or KID_SUBSET_SIZE, device=_device(args), progress=progress)
+                    kid_subset_size=args.kid_subset_size or KID_SUBSET_SIZE, device=resolve_device(args.device), progress=progress)
     finally:
         close()
     if args.output:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from .common import add_json, add_progress, emit
+from .common import COUNT, NON_NEGATIVE, add_device, add_json, add_output, add_progress, emit, int_range, resolve_device
 
 
 def register(sub) -> None:
@@ -20,11 +20,11 @@ def register(sub) -> None:
     s.add_argument("--arch", default="nnunet", choices=list(ARCHITECTURES), help="network: nnunet (nnU-Net's U-Net, default), "
                    "swinunetr or unetr (MONAI, inside nnU-Net's trainer), umamba (not bundled)")
     s.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="seed: the methods' recipe (default); nnunet: nnU-Net defaults; smoke: tiny CI run")
-    s.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
+    add_device(s)
     s.add_argument("--fold", default=0, type=_fold, help="cross-validation fold (patient-grouped) or 'all' (default 0)")
-    s.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
+    s.add_argument("--epochs", type=COUNT, default=None, help="override the preset's number of epochs")
     s.add_argument("--resume", action="store_true", help="continue from the fold's latest checkpoint")
-    s.add_argument("-o", "--output", default=None, help="work folder for preprocessed data and results (default: DATASET_work next to the dataset)")
+    add_output(s, "-o", "--output", default=None, help="work folder for preprocessed data and results (default: DATASET_work next to the dataset)", kind="folder")
     add_json(s)
     add_progress(s)
     s.set_defaults(func=run_segment)
@@ -44,14 +44,12 @@ def _fold(text: str) -> int | str:
 def run_segment(args) -> int:
     from pathlib import Path
 
-    import torch
-
     from ..progress import tqdm_bar
     from ..segment.export import export_torchscript
     from ..segment.nnunet_train import train
     from ..segment.presets import PRESETS
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(args.device)
     dataset = Path(args.dataset)
     work = Path(args.output) if args.output else dataset.parent / f"{dataset.name}_work"
     preset = PRESETS[args.preset].with_overrides(epochs=args.epochs)
@@ -81,28 +79,26 @@ def _register_classify(kinds) -> None:
     c.add_argument("--ratio", default=None, help="positives:negatives in training, 1:1, 1:2 or 1:4 (synthetic positives first, then oversampling)")
     c.add_argument("--synthetic", default=None, help="manifest of synthetic images (added to training only)")
     c.add_argument("--pretrained", default=None, help="local ImageNet weights file (never downloaded)")
-    c.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
-    c.add_argument("--cam-guidance", type=float, default=None, metavar="WEIGHT",
+    c.add_argument("--epochs", type=COUNT, default=None, help="override the preset's number of epochs")
+    c.add_argument("--cam-guidance", type=NON_NEGATIVE, default=None, metavar="WEIGHT",
                    help="train the Grad-CAM heatmap onto the dilated hematoma (the manifest's guide maps) with this loss weight; 0: off")
-    c.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when available, else cpu")
-    c.add_argument("--workers", type=int, default=0, help="data-loading processes (0: in the training process)")
+    add_device(c)
+    c.add_argument("--workers", type=int_range(0), default=0, help="data-loading processes (0: in the training process)")
     c.add_argument("--resume", action="store_true", help="continue from OUTDIR/checkpoint.pt")
-    c.add_argument("-o", "--output", required=True, help="output folder (checkpoint.pt, model.pt, history.json)")
+    add_output(c, "-o", "--output", required=True, help="output folder (checkpoint.pt, model.pt, history.json)", kind="folder")
     add_json(c)
     add_progress(c)
     c.set_defaults(func=run_classify)
 
 
 def run_classify(args) -> int:
-    import torch
-
     from ..classify.tasks import get_task
     from ..classify.train import PRESETS, train_classifier
     from ..progress import tqdm_bar
 
     task = get_task(args.task)
     preset = PRESETS[task.name][args.preset].with_overrides(epochs=args.epochs, cam_guidance=args.cam_guidance)
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(args.device)
     progress, close = tqdm_bar("training", enabled=not args.no_progress)
     try:
         result = train_classifier(task, args.data, args.output, preset, arch=args.arch, ratio=args.ratio, synthetic=args.synthetic,

@@ -6,6 +6,8 @@ network, so it needs `--allow-remote`, prints a warning and requires the printed
 
 from __future__ import annotations
 
+from .common import PORT, add_output
+
 import sys
 
 DEFAULT_HOST = "127.0.0.1"
@@ -18,17 +20,33 @@ def register(sub) -> None:
     p.add_argument("--mask", help="mask to open with the CT (NIfTI or .seg.nrrd)")
     p.add_argument("--followup", help="follow-up CT of the same patient (for the expansion verdict)")
     p.add_argument("--followup-mask", help="mask of the follow-up CT (else press Segment to make one)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--port", type=PORT, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to serve on (default {DEFAULT_HOST}, this machine only)")
     p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host (a token is then required)")
-    p.add_argument("--export-dir", help="default folder of the Export button (default: beside the CT)")
+    add_output(p, "--export-dir", help="default folder of the Export button (default: beside the CT)", kind="folder")
     p.set_defaults(func=run)
+
+
+def _check_port(host: str, port: int) -> None:
+    """A port in use would fail deep inside the server, after the scans were loaded."""
+    import socket
+
+    from ..errors import OptionError
+
+    if port == 0:
+        return
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise OptionError(None, f"--port {port}: cannot serve on {host}:{port} ({exc.strerror or exc}); choose another port or 0 for a free one") from None
 
 
 def run(args) -> int:
     from ..web.access import aiohttp_middleware, check_host, is_loopback, new_token
 
     check_host(args.host, args.allow_remote)
+    _check_port(args.host, args.port)
     from trame.app import get_server
 
     from ..web.app import Workstation

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_ct_options, add_json, ct_policy, emit
+from .common import NON_NEGATIVE, add_ct_options, add_json, ct_policy, emit
 
 
 def register(sub) -> None:
@@ -12,9 +12,9 @@ def register(sub) -> None:
     p.add_argument("--followup", nargs=2, metavar=("CT2", "MASK2"), help="follow-up CT and mask: adds the hematoma expansion verdict")
     p.add_argument("--label-map", metavar="V=KEY,...", help="mask value to product label, e.g. '1=IPH,2=IVH,3=edema' (unlisted values are ignored)")
     p.add_argument("--abc2", choices=["count", "kothari"], default="count", help="ABC/2's C: every slice with hematoma (default) or Kothari's 1/0.5/0 weights")
-    p.add_argument("--abs-ml", type=float, default=6.0, help="HE: absolute growth above this (mL, default 6)")
-    p.add_argument("--rel", type=float, default=0.33, help="HE: relative growth above this (default 0.33)")
-    p.add_argument("--ivh-growth-ml", type=float, default=1.0, help="revised HE: IVH growth of at least this (mL, default 1)")
+    p.add_argument("--abs-ml", type=NON_NEGATIVE, default=6.0, help="HE: absolute growth above this (mL, default 6)")
+    p.add_argument("--rel", type=NON_NEGATIVE, default=0.33, help="HE: relative growth above this (default 0.33)")
+    p.add_argument("--ivh-growth-ml", type=NON_NEGATIVE, default=1.0, help="revised HE: IVH growth of at least this (mL, default 1)")
     add_ct_options(p)
     add_json(p)
     p.set_defaults(func=run)
@@ -43,7 +43,7 @@ def _load(ct_path, mask_path, mapping, policy=None):
     from ..io import load_ct, load_mask
 
     ct = load_ct(ct_path, policy)
-    mask = load_mask(mask_path, ct)
+    mask = load_mask(mask_path, ct, extra_labels=range(256) if mapping else ())  # a map names every value it uses
     if mapping:
         lut = np.zeros(256, dtype=np.uint8)
         for value, label in mapping.items():

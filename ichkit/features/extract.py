@@ -33,7 +33,8 @@ def _per_scan(rows: list[dict], compute, what: str, progress: Progress) -> list[
         result = {"id": row["id"], "patient_id": row["patient_id"], "error": ""}
         try:
             ct = load_ct(row["ct"])
-            result |= compute(ct, load_mask(row["mask"], ct), int(row.get("label") or 1))
+            label = int(row.get("label") or 1)
+            result |= compute(ct, load_mask(row["mask"], ct, extra_labels=(label,)), label)
         except ICHError as exc:
             result["error"] = exc.message
         out.append(result)

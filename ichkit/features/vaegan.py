@@ -103,7 +103,8 @@ def load_crops(rows, s: VAEGANSettings, progress: Progress = silent) -> tuple[li
         progress(i, len(rows), f"crop {row['id']}")
         try:
             ct = load_ct(row["ct"])
-            crops.append(lesion_crop(ct, load_mask(row["mask"], ct), int(row.get("label") or 1), s))
+            label = int(row.get("label") or 1)
+            crops.append(lesion_crop(ct, load_mask(row["mask"], ct, extra_labels=(label,)), label, s))
             ids.append(row["id"])
         except ICHError as exc:
             skipped[row["id"]] = exc.message

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import GeometryMismatchError, LabelValueError, UnreadableFileError
+from ..errors import GeometryMismatchError, LabelValueError, UnreadableFileError, warn
 from ..image import Volume
 from ..labels import LABELS, label_for_name
 from ..validate import validate_mask
@@ -71,8 +71,9 @@ def _embed(mask: Volume, ct: Volume) -> Volume:
     return ct.with_array(full, segments=mask.meta.get("segments", {}), source=mask.meta.get("source"))
 
 
-def load_mask(path: str | Path, ct: Volume | None = None, *, binary: bool = False, allow_empty: bool = False) -> Volume:
-    """Load a label mask (uint8) and validate it against `ct` when given."""
+def load_mask(path: str | Path, ct: Volume | None = None, *, binary: bool = False, allow_empty: bool = False, extra_labels=()) -> Volume:
+    """Load a label mask (uint8) and validate it against `ct` when given. Values other than the
+    product's labels are refused unless listed in `extra_labels` (a value the user named)."""
     path = Path(path)
     if not path.exists():
         raise UnreadableFileError(path, "does not exist")
@@ -93,7 +94,23 @@ def load_mask(path: str | Path, ct: Volume | None = None, *, binary: bool = Fals
     validate_mask(mask, ct, path, binary=binary, allow_empty=allow_empty)
     if mask.array.max() > 255:
         raise LabelValueError(path, f"label value {int(mask.array.max())} exceeds 255")
+    check_labels(mask, path, extra_labels)
     mask.array = mask.array.astype(np.uint8)
     segments = mask.meta.get("segments") or {}
     mask.meta["segments"] = {int(v): segments.get(int(v), LABELS[int(v)].key if int(v) in LABELS else f"label {int(v)}") for v in np.unique(mask.array) if v}
     return mask
+
+
+FULL_MASK = 0.99  # a hematoma never covers this share of a head CT's grid
+
+
+def check_labels(mask: Volume, path: str | Path, extra_labels=()) -> None:
+    """Unknown label values would be measured as nothing (a silent 0 mL): refuse them. A mask
+    covering (nearly) the whole image is usable but almost surely the wrong file: warn."""
+    unknown = sorted({int(v) for v in np.unique(mask.array)} - {0} - set(LABELS) - {int(v) for v in extra_labels})
+    if unknown:
+        known = ", ".join(f"{value} {label.key}" for value, label in LABELS.items())
+        raise LabelValueError(path, f"holds label values {unknown[:8]} that are not the product's labels ({known}); map them with --label-map or name the value with --label")
+    share = np.count_nonzero(mask.array) / max(mask.array.size, 1)
+    if share >= FULL_MASK:
+        warn(path, f"labels {share:.1%} of the image: a hematoma never fills the whole image; is this the right mask?")

@@ -1,0 +1,199 @@
+"""Kill `ich segment` and `ich run` while they write (SIGKILL or SIGTERM at seeded random points)
+and check what is left: a complete old or a complete new set of outputs, never a mix, and a
+rerun that finishes with no temporary left (issue 15). Used by Testing/test_output_safety.py (a
+few points) and bench/kill_outputs.py (20 points).
+
+Old and new differ on purpose, so that a mix would show: `ich segment` alternates
+--min-component-ml between 0 (labels kept) and 1000 mL (every label removed); `ich run` alternates
+--radiomics between shape and none (a config change redoes every scan).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ichkit.phantom import write_phantom_cohort
+
+SMALL = dict(shape=(12, 128, 128), spacing=(2.0, 2.0, 5.0))
+KEEP, DROP = "0", "1000"  # --min-component-ml: every label kept / every label removed
+
+
+def _ich(*argv: str) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-m", "ichkit", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, env=env)
+
+
+def _hidden(out: Path, pid: int | None = None) -> bool:
+    """A temporary (file or staging folder) of process `pid` (of any when None) exists in OUT or
+    OUT/scans: the command is writing. Their names carry the writer's pid."""
+    mine = f".{pid}." if pid else "."
+    for folder in (out, out / "scans"):
+        try:
+            with os.scandir(folder) as entries:
+                if any(e.name.startswith(".") and ".part" in e.name and mine in e.name for e in entries):
+                    return True
+        except OSError:
+            pass
+    return False
+
+
+def _kill_at(proc: subprocess.Popen, out: Path, rng: random.Random, span: float) -> dict:
+    """Half the points anywhere in the run, half within 20 ms of the first temporary appearing
+    (the writes of a small phantom take a few ms: polled without sleeping to catch them)."""
+    sig = rng.choice([signal.SIGKILL, signal.SIGTERM])
+    aimed = rng.random() < 0.5
+    delay = rng.uniform(0.0, 0.02) if aimed else rng.uniform(0.0, span)
+    start = time.monotonic()
+    if aimed:
+        while proc.poll() is None and not _hidden(out, proc.pid) and time.monotonic() - start < 2 * span:
+            pass
+    time.sleep(delay)
+    mid_write = _hidden(out, proc.pid)
+    killed = proc.poll() is None
+    if killed:
+        os.killpg(proc.pid, sig)
+    _, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err, err
+    return {"signal": sig.name, "aimed_at_writes": aimed, "killed": killed, "mid_write": killed and mid_write, "rc": proc.returncode}
+
+
+# --- ich segment
+def segment_setup(folder: Path) -> tuple[Path, Path]:
+    ct = Path(write_phantom_cohort(folder / "ph", 1, seed=11, **SMALL)[0]["ct"])
+    return folder / "ph" / ct, folder / "seg"
+
+
+def _segment(ct: Path, out: Path, min_ml: str) -> subprocess.Popen:
+    return _ich("segment", str(ct), "-o", str(out), "--device", "cpu", "--overwrite", "--no-progress", "--min-component-ml", min_ml)
+
+
+def segment_state(out: Path, name: str) -> str | None:
+    """KEEP or DROP when the visible outputs form one whole set, None when there are none."""
+    import slicerio
+    import SimpleITK as sitk
+
+    paths = [out / f"{name}_seg.nii.gz", out / f"{name}.seg.nrrd", out / f"{name}_volumes.json"]
+    present = [p.exists() for p in paths]
+    if not any(present):
+        return None
+    assert all(present), f"partial set: {[p.name for p in paths if p.exists()]}"
+    record = json.loads(paths[2].read_text())
+    state = KEEP if record["provenance"]["postprocess"]["min_component_ml"] == 0 else DROP
+    voxels = int(np.count_nonzero(sitk.GetArrayFromImage(sitk.ReadImage(str(paths[0])))))
+    segments = len(slicerio.read_segmentation(str(paths[1]))["segments"])
+    labelled = state == KEEP
+    assert (voxels > 0) == labelled and (segments > 0) == labelled and bool(record["volumes"]) == labelled, \
+        f"the files come from different runs: {state=} {voxels=} {segments=} volumes={list(record['volumes'])}"
+    return state
+
+
+def segment_trials(folder: Path, points: int, seed: int) -> dict:
+    ct, out = segment_setup(folder)
+    name = ct.name[: -len(".nii.gz")]
+    t0 = time.time()
+    proc = _segment(ct, out, KEEP)
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    span = (out / f"{name}_volumes.json").stat().st_mtime - t0  # start to published outputs
+    rng, trials, state = random.Random(seed), [], KEEP
+    for _ in range(points):
+        target = DROP if state == KEEP else KEEP
+        trial = _kill_at(_segment(ct, out, target), out, rng, span)
+        try:
+            after = segment_state(out, name)
+        except AssertionError as exc:
+            raise AssertionError(f"after {trial}: {exc}") from None
+        assert after in (state, target), (trial, after)
+        trial["left"] = "new" if after == target and after != state else "old"
+        trials.append(trial)
+        state = after
+    proc = _segment(ct, out, KEEP)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert segment_state(out, name) == KEEP
+    assert not _hidden(out), "a temporary survived the rerun"
+    return {"seconds_to_outputs": span, "trials": trials}
+
+
+# --- ich run
+def run_setup(folder: Path) -> tuple[Path, Path]:
+    """Four scans, two patients: two segmented by the demo model, two with their masks."""
+    rows = write_phantom_cohort(folder / "ph", 4, seed=12, **SMALL)
+    cohort = folder / "ph" / "run.csv"
+    with open(cohort, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["scan_id", "ct", "mask", "patient_id", "timepoint"])
+        for k, r in enumerate(rows):
+            w.writerow([r["scan_id"], r["ct"], r["mask"] if k % 2 else "", f"P{k // 2}", ("baseline", "followup")[k % 2]])
+    return cohort, folder / "run"
+
+
+def _run(cohort: Path, out: Path, radiomics: str) -> subprocess.Popen:
+    return _ich("run", str(cohort), "-o", str(out), "--device", "cpu", "--no-progress", "--radiomics", radiomics)
+
+
+def run_state(cohort: Path, out: Path, configs: dict) -> dict[str, str]:
+    """Each scan folder whole under one of the configs; reports recognised by the marker."""
+    from ichkit.batch import read_cohort
+    from ichkit.batch.folder import MARKER, REPORTS, read_marker
+    from ichkit.batch.scan_task import is_complete, read_status
+
+    states = {}
+    for scan in read_cohort(cohort):
+        whole = [name for name, cfg in configs.items() if is_complete(out, scan, cfg)]
+        status = read_status(out, scan)
+        assert whole or status is None, f"scan {scan.scan_id}: status without its complete outputs"
+        if whole:
+            states[scan.scan_id] = whole[0]
+    marker = read_marker(out)
+    assert marker is not None, f"{MARKER} missing"
+    import hashlib
+
+    for name in REPORTS:
+        digest = hashlib.sha256((out / name).read_bytes()).hexdigest()
+        assert digest in marker["reports"].get(name, []), f"{name} is not a report this run published"
+    return states
+
+
+def _outputs(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file() and p.name not in ("status.json", ".lock")}
+
+
+def run_trials(folder: Path, points: int, seed: int) -> dict:
+    from ichkit.batch.scan_task import TaskConfig
+
+    cohort, out = run_setup(folder)
+    configs = {"shape": TaskConfig(radiomics="shape"), "none": TaskConfig(radiomics=None)}
+    t0 = time.time()
+    proc = _run(cohort, out, "shape")
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()
+    span = (out / "summary.csv").stat().st_mtime - t0  # start to published reports
+    reference = _outputs(out)
+    rng, trials, current = random.Random(seed), [], "shape"
+    for _ in range(points):
+        target = "none" if current == "shape" else "shape"
+        trial = _kill_at(_run(cohort, out, target), out, rng, span)
+        try:
+            states = run_state(cohort, out, configs)
+        except AssertionError as exc:
+            raise AssertionError(f"after {trial}: {exc}") from None
+        trial["left"] = "new" if set(states.values()) == {target} else "old" if set(states.values()) == {current} else "mixed scans (resumable)"
+        trials.append(trial)
+        current = target if trial["left"] == "new" else current
+    proc = _run(cohort, out, "shape")
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert set(run_state(cohort, out, configs).values()) == {"shape"}
+    assert _outputs(out) == reference, "the rerun differs from an uninterrupted run"
+    assert not _hidden(out), "a temporary survived the rerun"
+    return {"seconds_to_outputs": span, "trials": trials}

@@ -1,0 +1,124 @@
+"""Outputs are all or nothing and never a user's file (issue 15 items 7-9): kills and SIGTERM
+while writing, a full disk, a read-only folder, a closed pipe, a port in use, pairs.csv."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+import kill_outputs
+from bad_inputs import _cohort_csv, _pair, _run
+from ichkit.cli import main
+
+POINTS = int(os.environ.get("ICH_KILL_POINTS", "2"))  # bench/kill_outputs.py runs 20
+
+
+@pytest.mark.parametrize("trials", [kill_outputs.segment_trials, kill_outputs.run_trials], ids=["segment", "run"])
+def test_kill_while_writing_leaves_old_or_new_set(trials, tmp_path):
+    result = trials(tmp_path, POINTS, seed=15)
+    assert len(result["trials"]) == POINTS
+
+
+def _segment(ct, out, *extra):
+    return main(["segment", str(ct), "-o", str(out), "--device", "cpu", "--no-progress", *extra])
+
+
+def _fake_model(monkeypatch, mask):
+    """The writing is under test, not the network: segmentation = the mask beside the CT."""
+    import ichkit.segment.run
+    from ichkit.io import load_mask
+    from ichkit.segment.postprocess import Removed
+
+    def segment_ct(ct, entry, device, **kw):
+        labels = load_mask(mask, ct)
+        return ichkit.segment.run.Segmented(labels=labels, result=None, removed=Removed(), entry=entry)
+
+    monkeypatch.setattr(ichkit.segment.run, "segment_ct", segment_ct)
+
+
+def test_disk_full_keeps_the_previous_set_and_stale_temporaries_go(tmp_path, monkeypatch, capsys):
+    ct, mask = _pair(tmp_path)
+    _fake_model(monkeypatch, mask)
+    out = tmp_path / "seg"
+    out.mkdir()
+    stale = out / f".s_ct_seg.nii.gz.{2**22 + 12345}.k1ll3d_x.part.nii.gz"  # a killed writer's (pid above pid_max)
+    stale.write_bytes(b"half")
+    assert _segment(ct, out) == 0
+    assert not stale.exists()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    import ichkit.atomic
+
+    def full(path, obj):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(ichkit.atomic, "write_json", full)  # the last file of the set fails
+    capsys.readouterr()
+    assert _segment(ct, out, "--overwrite") == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("warning: ")]
+    assert lines == [f"error: {out}: cannot be written: No space left on device"]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # previous set whole, no temporary
+
+
+def _unwritable(folder):
+    """A folder this process cannot write into, even as root (chattr +i), or None."""
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.geteuid() == 0 and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        return None
+    return folder
+
+
+def test_read_only_output_folder_is_refused_before_the_model_runs(tmp_path, capsys):
+    ct, _ = _pair(tmp_path)
+    ro = _unwritable(tmp_path / "ro")
+    if ro is None:
+        pytest.skip("cannot make a read-only folder here (root without chattr)")
+    try:
+        assert _segment(ct, ro / "out") == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {ro / 'out'}: cannot be written") and err.count("\n") == 1, err
+        assert "demo model" not in err  # refused before the model was chosen
+    finally:
+        subprocess.run(["chattr", "-i", str(ro)], capture_output=True)
+        ro.chmod(0o755)
+
+
+def test_output_into_a_closed_pipe_is_quiet(tmp_path):
+    ct, mask = _pair(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "ichkit", "volume", str(ct), str(mask), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # as `| head -0` would, before the command writes
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert err == "", err
+
+
+def test_view_on_a_port_in_use_is_one_line(capsys):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["view", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --port {port}: cannot serve on 127.0.0.1:{port}") and err.count("\n") == 1, err
+
+
+def test_pairs_csv_agrees_with_ich_volume_followup(tmp_path, capsys):
+    (ct, mask), (ct2, mask2) = _pair(tmp_path, "a"), _pair(tmp_path, "b", grow=4)
+    cohort = _cohort_csv(tmp_path, [f"a,{ct},{mask},P1,baseline", f"b,{ct2},{mask2},P1,followup"])
+    assert main(_run(cohort, tmp_path / "out")) == 0
+    with open(tmp_path / "out" / "pairs.csv", newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    capsys.readouterr()
+    assert main(["volume", str(ct), str(mask), "--followup", str(ct2), str(mask2), "--json"]) == 0
+    verdict = json.loads(capsys.readouterr().out)["expansion"]
+    assert verdict["growth_ml"] > 0 and verdict["relative_growth"] > 0.33  # a box 4 voxels wider per side
+    assert row["he"] == str(int(verdict["expansion"])) == "1"
+    assert float(row["abs_growth_ml"]) == pytest.approx(verdict["growth_ml"], abs=1e-4)
+    assert float(row["rel_growth"]) == pytest.approx(verdict["relative_growth"], abs=1e-4)
+    assert row["revised_he"] == ("" if verdict["revised_expansion"] is None else str(int(verdict["revised_expansion"])))
