@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_ct_options, add_json, ct_policy, add_progress, emit
+from .common import add_ct_options, add_json, add_progress, ct_policy, emit
 
 
 def register(sub) -> None:
