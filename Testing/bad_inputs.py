@@ -388,6 +388,7 @@ CASES.update({
     "dicom_position_with_two_values": (_ct_case(lambda f: _dicom_retag(f, {6}, ImagePositionPatient=[-100.0, -120.0])), E.NotVolumeError),
     "int16_raw_with_padding": (_ct_case(_nifti("ct.nii.gz", _padded_raw())), E.HURangeError),
     "nhdr_data_file_short": (_ct_case(_cut(_itk("ct.nhdr"), "ct.raw")), E.UnreadableFileError),
+    "mask_plain_nii_truncated": (_mask_case(_nifti("mask.nii", np.pad(np.ones((3, 8, 8), np.uint8), ((3, 2), (28, 28), (28, 28))), cut=14000)), E.UnreadableFileError),
     "dicom_slice_moved_in_plane": (_ct_case(lambda f: _dicom_retag(f, {4}, ImagePositionPatient=[-95.0, -120.0, 20.0])), E.SliceSpacingError),
 })
 
