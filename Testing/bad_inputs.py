@@ -226,6 +226,14 @@ def _windowed(a: np.ndarray, level=40.0, width=80.0) -> np.ndarray:
     return np.clip((a - (level - width / 2)) / width * 255.0, 0, 255)
 
 
+def _padded_raw() -> np.ndarray:
+    """Stored values without the intercept, outside the scan circle a padding value of -2000."""
+    a = (_sparse_head() + 1024).astype(np.int16)
+    r = np.hypot(*np.indices(a.shape[1:]) - 32.0)
+    a[:, r > 30] = -2000
+    return a
+
+
 def _nifti(name: str, arr: np.ndarray, zooms=(0.5, 0.5, 5.0), cut: int = 0, gz_cut: int = 0):
     """A NIfTI written by nibabel with the raw pixdim given (nibabel would repair a 0 on load)."""
 
@@ -378,6 +386,9 @@ CASES.update({
     "dicom_zero_pixel_spacing": (_ct_case(lambda f: _dicom_retag(f, set(range(8)), PixelSpacing=[0.0, 0.5])), E.NotVolumeError),
     "dicom_degenerate_orientation": (_ct_case(lambda f: _dicom_retag(f, set(range(8)), ImageOrientationPatient=[1, 0, 0, 1, 0, 0])), E.NotVolumeError),
     "dicom_position_with_two_values": (_ct_case(lambda f: _dicom_retag(f, {6}, ImagePositionPatient=[-100.0, -120.0])), E.NotVolumeError),
+    "int16_raw_with_padding": (_ct_case(_nifti("ct.nii.gz", _padded_raw())), E.HURangeError),
+    "nhdr_data_file_short": (_ct_case(_cut(_itk("ct.nhdr"), "ct.raw")), E.UnreadableFileError),
+    "mask_plain_nii_truncated": (_mask_case(_nifti("mask.nii", np.pad(np.ones((3, 8, 8), np.uint8), ((3, 2), (28, 28), (28, 28))), cut=14000)), E.UnreadableFileError),
     "dicom_slice_moved_in_plane": (_ct_case(lambda f: _dicom_retag(f, {4}, ImagePositionPatient=[-95.0, -120.0, 20.0])), E.SliceSpacingError),
 })
 

@@ -123,10 +123,12 @@ def test_tilt_refuse_policy_and_cli_option(tmp_path, capsys):
 
 
 def test_series_option_picks_and_names(tmp_path, capsys):
+    import pydicom
+
     from bad_inputs import _dicom_two_patients
 
     folder = _dicom_two_patients(same_series=False)(tmp_path)
-    uids = sorted({p.name[0]: __import__("pydicom").dcmread(p).SeriesInstanceUID for p in folder.glob("*.dcm")}.items())
+    uids = sorted({p.name[0]: pydicom.dcmread(p).SeriesInstanceUID for p in folder.glob("*.dcm")}.items())
     with pytest.raises(MixedSeriesError, match="--series UID"):
         load_ct(folder)
     for prefix, uid in uids:  # a: slices at 0..35 mm, b: at 40..75 mm

@@ -86,7 +86,11 @@ def _check_not_display_values(vol: Volume, path, lo: float, hi: float) -> None:
     if lo >= 0 and hi == 255 and np.mean(a == 255) > 1e-3 and np.mean(a == 0) > 0.01:
         raise HURangeError(path, f"values 0..255 with {100 * np.mean(a == 255):.1f}% saturated at 255: a windowed display export "
                            "(8-bit grey levels), not Hounsfield units; load the original CT")
-    body = a[a > lo] if np.mean(a == lo) > 0.05 else a  # drop padding / fill values
+    middle = a[a.shape[0] // 2]
+    if np.count_nonzero((middle > lo) & (middle < -50)) > 1e-3 * middle.size:
+        return  # Hounsfield air beside any padding value: the usual case, decided on one slice
+    fill = a == lo
+    body = a[~fill] if np.mean(fill) > 0.05 else a  # drop a padding / fill value: not part of the scan
     if body.size == 0 or float(body.min()) < -50:
         return
     if float(np.median(body)) > 500:

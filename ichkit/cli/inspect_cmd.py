@@ -26,6 +26,7 @@ def summarize(vol) -> dict:
         "direction": vol.direction.round(6).tolist(),
         "hu": {"min": float(a.min()), "max": float(a.max()), "mean": float(a.mean()), "p50": float(np.median(a))},
         "tilt_corrected": bool(vol.meta.get("tilt_corrected", False)),
+        "z_resampled": bool(vol.meta.get("z_resampled", False)),
         "acquisition": {k: vol.meta[k] for k in ("Modality", "Manufacturer", "SliceThickness", "KVP", "ConvolutionKernel") if k in vol.meta},
     }
 
