@@ -35,6 +35,7 @@ COMMANDS = [
     "run",
     "evaluate",
     "view",
+    "report",
 ]
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
