@@ -1,0 +1,56 @@
+"""The whole imaging read-out of one scan: location in the atlas, expansion signs, midline shift.
+
+Each part carries `status` ("determined" or "undetermined") and `reason`; an undetermined part
+holds no figure that could be mistaken for a measurement. `versions` names the definition
+version of every part so that stored read-outs stay comparable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import EmptyMaskError, GeometryMismatchError
+from ..image import Volume
+from ..progress import Progress, silent
+from .atlas import load_atlas
+from .location import VERSION as LOCATION_VERSION
+from .location import locate
+from .registration import intracranial, register
+
+try:  # TEMPORARY until the signs and midline modules land on this branch (removed at the end)
+    from .signs import expansion_signs
+except ImportError:
+    expansion_signs = None
+try:
+    from .midline import midline_shift
+except ImportError:
+    midline_shift = None
+
+
+def _not_available(name: str) -> dict:
+    return {"status": "undetermined", "reason": "not available", "version": None}
+
+
+def run_readout(ct: Volume, mask: Volume, *, progress: Progress | None = None) -> dict:
+    """The read-out as a JSON-able dict (keys location, signs, midline, versions)."""
+    progress = progress or silent
+    if not mask.same_geometry(ct):
+        raise GeometryMismatchError(mask.meta.get("source"), "mask grid differs from the CT's")
+    if not np.any(mask.array):
+        raise EmptyMaskError(mask.meta.get("source"), "the mask has no hemorrhage voxel: nothing to read out")
+    atlas = load_atlas()  # fails fast, before any work, when the atlas is not installed
+    progress(0, 4, "intracranial mask")
+    icm = intracranial(ct)
+    progress(1, 4, "registration to the atlas")
+    location = locate(mask, atlas, register(ct, atlas, icm))
+    progress(2, 4, "expansion signs")
+    signs = expansion_signs(ct, mask) if expansion_signs else _not_available("signs")
+    progress(3, 4, "midline shift")
+    midline = midline_shift(ct, mask) if midline_shift else _not_available("midline")
+    progress(4, 4, "done")
+    return {
+        "location": location,
+        "signs": signs,
+        "midline": midline,
+        "versions": {"location": LOCATION_VERSION, "signs": signs.get("version"), "midline": midline.get("version")},
+    }
