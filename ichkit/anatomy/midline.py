@@ -85,23 +85,34 @@ def _line(points_mm: np.ndarray, k: int, ct: Volume) -> dict:
     return {"start": ends[0], "end": ends[1]}
 
 
-def midline_shift(ct: Volume, mask: Volume | None = None) -> dict:
-    """Midline shift in mm with the slice and the two lines to draw (module docstring); JSON-able."""
+def midline_shift(ct: Volume, mask: Volume | None = None, *, intracranial: Volume | None = None) -> dict:
+    """Midline shift in mm with the slice and the two lines to draw (module docstring); JSON-able.
+
+    `mask`: hemorrhage labels, kept out of the CSF search; `intracranial`: a cavity mask the caller
+    already has (the read-out computes one for the atlas), else `brain_mask(ct)` is computed here.
+    """
     if mask is not None and not ct.same_geometry(mask):
         raise GeometryMismatchError(mask.meta.get("source"), f"mask grid {mask.shape} does not match the CT grid {ct.shape}")
     sx, sy, _ = ct.spacing
-    cavity = brain_mask(ct).array > 0  # the one call choosing the intracranial mask (the lead may switch it)
+    if intracranial is not None and not ct.same_geometry(intracranial):
+        raise GeometryMismatchError(intracranial.meta.get("source"), "intracranial mask grid does not match the CT grid")
+    # the one call choosing the intracranial mask (the lead may switch it to intracranial_mask)
+    cavity = (intracranial if intracranial is not None else brain_mask(ct)).array > 0
     cavity_ml = float(cavity.sum()) * ct.voxel_volume_ml
     if cavity_ml < MIN_CAVITY_ML:
         return _undetermined(f"the scan does not cover the brain (intracranial soft tissue {cavity_ml:.0f} ml "
                              f"< {MIN_CAVITY_ML:g} ml)")
     along, across = _ideal_axis(cavity, sx, sy)
 
-    deep = np.stack([ndimage.binary_erosion(s, disk(DEEP_MM, sx, sy)) if s.any() else s for s in cavity])
-    smooth = ndimage.gaussian_filter(ct.array.astype(np.float32), (0, SMOOTH_MM / sy, SMOOTH_MM / sx))
-    csf = deep & (smooth >= CSF_HU[0]) & (smooth <= CSF_HU[1])
+    box = tuple(slice(int(i[0]), int(i[-1]) + 1) for i in (np.nonzero(cavity.any(axis=a))[0] for a in ((1, 2), (0, 2), (0, 1))))
+    smooth = ndimage.gaussian_filter(ct.array[box].astype(np.float32), (0, SMOOTH_MM / sy, SMOOTH_MM / sx))
+    cand = cavity[box] & (smooth >= CSF_HU[0]) & (smooth <= CSF_HU[1])
     if mask is not None:
-        csf &= mask.array == 0
+        cand &= mask.array[box] == 0
+    for k in np.nonzero(cand.any(axis=(1, 2)))[0]:  # keep what lies deep in the cavity: not sulci or the rim
+        cand[k] &= ndimage.distance_transform_edt(cavity[box][k], sampling=(sy, sx)) >= DEEP_MM
+    csf = np.zeros(cavity.shape, bool)
+    csf[box] = cand
     comp, n = ndimage.label(csf)
     if n:
         sizes = np.bincount(comp.ravel())[1:] * ct.voxel_volume_ml

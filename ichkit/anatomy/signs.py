@@ -111,13 +111,13 @@ def _edt_slices(mask: np.ndarray, sx: float, sy: float) -> np.ndarray:
     return np.stack([ndimage.distance_transform_edt(s, sampling=(sy, sx)) for s in mask])
 
 
-def _focus_measures(hu, main, cand, focus, sx, sy, edge_dist) -> dict:
+def _focus_measures(hu, core, cand, focus, sx, sy, edge_dist) -> dict:
     """Contrast with the ring of clot around the focus, margin step, fraction of outline on the edge."""
     dil = lambda m, r: _per_slice(ndimage.binary_dilation, m, shape.disk(r, sx, sy))  # noqa: E731
     ero = lambda m, r: _per_slice(ndimage.binary_erosion, m, shape.disk(r, sx, sy))  # noqa: E731
-    ring = dil(focus, RING_MM[1]) & ~dil(focus, RING_MM[0]) & main & ~cand
+    ring = dil(focus, RING_MM[1]) & ~dil(focus, RING_MM[0]) & core & ~cand
     inner = focus & ~ero(focus, 1.0)
-    outer = dil(focus, 1.0) & ~focus & main & ~cand
+    outer = dil(focus, 1.0) & ~focus & core  # not the clot's margin voxels (partial volume, or the focus itself)
     region_hu = float(hu[focus].mean())
     ring_hu = float(hu[ring].mean()) if ring.any() else np.nan
     step = float(hu[outer].mean() - hu[inner].mean()) if outer.any() and inner.any() else 0.0
@@ -180,9 +180,11 @@ def expansion_signs(ct: Volume, mask: Volume, label: int = IPH) -> SignResult:
     foci = []
     for i in range(1, n + 1):
         focus = labelled == i
+        low = float(np.percentile(smooth[focus], 10))
+        focus &= smooth < min(hyper - SEGMENT_DROP_HU, (hyper + low) / 2)  # its half-contrast contour: the edge
         if focus.sum(axis=(1, 2)).max() * px_area < MIN_FOCUS_AREA_MM2:
             continue
-        m = _focus_measures(hu, main, cand, focus, sx, sy, edge_dist)
+        m = _focus_measures(hu, core, cand, focus, sx, sy, edge_dist)
         if np.isfinite(m["contrast"]):
             foci.append((focus, m))
 
