@@ -68,12 +68,13 @@ def run(args) -> int:
     pairs = _pairs(args)
     for name in FILES:
         check_writable(Path(args.outdir) / name, args.overwrite)
-    timepoints = []
-    for i, (ct_path, mask_path) in enumerate(pairs):
+    loaded = []
+    for ct_path, mask_path in pairs:  # every input read and checked before the slow read-outs
         ct = load_ct(ct_path)
-        labels = load_mask(mask_path, ct)
-        name = "baseline" if i == 0 else f"follow-up {i}"
-        timepoints.append(TimePoint(name, ct, labels, mask_source(mask_path), run_readout_safely(ct, labels), {"ct": ct_path, "mask": mask_path}))
+        loaded.append((ct, load_mask(mask_path, ct), ct_path, mask_path))
+    timepoints = [TimePoint("baseline" if i == 0 else f"follow-up {i}", ct, labels, mask_source(mask_path),
+                            run_readout_safely(ct, labels), {"ct": ct_path, "mask": mask_path})
+                  for i, (ct, labels, ct_path, mask_path) in enumerate(loaded)]
     report = build_report(timepoints, clinical, identifiers=args.identifiers)
     paths = write_report(render(timepoints, report), args.outdir, overwrite=args.overwrite)
     emit(args, {"files": {k: str(v) for k, v in paths.items()}, "scores": report["scores"], "followup": report["followup"]},

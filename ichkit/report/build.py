@@ -58,15 +58,21 @@ def source_text(source: dict) -> str:
 
 
 def run_readout_safely(ct: Volume, labels: Volume) -> dict:
-    """The read-out, or every part undetermined with the reason when it cannot run (atlas not
-    installed, no hemorrhage): the report's volumes must not be lost to a missing atlas."""
+    """The read-out; without the atlas, the location is undetermined with the reason and the
+    signs and midline (which need no atlas) are still measured; with no hemorrhage voxel every
+    part is undetermined. The report's volumes are never lost to a missing atlas."""
+    from ..anatomy.midline import midline_shift
     from ..anatomy.readout import run_readout
+    from ..anatomy.signs import expansion_signs
 
     try:
         return run_readout(ct, labels)
-    except (ModelError, EmptyMaskError) as exc:
-        warn(None, f"read-out not available: {exc.message}")
+    except EmptyMaskError as exc:
         return {part: {"status": "undetermined", "reason": exc.message} for part in READOUT_PARTS}
+    except ModelError as exc:
+        warn(None, f"location not available: {exc.message}")
+        return {"location": {"status": "undetermined", "reason": exc.message},
+                "signs": expansion_signs(ct, labels), "midline": midline_shift(ct, labels)}
 
 
 def _plain(obj):

@@ -27,8 +27,9 @@ def signs_present(signs: dict | None) -> dict:
 
 def midline_summary(midline: dict | None) -> dict:
     if not midline:
-        return {"status": "undetermined", "reason": "no read-out", "shift_mm": None}
-    return {"status": midline.get("status"), "reason": midline.get("reason"), "shift_mm": midline.get("shift_mm")}
+        return {"status": "undetermined", "reason": "no read-out", "shift_mm": None, "direction": None}
+    return {"status": midline.get("status"), "reason": midline.get("reason"), "shift_mm": midline.get("shift_mm"),
+            "direction": midline.get("direction")}
 
 
 def delta_table(names: list[str], measures: list[dict], readouts: list[dict | None]) -> dict:

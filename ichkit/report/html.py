@@ -76,7 +76,8 @@ def _readout(r: dict | None) -> str:
     else:
         parts.append(f"<p>NCCT signs: undetermined ({_e(signs.get('reason'))}).</p>")
     if mid.get("status", "undetermined") != "undetermined":
-        parts.append(f'<p id="midline">Midline shift: {_num(mid.get("shift_mm"), ".1f")} mm (slice {_e(mid.get("slice"))}).</p>')
+        toward = f" toward the patient's {_e(mid['direction'])}" if mid.get("direction") else ""
+        parts.append(f'<p id="midline">Midline shift: {_num(mid.get("shift_mm"), ".1f")} mm{toward} (slice {_e(mid.get("slice"))}).</p>')
     else:
         parts.append(f'<p id="midline">Midline shift: undetermined ({_e(mid.get("reason"))}).</p>')
     return "".join(parts)

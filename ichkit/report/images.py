@@ -16,7 +16,7 @@ OVERLAY_ALPHA = 0.45
 SIGN_COLOURS = {"blend": (1.0, 0.85, 0.0), "hypodensity": (0.0, 0.9, 0.9), "black_hole": (1.0, 0.4, 0.0),
                 "swirl": (0.6, 1.0, 0.3), "island": (1.0, 0.3, 0.8), "satellite": (1.0, 0.3, 0.8), "barras_density": (0.0, 0.9, 0.9)}
 HEAD_HU = -300.0  # above this a pixel is not air
-MIDLINE_COLOURS = {"ideal": (0.2, 1.0, 0.2), "deformed": (1.0, 0.2, 1.0)}
+MIDLINE_COLOURS = {"ideal": (0.2, 1.0, 0.2), "septum": (1.0, 0.2, 1.0)}
 
 
 def windowed(ct_slice: np.ndarray, window=BRAIN_WINDOW) -> np.ndarray:
@@ -78,11 +78,15 @@ def _head_box(ct_slice: np.ndarray, margin: int = 8) -> tuple[slice, slice]:
 
 
 def midline_lines(midline: dict | None) -> tuple[int | None, dict[str, tuple]]:
-    """(slice, {"ideal": ((x0, y0), (x1, y1)), "deformed": ...}) in pixel indices, from the
-    read-out's midline part; (None, {}) when it is undetermined or draws nothing."""
+    """(slice, {"ideal": ((x0, y0), (x1, y1)), "septum": ...}) in pixel indices, from the
+    read-out's midline part (`ichkit.anatomy.midline`); (None, {}) when it draws nothing."""
     if not midline or midline.get("status", "undetermined") == "undetermined":
         return None, {}
-    lines = {name: (tuple(p[0]), tuple(p[1])) for name, p in (midline.get("lines") or {}).items() if p is not None}
+    lines = {}
+    for name in ("ideal", "septum"):
+        line = midline.get(f"{name}_line")
+        if line:
+            lines[name] = (tuple(line["start"]["voxel_xyz"][:2]), tuple(line["end"]["voxel_xyz"][:2]))
     return midline.get("slice"), lines
 
 
@@ -117,5 +121,5 @@ def timepoint_images(name: str, ct, labels, readout: dict | None, key: int | Non
             image(z, f"{name}: {sign.replace('_', ' ')}", f"axial slice {z}, the {sign.replace('_', ' ')} region outlined", {sign: region}, {})
     z, lines = midline_lines((readout or {}).get("midline"))
     if z is not None and lines:
-        image(int(z), f"{name}: midline", f"axial slice {z}: ideal midline (green), deformed midline (magenta)", {}, lines)
+        image(int(z), f"{name}: midline", f"axial slice {z}: ideal midline (green), septum pellucidum (magenta)", {}, lines)
     return out
