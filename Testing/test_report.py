@@ -149,3 +149,38 @@ def test_delta_table_over_two_followups():
     assert first["new_ivh"] is True and first["revised_expansion"] is True
     assert t["signs"][0]["present"] == ["blend"] and t["signs"][1]["status"] == "undetermined"
     assert t["midline"][0]["shift_mm"] == 2.5 and t["midline"][2]["reason"] == "no read-out"
+
+
+def test_batch_writes_a_report_per_scan_on_request(scans, tmp_path):
+    import csv
+
+    from ichkit.batch import RunConfig, read_cohort, run_cohort
+    from ichkit.batch.scan_task import TaskConfig, read_status, scan_dir
+
+    cohort = tmp_path / "cohort.csv"
+    with open(cohort, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["scan_id", "ct", "mask", "age", "gcs", "onset_hours"])
+        w.writerow(["a", scans["ct"], scans["mask"], "72", "14", "1.5"])
+        w.writerow(["b", scans["ct"], scans["mask"], "72", "2", ""])  # a GCS of 2 fails this scan only
+    rows = read_cohort(cohort)
+    summary = run_cohort(rows, tmp_path / "out", RunConfig(task=TaskConfig(radiomics=None, report=True)))
+    assert (summary["done"], summary["failed"]) == (1, 1)
+    a, b = (read_status(tmp_path / "out", s) for s in rows)
+    assert {"report.json", "report.html", "result.json"} <= set(a["outputs"])
+    r = json.loads((scan_dir(tmp_path / "out", rows[0]) / "report.json").read_text())
+    assert [i["value"] for i in r["scores"]["ich_score"]["items"] if i["item"] in ("GCS", "age")] == [14, 72.0]
+    assert r["scores"]["bat"]["items"][2]["points"] == 2  # 1.5 h < 2.5 h
+    assert (b["state"], b["code"]) == ("failed", "bad_option") and b["reason"].startswith("gcs:")
+
+
+def test_batch_config_digest_is_unchanged_without_the_report():
+    """Runs finished before the report option existed stay complete (no silent redo of a cohort)."""
+    import hashlib
+    from dataclasses import asdict
+
+    from ichkit.batch.scan_task import TaskConfig
+
+    old = {k: v for k, v in asdict(TaskConfig()).items() if k != "report"}
+    assert TaskConfig().digest() == hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
+    assert TaskConfig(report=True).digest() != TaskConfig().digest()

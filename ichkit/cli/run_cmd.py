@@ -15,6 +15,7 @@ def register(sub) -> None:
     p.add_argument("--model", help="segmentation model id for scans without a mask (default: best installed)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--radiomics", default="shape", help="radiomics parameter set (shape, default, full, a file) or 'none'")
+    p.add_argument("--report", action="store_true", help="also write each scan's clinical report (report.json, report.html; clinical inputs from the optional columns age, gcs, onset_hours, anticoagulant, recurrent_ich)")
     add_json(p)
     add_progress(p)
     p.set_defaults(func=run)
@@ -29,7 +30,7 @@ def run(args) -> int:
     if args.workers < 1:
         raise OptionError(None, "--workers must be at least 1")
     scans = read_cohort(args.cohort)
-    task = TaskConfig(model=args.model, device=args.device, radiomics=None if args.radiomics == "none" else args.radiomics)
+    task = TaskConfig(model=args.model, device=args.device, radiomics=None if args.radiomics == "none" else args.radiomics, report=args.report)
     progress, close = tqdm_bar("scans", enabled=not args.no_progress)
     try:
         summary = run_cohort(scans, args.outdir, RunConfig(task=task, workers=args.workers, engine=args.engine, scheduler=args.scheduler), progress)

@@ -35,6 +35,27 @@ class Clinical:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_row(cls, row: dict) -> "Clinical":
+        """From text fields (a cohort CSV's optional columns age, gcs, onset_hours,
+        anticoagulant, recurrent_ich); blank or absent = not known."""
+        def text(key):
+            v = (row.get(key) or "").strip()
+            return v or None
+
+        def number(key):
+            v = text(key)
+            try:
+                return None if v is None else float(v)
+            except ValueError:
+                raise OptionError(None, f"{key}: {v!r} is not a number") from None
+
+        gcs, recurrent = number("gcs"), text("recurrent_ich")
+        if recurrent is not None and recurrent.lower() not in ("yes", "no"):
+            raise OptionError(None, f"recurrent_ich: {recurrent!r}; yes or no")
+        return cls(age=number("age"), gcs=int(gcs) if gcs is not None and gcs == int(gcs) else gcs, onset_hours=number("onset_hours"),
+                   anticoagulant=text("anticoagulant"), recurrent_ich=None if recurrent is None else recurrent.lower() == "yes")
+
 
 @dataclass(frozen=True)
 class Imaging:
