@@ -136,11 +136,17 @@ ABC2_SCOPES = {
 _FULL = np.ones((3, 3, 3), bool)  # 26-connectivity: voxels touching at a corner are one clot
 
 
+def _box(mask: np.ndarray) -> tuple[slice, slice, slice]:
+    """The mask's bounding box (labelling only it is ~50x faster than the whole scan)."""
+    idx = [np.nonzero(mask.any(axis=a))[0] for a in ((1, 2), (0, 2), (0, 1))]
+    return tuple(slice(int(i[0]), int(i[-1]) + 1) for i in idx)
+
+
 def _labelled(mask: np.ndarray) -> tuple[np.ndarray, list[int]]:
     """26-connected component labels and the labels ordered largest first (ties: scan order)."""
     from scipy import ndimage
 
-    lab, n = ndimage.label(np.asarray(mask, bool), structure=_FULL)
+    lab, n = ndimage.label(mask, structure=_FULL)
     sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]
     return lab, [int(k) + 1 for k in np.argsort(-sizes, kind="stable")]
 
@@ -150,7 +156,8 @@ def component_crops(mask: np.ndarray) -> list[np.ndarray]:
     from scipy import ndimage
 
     _require(mask, "component_crops")
-    lab, order = _labelled(mask)
+    mask = np.asarray(mask, bool)
+    lab, order = _labelled(mask[_box(mask)])
     boxes = ndimage.find_objects(lab)
     return [lab[boxes[k - 1]] == k for k in order]
 
@@ -158,8 +165,12 @@ def component_crops(mask: np.ndarray) -> list[np.ndarray]:
 def largest_component(mask: np.ndarray) -> np.ndarray:
     """The main hematoma: the largest 26-connected component of the mask (full size)."""
     _require(mask, "largest_component")
-    lab, order = _labelled(mask)
-    return lab == order[0]
+    mask = np.asarray(mask, bool)
+    box = _box(mask)
+    lab, order = _labelled(mask[box])
+    out = np.zeros(mask.shape, bool)
+    out[box] = lab == order[0]
+    return out
 
 
 def abc2_ml(mask: np.ndarray, spacing: tuple[float, float, float], *, c_rule: str = "count", scope: str = "main") -> float:
