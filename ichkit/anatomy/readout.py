@@ -46,11 +46,34 @@ def run_readout(ct: Volume, mask: Volume, *, progress: Progress | None = None) -
     progress(2, 4, "expansion signs")
     signs = expansion_signs(ct, mask) if expansion_signs else _not_available("signs")
     progress(3, 4, "midline shift")
-    midline = midline_shift(ct, mask) if midline_shift else _not_available("midline")
+    midline = midline_shift(ct, mask, intracranial=icm) if midline_shift else _not_available("midline")
     progress(4, 4, "done")
     return {
         "location": location,
         "signs": signs,
         "midline": midline,
         "versions": {"location": LOCATION_VERSION, "signs": signs.get("version"), "midline": midline.get("version")},
+    }
+
+
+SUMMARY_COLUMNS = ("location_status", "location_class", "location_side", "location_region", "registration_dice",
+                   "signs_present", "midline_shift_mm", "midline_direction")
+
+
+def summary_columns(readout: dict, label: str = "IPH") -> dict:
+    """Flat figures of one read-out for a cohort table (the IPH's location; signs; midline)."""
+    loc = readout.get("location") or {}
+    lab = (loc.get("labels") or {}).get(label) or {}
+    determined = loc.get("status") == "determined" and lab.get("status") == "determined"
+    signs = readout.get("signs") or {}
+    mid = readout.get("midline") or {}
+    return {
+        "location_status": "determined" if determined else "undetermined",
+        "location_class": lab.get("class") if determined else "",
+        "location_side": lab.get("side") if determined else "",
+        "location_region": lab.get("largest_region") if determined else "",
+        "registration_dice": (loc.get("registration") or {}).get("dice") or "",
+        "signs_present": ";".join(k for k, e in (signs.get("signs") or {}).items() if isinstance(e, dict) and e.get("present")),
+        "midline_shift_mm": mid.get("shift_mm") if mid.get("shift_mm") is not None else "",
+        "midline_direction": mid.get("direction") or "",
     }

@@ -59,7 +59,14 @@ class Registration:
             "min_dice": MIN_DICE,
             "intracranial_ml": round(self.intracranial_ml, 1),
             "axis_scales": None if scales is None else [round(float(s), 3) for s in 1 / scales],
+            "to_template": None if self.matrix is None else {"matrix": np.round(self.matrix, 6).tolist(), "offset": np.round(self.offset, 4).tolist()},
         }
+
+    @classmethod
+    def from_summary(cls, d: dict) -> "Registration":
+        """The map back from `summary()` (a stored read-out), to draw or re-locate with it."""
+        t = d.get("to_template") or {}
+        return cls(np.array(t["matrix"]) if t else None, np.array(t["offset"]) if t else None, d.get("dice"), d.get("intracranial_ml") or 0.0)
 
 
 def _occupancy(mask: Volume, factor: tuple[int, int]) -> sitk.Image:

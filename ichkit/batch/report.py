@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..atomic import write_text
 from ..cohort import Scan
+from ..anatomy.readout import SUMMARY_COLUMNS
 from .scan_task import RESULT, scan_dir
 
 VOLUME_COLUMNS = [(label, key) for label in ("IPH", "IVH", "edema", "EAH") for key in ("mesh_ml", "voxel_ml", "abc2_ml")]
@@ -42,10 +43,13 @@ def write_reports(scans: list[Scan], statuses: dict, outdir: Path) -> dict:
                 if label in vols:
                     row[f"{label}_{key}"] = round(float(vols[label][key]), 4)
             row["labels_source"] = res.get("labels", {}).get("model_id", res.get("labels", {}).get("source", ""))
+            row.update(res.get("readout", {}))
         else:
             failures.append({"scan_id": scan.scan_id, "code": status.get("code", status["state"]), "reason": status.get("reason", "not processed")})
         summary.append(row)
     columns = ["scan_id", "patient_id", "timepoint", "state", *[f"{l}_{k}" for l, k in VOLUME_COLUMNS], "labels_source"]
+    if any("readout" in r for r in results.values()):
+        columns += list(SUMMARY_COLUMNS)
     write_text(outdir / "summary.csv", _csv(summary, columns))
     write_text(outdir / "failures.csv", _csv(failures, ["scan_id", "code", "reason"]))
     pairs = _expansion_pairs(scans, results)

@@ -21,6 +21,7 @@ from ..segment.postprocess import MIN_COMPONENT_ML
 from ..cohort import Scan
 
 RESULT, RADIOMICS, LABELS, STATUS = "result.json", "radiomics.json", "labels.nii.gz", "status.json"
+READOUT = "readout.json"
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,13 @@ class TaskConfig:
     radiomics: str | None = "shape"  # parameter set, or None to skip radiomics
     min_component_ml: float = MIN_COMPONENT_ML
     report: bool = False  # also write the clinical report (report.json, report.html) per scan
+    readout: bool = False  # also write the imaging read-out (readout.json) and its summary columns
 
     def digest(self) -> str:
         fields = asdict(self)
-        if not fields["report"]:  # runs made before the report option existed stay complete
-            del fields["report"]
+        for option in ("report", "readout"):
+            if not fields[option]:  # runs made before the option existed stay complete
+                del fields[option]
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -144,11 +147,27 @@ def _run_steps(scan: Scan, folder: Path, config: TaskConfig) -> list[str]:
         write_json(folder / RADIOMICS, features)
         outputs.append(RADIOMICS)
         result["radiomics_features"] = len(features)
+    if config.readout:
+        outputs.append(_write_readout(ct, labels, folder, result))
     if config.report:
         outputs += _write_report(scan, ct, labels, provenance, folder)
     write_json(folder / RESULT, result)
     outputs.append(RESULT)
     return outputs
+
+
+def _write_readout(ct, labels, folder: Path, result: dict) -> str:
+    """readout.json, and the read-out's summary columns in the result (undetermined without blood)."""
+    from ..anatomy.readout import run_readout, summary_columns
+    from ..errors import EmptyMaskError
+
+    try:
+        readout = run_readout(ct, labels)
+    except EmptyMaskError as exc:
+        readout = {part: {"status": "undetermined", "reason": exc.message} for part in ("location", "signs", "midline")}
+    write_json(folder / READOUT, readout)
+    result["readout"] = summary_columns(readout)
+    return READOUT
 
 
 def _write_report(scan: Scan, ct, labels, provenance: dict, folder: Path) -> list[str]:

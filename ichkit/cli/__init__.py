@@ -36,6 +36,7 @@ COMMANDS = [
     "evaluate",
     "view",
     "report",
+    "readout",
 ]
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -16,6 +16,7 @@ def register(sub) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--radiomics", default="shape", help="radiomics parameter set (shape, default, full, a file) or 'none'")
     p.add_argument("--report", action="store_true", help="also write each scan's clinical report (report.json, report.html; clinical inputs from the optional columns age, gcs, onset_hours, anticoagulant, recurrent_ich)")
+    p.add_argument("--readout", action="store_true", help="also write each scan's imaging read-out (readout.json: atlas location, expansion signs, midline shift) and add its columns to summary.csv; needs the atlas (ich models download blast-ct-atlas)")
     add_json(p)
     add_progress(p)
     p.set_defaults(func=run)
@@ -29,8 +30,12 @@ def run(args) -> int:
 
     if args.workers < 1:
         raise OptionError(None, "--workers must be at least 1")
+    if args.readout:
+        from ..anatomy.atlas import load_atlas
+
+        load_atlas()  # a missing atlas fails the command once, not every scan
     scans = read_cohort(args.cohort)
-    task = TaskConfig(model=args.model, device=args.device, radiomics=None if args.radiomics == "none" else args.radiomics, report=args.report)
+    task = TaskConfig(model=args.model, device=args.device, radiomics=None if args.radiomics == "none" else args.radiomics, report=args.report, readout=args.readout)
     progress, close = tqdm_bar("scans", enabled=not args.no_progress)
     try:
         summary = run_cohort(scans, args.outdir, RunConfig(task=task, workers=args.workers, engine=args.engine, scheduler=args.scheduler), progress)
