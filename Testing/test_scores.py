@@ -155,3 +155,10 @@ def test_undetermined_readout_parts_are_missing_with_their_reason():
 def test_no_parenchymal_clot_scores_zero_volume_and_no_infratentorial_origin():
     img = imaging_from({"IVH": MEASURES["IVH"]}, None)
     assert (img.ich_abc2_ml, img.infratentorial, img.ivh) == (0.0, False, True)
+
+
+def test_an_undetermined_iph_location_gives_its_own_reason():
+    readout = _readout()
+    readout["location"]["labels"]["IPH"] = {"status": "undetermined", "reason": "the label maps outside every atlas region"}
+    r = compute_scores(MEASURES, readout, Clinical(age=50, gcs=15))["ich_score"]
+    assert r["missing"] == ["infratentorial origin (imaging: IPH location undetermined: the label maps outside every atlas region)"]

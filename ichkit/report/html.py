@@ -64,8 +64,12 @@ def _readout(r: dict | None) -> str:
     loc, signs, mid = r.get("location") or {}, r.get("signs") or {}, r.get("midline") or {}
     parts = []
     if loc.get("status") == "determined":
-        rows = [[_e(k), _e(v.get("class", "")), _e(v.get("side", "")), _e(v.get("region", v.get("main_region", "")))] for k, v in (loc.get("labels") or {}).items()]
-        parts.append("<p>Location:</p>" + _table(["label", "class", "side", "region"], rows, "location"))
+        rows = [[_e(k), _e(v.get("class") or f"undetermined ({v.get('reason')})"), _e(v.get("side") or ""),
+                 _e(f"{v.get('largest_region', '')} ({100 * v.get('largest_region_fraction', 0):.0f} %)" if v.get("largest_region") else ""),
+                 _e(v.get("centroid_region") or "")] for k, v in (loc.get("labels") or {}).items()]
+        dice = (loc.get("registration") or {}).get("dice")
+        quality = f" (atlas registration Dice {dice:.2f})" if dice is not None else ""
+        parts.append(f"<p>Location{quality}:</p>" + _table(["label", "class", "side", "most of its volume", "centroid"], rows, "location"))
     else:
         parts.append(f"<p>Location: undetermined ({_e(loc.get('reason'))}).</p>")
     if signs.get("status", "undetermined") != "undetermined":

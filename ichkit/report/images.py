@@ -102,7 +102,7 @@ def timepoint_images(name: str, ct, labels, readout: dict | None, key: int | Non
     def image(z: int, title: str, caption: str, signs: dict, lines: dict) -> None:
         rgb = windowed(ct.array[z])
         _label_outlines(rgb, labels.array[z])
-        for sign, region in signs.items():
+        for sign, region in sorted(signs.items(), key=lambda kv: not kv[0].startswith("barras")):  # named signs drawn last, on top
             if region[z].any():
                 rgb[outline(region[z])] = SIGN_COLOURS.get(sign, (1.0, 1.0, 1.0))
         for line, (p0, p1) in lines.items():

@@ -27,10 +27,11 @@ def _status(part: dict | None) -> tuple[bool, str]:
     return True, ""
 
 
-def _location_class(location: dict) -> str | None:
-    """The class (deep / lobar / infratentorial) of the IPH, where the read-out puts it."""
+def _location_class(location: dict) -> tuple[str | None, str]:
+    """The class (deep / lobar / infratentorial) of the IPH where the read-out puts it, or the reason."""
     per_label = location.get("labels", {}).get(LABELS[IPH].key, {})
-    return per_label.get("class") or location.get("class")
+    cls = per_label.get("class") or location.get("class")
+    return cls, "" if cls else f"IPH location {per_label.get('status', 'undetermined')}: {per_label.get('reason') or 'no class given'}"
 
 
 def _sign(signs: dict, name: str) -> dict | None:
@@ -45,13 +46,12 @@ def imaging_from(measures: dict, readout: dict | None) -> Imaging:
     loc_ok, loc_why = _status((readout or {}).get("location"))
     infratentorial = None
     if loc_ok and iph:
-        cls = _location_class(readout["location"])
+        cls, loc_why = _location_class(readout["location"])
         infratentorial = None if cls is None else cls == INFRATENTORIAL
-        loc_why = "" if cls else "the read-out gives no location class"
     elif not iph:
         infratentorial, loc_why = False, ""  # no parenchymal clot: nothing of infratentorial origin
     if infratentorial is None:
-        why["infratentorial"] = f"location {loc_why}"
+        why["infratentorial"] = loc_why if loc_why.startswith("IPH") else f"location {loc_why}"
     signs_ok, signs_why = _status((readout or {}).get("signs"))
     found = {}
     for field, name in (("blend_sign", "blend"), ("hypodensity", "hypodensity")):

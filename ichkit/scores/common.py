@@ -28,7 +28,7 @@ class Clinical:
         if self.age is not None and not 0 <= self.age <= 130:
             raise OptionError(None, f"age: {self.age:g} years is not an age (0-130)")
         if self.onset_hours is not None and not 0 <= self.onset_hours < 24 * 365:
-            raise OptionError(None, f"onset_hours: {self.onset_hours:g} h; time from onset to CT must be 0 or more")
+            raise OptionError(None, f"onset_hours: {self.onset_hours:g} h; time from onset to CT must be 0 or more hours (and under a year)")
         if self.anticoagulant is not None and self.anticoagulant not in ANTICOAGULANTS:
             raise OptionError(None, f"anticoagulant: {self.anticoagulant!r}; one of {', '.join(ANTICOAGULANTS)}")
 
