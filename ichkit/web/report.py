@@ -35,7 +35,7 @@ def report_html(scan: Scan, verdict: dict | None = None) -> str:
 td:first-child,th:first-child{{text-align:left}} .warn{{color:#b00;font-weight:bold}}</style></head>
 <body><h1>ICH report: {html.escape(scan.name)}</h1>
 {warning}<p>Mask: {html.escape(source)}{' (edited by a reader)' if scan.edited else ''}. CT: {html.escape(str(scan.path))}.</p>
-<table><tr><th>Region</th><th>Mesh (mL)</th><th>Voxel (mL)</th><th>ABC/2 (mL)</th></tr>{rows}</table>
+<table><tr><th>Region</th><th>Mesh (mL)</th><th>Voxel (mL)</th><th>ABC/2, main hematoma (mL)</th></tr>{rows}</table>
 {verdict_line}
 <figure><img alt="slice {index} with the mask overlaid" src="data:image/png;base64,{image}">
 <figcaption>Axial slice {index} (largest hemorrhage area), window L{BRAIN_WINDOW[0]:g} W{BRAIN_WINDOW[1]:g}.</figcaption></figure>
