@@ -15,20 +15,9 @@ from ..progress import Progress, silent
 from .atlas import load_atlas
 from .location import VERSION as LOCATION_VERSION
 from .location import locate
+from .midline import midline_shift
 from .registration import intracranial, register
-
-try:  # TEMPORARY until the signs and midline modules land on this branch (removed at the end)
-    from .signs import expansion_signs
-except ImportError:
-    expansion_signs = None
-try:
-    from .midline import midline_shift
-except ImportError:
-    midline_shift = None
-
-
-def _not_available(name: str) -> dict:
-    return {"status": "undetermined", "reason": "not available", "version": None}
+from .signs import expansion_signs
 
 
 def run_readout(ct: Volume, mask: Volume, *, progress: Progress | None = None) -> dict:
@@ -44,9 +33,9 @@ def run_readout(ct: Volume, mask: Volume, *, progress: Progress | None = None) -
     progress(1, 4, "registration to the atlas")
     location = locate(mask, atlas, register(ct, atlas, icm))
     progress(2, 4, "expansion signs")
-    signs = expansion_signs(ct, mask) if expansion_signs else _not_available("signs")
+    signs = expansion_signs(ct, mask)
     progress(3, 4, "midline shift")
-    midline = midline_shift(ct, mask, intracranial=icm) if midline_shift else _not_available("midline")
+    midline = midline_shift(ct, mask, intracranial=icm)
     progress(4, 4, "done")
     return {
         "location": location,
