@@ -9,7 +9,7 @@ import io
 
 import numpy as np
 
-from ..labels import IPH, LABELS
+from ..labels import LABELS
 
 BRAIN_WINDOW = (40.0, 80.0)  # level, width (HU)
 OVERLAY_ALPHA = 0.45
