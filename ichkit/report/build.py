@@ -61,6 +61,7 @@ def run_readout_safely(ct: Volume, labels: Volume) -> dict:
     """The read-out; without the atlas, the location is undetermined with the reason and the
     signs and midline (which need no atlas) are still measured; with no hemorrhage voxel every
     part is undetermined. The report's volumes are never lost to a missing atlas."""
+    # deferred: the read-out's registration stack is not needed to render a stored report
     from ..anatomy.midline import midline_shift
     from ..anatomy.readout import run_readout
     from ..anatomy.signs import expansion_signs
