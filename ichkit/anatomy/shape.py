@@ -15,7 +15,8 @@ PIECE_MAX_GAP_MM = 20.0  # satellite: "separated from the main hematoma by no mo
 PIECE_MIN_AREA_MM2 = 3.0  # smaller specks are noise or partial volume, not a hematoma
 SLICE_MIN_FRACTION = 0.3  # slices where the main clot is under 30 % of its largest area are its caps
 SPROUT_OPEN_MM = 4.0  # bulges narrower than 8 mm that opening removes are bubble/sprout candidates
-SPROUT_AREA_MM2 = (10.0, 45.0)  # a bubble's bulge on its slice: larger is a lobe, smaller a corner
+SPROUT_AREA_MM2 = (8.0, 45.0)  # a bubble's bulge on its slice: larger is a lobe, smaller a corner
+SPROUT_MAX_ELONGATION = 2.5  # bubble-like: area <= this x the disk of its inscribed radius (a ridge is longer)
 SPROUT_MAX_SLICES = 2  # a small hematoma spans one or two 5 mm slices; a ridge of the clot spans more
 SPROUT_MIN_HALF_WIDTH_MM = 1.0  # survives a 1 mm erosion: a bulge, not a sliver left by the opening
 LOBE_MIN_DEPTH_MM = 2.5  # a concavity of the outline at least this deep separates two lobulations
@@ -85,7 +86,8 @@ def analyse_pieces(clot: np.ndarray, spacing) -> dict:
     SLICE_MIN_FRACTION of its largest area), every other 2D component within PIECE_MAX_GAP_MM of
     it and no wider than PIECE_MAX_DIAMETER_MM is a separate piece; bulges of the main component
     that an opening of SPROUT_OPEN_MM removes, at least SPROUT_MIN_HALF_WIDTH_MM thick, of
-    SPROUT_AREA_MM2 on their slice and on at most SPROUT_MAX_SLICES slices, are connected sprouts. Pieces and sprouts are grouped across slices (one hematoma
+    SPROUT_AREA_MM2 on their slice, round (SPROUT_MAX_ELONGATION) and on at most SPROUT_MAX_SLICES
+    slices, are connected sprouts. Pieces and sprouts are grouped across slices (one hematoma
     seen on two slices counts once). Returns masks, counts and the key slices.
     """
     sx, sy = spacing[0], spacing[1]
@@ -116,7 +118,11 @@ def analyse_pieces(clot: np.ndarray, spacing) -> dict:
         residue, n = ndimage.label(main & ~opened, eight)
         for i in range(1, n + 1):
             bulge = residue == i
-            if bulge.sum() * px_area >= SPROUT_AREA_MM2[0] and ndimage.binary_erosion(bulge, thin_disk).any():
+            area = bulge.sum() * px_area
+            if area < SPROUT_AREA_MM2[0] or not ndimage.binary_erosion(bulge, thin_disk).any():
+                continue
+            inscribed = ndimage.distance_transform_edt(bulge, sampling=(sy, sx)).max()
+            if area <= SPROUT_MAX_ELONGATION * np.pi * inscribed**2:
                 sprouts[k] |= bulge
     n_pieces = ndimage.label(pieces, np.ones((3, 3, 3), bool))[1]
     groups, n = ndimage.label(sprouts, np.ones((3, 3, 3), bool))

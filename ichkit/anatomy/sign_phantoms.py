@@ -3,7 +3,10 @@
 Built on `ichkit.phantom.make_phantom` (skull, scalp, optional head holder, 0.45-0.5 mm pixels,
 5-6 mm slices): its clot is repainted at a drawn density with a faint texture, then one pattern is
 planted (a hypodense focus, a blend half, separate small hematomas, attached bubbles) or none (a
-homogeneous control). The truth of every sign is the published rule (the operational thresholds
+homogeneous control). Before planting, the clot is cut to one piece per slice and shaved of bulges
+narrower than the sprout rule (shape.SPROUT_OPEN_MM), so every separate piece and every bubble is a
+planted one: the truth is unambiguous, and false sprouts on naturally bumpy clots are measured apart
+(bench/bench_signs.py, unshaved make_phantom clots). The truth of every sign is the published rule (the operational thresholds
 of signs.py) applied to the planted quantities, which are drawn at least MARGIN_HU away from each
 threshold: a phantom never tests a coin toss at the threshold itself. Midline heads have their
 lateral and third ventricles redrawn displaced by a known shift while the skull stays symmetric.
@@ -19,7 +22,7 @@ from scipy import ndimage
 from ..image import Volume
 from ..labels import IPH
 from ..phantom import BRAIN, CSF, Anatomy, _ellipsoid, _Grid, _rot_z, make_phantom
-from .shape import disk, largest_component
+from .shape import SPROUT_OPEN_MM, disk, largest_component
 from . import signs as S
 
 PATTERNS = ("control", "hypodensity", "black_hole", "swirl", "blend", "satellite", "island_separate", "island_bubbles")
@@ -40,6 +43,13 @@ class SignPhantom:
 def _geometry(rng, shape):
     pixel = float(rng.uniform(0.45, 0.5))
     return dict(shape=shape, spacing=(pixel, pixel, float(rng.choice([5.0, 6.0]))), brace=bool(rng.random() < 0.5))
+
+
+def _tilted(rng, *vols: Volume) -> list[Volume]:
+    """The same voxels under one gantry-tilted direction matrix (rotation about the L-R axis, up to 20 degrees)."""
+    t = np.deg2rad(rng.uniform(-20.0, 20.0))
+    rot = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(t), -np.sin(t)], [0.0, np.sin(t), np.cos(t)]])
+    return [Volume(v.array, v.spacing, v.origin, rot @ v.direction, dict(v.meta)) for v in vols]
 
 
 def _draw_contrast(rng, pattern, level) -> tuple[float, float]:
@@ -122,8 +132,9 @@ def _plant_pieces(rng, clot, hu, labels, tissue, spacing, level, noise, n_separa
             body_ok = bool(np.all(tissue[k][blob] == BRAIN))  # brain tissue only: not the rim, ventricles or skull
             if kind == "separate":
                 ok = body_ok and not (clearance & taken).any()
-            else:
-                ok = body_ok and not (clearance & (taken & ~main)).any() and (blob & main).any()
+            else:  # a bulge: attached, yet mostly outside the clot (not swallowed by a concavity)
+                ok = (body_ok and not (clearance & (taken & ~main)).any() and (blob & main).any()
+                      and (blob & ~main).sum() >= 0.55 * blob.sum())
             if ok:
                 new = blob & ~main
                 hu[k][new] = level + rng.normal(0, noise, int(new.sum()))
@@ -144,8 +155,13 @@ def make_sign_phantom(seed: int, pattern: str, *, shape=(30, 512, 512), noise_hu
                       noise_hu=noise_hu, **geom)
     ct = ph.ct.array.astype(np.float32)
     labels = ph.labels.array.copy()
-    for k in range(labels.shape[0]):  # one piece per slice: separate pieces are only those planted
-        extra = (labels[k] == IPH) & ~largest_component(labels[k] == IPH, np.ones((3, 3), bool))
+    bulge = disk(SPROUT_OPEN_MM, *geom["spacing"][:2])
+    for k in np.nonzero((labels == IPH).any(axis=(1, 2)))[0]:
+        # one piece per slice and no bulge narrower than the sprout rule: separate pieces and bubbles are only those planted
+        piece = labels[k] == IPH
+        pad = bulge.shape[0]
+        keep = largest_component(ndimage.binary_opening(np.pad(piece, pad), bulge)[pad:-pad, pad:-pad], np.ones((3, 3), bool))
+        extra = piece & ~keep
         labels[k][extra] = 0
         ct[k][extra] = Anatomy().white_hu + rng.normal(0, noise_hu, int(extra.sum()))
     clot = labels == IPH
@@ -182,7 +198,8 @@ def make_sign_phantom(seed: int, pattern: str, *, shape=(30, 512, 512), noise_hu
         params.update(separate=n_sep, bubbles=n_bub)
     ct[box], labels[box] = hu, lab
     arr = np.clip(np.rint(ct), -1024, 3071).astype(np.int16)
-    return SignPhantom(ph.ct.with_array(arr), ph.labels.with_array(labels), truth, params)
+    ct_vol, lab_vol = _tilted(rng, ph.ct.with_array(arr), ph.labels.with_array(labels))
+    return SignPhantom(ct_vol, lab_vol, truth, params)
 
 
 def make_midline_phantom(seed: int, shift_mm: float, *, shape=(30, 512, 512), noise_hu: float = 5.0,
@@ -224,7 +241,8 @@ def make_midline_phantom(seed: int, shift_mm: float, *, shape=(30, 512, 512), no
                 ct[box][sel] = A.csf_hu + rng.normal(0, noise_hu, int(sel.sum()))
     arr = np.clip(np.rint(ct), -1024, 3071).astype(np.int16)
     truth = {"shift_mm": abs(float(shift_mm)), "direction": None if shift_mm == 0 else ("left" if shift_mm > 0 else "right")}
-    return ph.ct.with_array(arr), ph.labels, truth
+    ct_vol, lab_vol = _tilted(rng, ph.ct.with_array(arr), ph.labels)
+    return ct_vol, lab_vol, truth
 
 
 __all__ = ["PATTERNS", "SCORED_SIGNS", "SignPhantom", "make_sign_phantom", "make_midline_phantom"]
