@@ -162,3 +162,9 @@ def test_an_undetermined_iph_location_gives_its_own_reason():
     readout["location"]["labels"]["IPH"] = {"status": "undetermined", "reason": "the label maps outside every atlas region"}
     r = compute_scores(MEASURES, readout, Clinical(age=50, gcs=15))["ich_score"]
     assert r["missing"] == ["infratentorial origin (imaging: IPH location undetermined: the label maps outside every atlas region)"]
+
+
+def test_no_ivh_label_is_said_not_silently_scored():
+    r = ich_score(SUPRA, Clinical(age=50, gcs=15)).to_dict()
+    assert r["total"] == 0 and any("none is labelled" in n for n in r["notes"])
+    assert not any("none is labelled" in n for n in ich_score(_with(ivh=True), Clinical(age=50, gcs=15)).notes)

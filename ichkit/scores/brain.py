@@ -10,7 +10,7 @@ growth only at its ends in the abstract (3.4 % at 0, 85.8 % at 24), so none is s
 
 from __future__ import annotations
 
-from .common import Clinical, Imaging, Item, ScoreResult, evaluate
+from .common import NO_IVH_NOTE, Clinical, Imaging, Item, ScoreResult, evaluate
 
 REFERENCE = "Wang X et al. Clinical prediction algorithm (BRAIN) to determine risk of hematoma growth in acute intracerebral hemorrhage. Stroke 2015;46:376-381"
 
@@ -36,6 +36,8 @@ def brain_score(imaging: Imaging, clinical: Clinical) -> ScoreResult:
     """The volume is the mesh volume of the IPH label: INTERACT measured it by planimetry."""
     why = imaging.why
     notes = ["volume used: mesh volume of the IPH label (the trials measured planimetric volume)"]
+    if imaging.ivh is False:
+        notes.append(NO_IVH_NOTE)
     if clinical.anticoagulant == "other":
         notes.append("the score counts warfarin only; another anticoagulant scores 0 here")
     vol = imaging.ich_mesh_ml

@@ -119,6 +119,9 @@ class ScoreResult:
         }
 
 
+NO_IVH_NOTE = "IVH read from the mask's IVH label (2): none is labelled; check that the mask's source labels IVH"
+
+
 def evaluate(key: str, name: str, reference: str, items: list[tuple[Item, object, str]], notes: list[str] | None = None) -> ScoreResult:
     """Score each (item, value, why-missing) with value None meaning unknown."""
     rows, missing = [], []

@@ -8,7 +8,7 @@ CT); intraventricular hemorrhage = 1; infratentorial origin = 1; age >= 80 years
 
 from __future__ import annotations
 
-from .common import Clinical, Imaging, Item, ScoreResult, evaluate
+from .common import NO_IVH_NOTE, Clinical, Imaging, Item, ScoreResult, evaluate
 
 REFERENCE = "Hemphill JC 3rd et al. The ICH score: a simple, reliable grading scale for intracerebral hemorrhage. Stroke 2001;32:891-897"
 VOLUME_ML = 30.0
@@ -29,6 +29,8 @@ def ich_score(imaging: Imaging, clinical: Clinical, *, volume: str = "abc2") -> 
     used, other = (imaging.ich_abc2_ml, imaging.ich_mesh_ml) if volume == "abc2" else (imaging.ich_mesh_ml, imaging.ich_abc2_ml)
     used_name, other_name = ("ABC/2 of the " + imaging.abc2_scope, "mesh volume") if volume == "abc2" else ("mesh volume", "ABC/2")
     notes = [f"volume used: {used_name}"]
+    if imaging.ivh is False:
+        notes.append(NO_IVH_NOTE)
     if used is not None and other is not None and (used >= VOLUME_ML) != (other >= VOLUME_ML):
         notes.append(f"the {other_name} ({other:.1f} mL) would score the volume item {int(other >= VOLUME_ML)}, not {int(used >= VOLUME_ML)}")
     why = imaging.why
