@@ -129,3 +129,16 @@ def test_run_adds_the_readout_columns(scan, tmp_path):
     assert (row["location_class"], row["location_side"]) == (ph.truth["class"], ph.truth["side"])
     assert float(row["registration_dice"]) >= 0.85 and row["midline_shift_mm"] != ""
     assert list((tmp_path / "run").rglob("readout.json"))
+
+
+def test_run_readout_is_plain_json_with_a_status_per_part(scan):
+    from ichkit.anatomy.readout import run_readout
+
+    _, _, ph = scan
+    steps = []
+    readout = run_readout(ph.ct, ph.labels, progress=lambda done, total, what="": steps.append((done, total)))
+    text = json.dumps(readout)  # no numpy scalars, no arrays: JSON-able as it is
+    assert set(json.loads(text)) == {"location", "signs", "midline", "versions"}
+    for part in ("location", "signs", "midline"):
+        assert "status" in readout[part] and "reason" in readout[part]
+    assert readout["location"]["status"] in ("determined", "undetermined") and steps[-1] == (4, 4)
