@@ -184,3 +184,25 @@ def test_batch_config_digest_is_unchanged_without_the_report():
     old = {k: v for k, v in asdict(TaskConfig()).items() if k not in ("report", "readout")}  # the optional outputs, off
     assert TaskConfig().digest() == hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
     assert TaskConfig(report=True).digest() != TaskConfig().digest()
+
+
+def test_real_readout_fills_the_ich_score_location(shared_dir, ich_cache, tmp_path):
+    """With the atlas installed, an infratentorial clot planted in the atlas gives the ICH score's
+    infratentorial point through the real read-out, and the score is complete."""
+    from ichkit.anatomy.atlas import read_atlas
+    from ichkit.anatomy.atlas_phantoms import HeadDraw, make_atlas_phantom
+    from ichkit.io import save_labelmap, save_volume
+
+    folder = shared_dir / "models" / "blast-ct-atlas"
+    if not (folder / "atlas_template_space.nii.gz").exists():
+        pytest.skip(f"{folder} holds no atlas")
+    assert main(["models", "import", str(folder)]) == 0
+    p = make_atlas_phantom(2, read_atlas(folder), target=("infratentorial", "left"), draw=HeadDraw(matrix=256, pixel_mm=(0.9, 1.0)))
+    ct, mask = save_volume(p.ct, tmp_path / "ct.nii.gz"), save_labelmap(p.labels, tmp_path / "mask.nii.gz")
+    assert main(["report", str(ct), "--mask", str(mask), "--age", "85", "--gcs", "4", "-o", str(tmp_path / "out")]) == 0
+    r = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert r["timepoints"][0]["readout"]["location"]["labels"]["IPH"]["class"] == "infratentorial"
+    ich = r["scores"]["ich_score"]
+    items = {i["item"]: i for i in ich["items"]}
+    assert items["infratentorial origin"]["value"] is True and items["infratentorial origin"]["points"] == 1
+    assert ich["status"] == "complete" and ich["total"] == sum(i["points"] for i in ich["items"]) >= 4  # GCS 4: 2, age 85: 1
