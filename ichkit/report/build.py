@@ -105,7 +105,7 @@ def build_report(timepoints: list[TimePoint], clinical: Clinical = Clinical(), *
             "midline": midline_summary((r or {}).get("midline")),
             **({"inputs": {k: str(v) for k, v in tp.inputs.items()}} if identifiers else {}),
         })
-    report = {
+    return {
         "schema": SCHEMA,
         "ichkit_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -117,10 +117,9 @@ def build_report(timepoints: list[TimePoint], clinical: Clinical = Clinical(), *
         "timepoints": points,
         "followup": delta_table([tp.name for tp in timepoints], measures, readouts) if len(timepoints) > 1 else None,
     }
-    return report
 
 
 def key_slice(measures: dict) -> int | None:
-    """The IPH main hematoma's largest slice, else the hemorrhage's, else None."""
+    """The IPH label's largest slice, else the hemorrhage's, else None."""
     region = measures.get(LABELS[IPH].key) or measures.get(TOTAL_KEY)
     return int(region["max_area_slice"]) if region else None
