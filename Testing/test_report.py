@@ -206,3 +206,55 @@ def test_real_readout_fills_the_ich_score_location(shared_dir, ich_cache, tmp_pa
     items = {i["item"]: i for i in ich["items"]}
     assert items["infratentorial origin"]["value"] is True and items["infratentorial origin"]["points"] == 1
     assert ich["status"] == "complete" and ich["total"] == sum(i["points"] for i in ich["items"]) >= 4  # GCS 4: 2, age 85: 1
+
+
+def _sr_numbers(path: Path) -> dict[tuple[str, str], float]:
+    """(group tracking identifier, measurement name or method) -> value of a TID 1500 SR."""
+    import pydicom
+
+    out = {}
+    for item in pydicom.dcmread(path).ContentSequence:
+        for group in getattr(item, "ContentSequence", []) if item.ConceptNameCodeSequence[0].CodeValue == "126010" else []:
+            ident = next(c.TextValue for c in group.ContentSequence if c.ValueType == "TEXT" and c.ConceptNameCodeSequence[0].CodeMeaning == "Tracking Identifier")
+            for num in (c for c in group.ContentSequence if c.ValueType == "NUM"):
+                methods = [m.ConceptCodeSequence[0].CodeValue for m in getattr(num, "ContentSequence", []) if m.ConceptNameCodeSequence[0].CodeMeaning == "Measurement Method"]
+                out[(ident, methods[0] if methods else num.ConceptNameCodeSequence[0].CodeValue)] = float(num.MeasuredValueSequence[0].NumericValue)
+    return out
+
+
+def test_dicom_sr_of_a_dicom_ct(tmp_path, capsys):
+    import numpy as np
+    import pydicom
+    from dicom_factory import head_like, write_series
+
+    from ichkit.io import load_ct, save_labelmap
+    from ichkit.report import TimePoint, build_report
+    from ichkit.report.dicom_sr import dicom_sr_bytes
+    from ichkit.scores import Clinical
+
+    folder = write_series(tmp_path / "ct", head_like((8, 64, 64)).astype(np.int16))
+    for f in folder.glob("*.dcm"):  # the factory omits the frame of reference a real CT carries
+        ds = pydicom.dcmread(f)
+        ds.FrameOfReferenceUID = "1.2.826.0.1.3680043.8.498.1"
+        ds.save_as(f)
+    ct = load_ct(folder)
+    lab = np.zeros(ct.shape, np.uint8)
+    lab[3:6, 28:36, 28:36] = 1
+    mask = save_labelmap(ct.with_array(lab), tmp_path / "mask.nii.gz")
+    out = tmp_path / "out"
+    assert main(["report", str(folder), "--mask", str(mask), "--dicom-sr", "-o", str(out)]) == 0
+    r = json.loads((out / "report.json").read_text())
+    numbers = _sr_numbers(out / "report_sr.dcm")
+    for key in ("mesh_ml", "voxel_ml", "abc2_ml"):
+        assert numbers[("IPH", key)] == pytest.approx(r["timepoints"][0]["volumes"]["IPH"][key], rel=1e-6)
+    assert not any(ident == "clinical scores" for ident, _ in numbers)  # incomplete scores are not written
+
+    readout = {"location": {"status": "determined", "labels": {"IPH": {"class": "deep"}}}, "signs": None, "midline": None}
+    report = build_report([TimePoint("baseline", ct, ct.with_array(lab), {"kind": "file", "demo": True}, readout)], Clinical(age=85, gcs=4))
+    (tmp_path / "sr.dcm").write_bytes(dicom_sr_bytes(report, folder))
+    assert _sr_numbers(tmp_path / "sr.dcm")[("clinical scores", "ich_score")] == report["scores"]["ich_score"]["total"] == 3
+    assert pydicom.dcmread(tmp_path / "sr.dcm").SeriesDescription == "ICH report (demo model, not for clinical use)"
+
+    nifti_out = tmp_path / "nifti_out"
+    assert main(["report", str(tmp_path / "mask.nii.gz"), "--mask", str(mask), "--dicom-sr", "-o", str(nifti_out)]) == 2
+    assert "--dicom-sr needs the CT as a DICOM series" in capsys.readouterr().err and not nifti_out.exists()

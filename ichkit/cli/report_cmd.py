@@ -20,6 +20,7 @@ def register(sub) -> None:
     p.add_argument("--onset-hours", type=float, help="hours from symptom onset (or last seen well) to the baseline CT")
     p.add_argument("--anticoagulant", choices=["none", "warfarin", "other"], help="anticoagulant at onset (BRAIN counts warfarin)")
     p.add_argument("--recurrent-ich", choices=["yes", "no"], help="a previous intracerebral hemorrhage")
+    p.add_argument("--dicom-sr", action="store_true", help="also write report_sr.dcm, a DICOM SR of the volumes and complete scores (CT given as a DICOM folder)")
     p.add_argument("--identifiers", action="store_true", help="put the input file paths into the report (left out by default)")
     p.add_argument("-o", "--outdir", required=True, help="output folder for report.json and report.html")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
@@ -62,11 +63,14 @@ def run(args) -> int:
 
     from ..atomic import check_writable
     from ..io import load_ct, load_mask
-    from ..report import FILES, TimePoint, build_report, mask_source, render, run_readout_safely, write_report
+    from ..errors import OptionError
+    from ..report import FILES, SR_FILE, TimePoint, build_report, mask_source, render, run_readout_safely, write_report
 
     clinical = clinical_from(args)  # bad clinical input fails before any loading
     pairs = _pairs(args)
-    for name in FILES:
+    if args.dicom_sr and not Path(args.ct).is_dir():
+        raise OptionError(args.ct, "--dicom-sr needs the CT as a DICOM series folder (the SR references it)")
+    for name in (*FILES, SR_FILE) if args.dicom_sr else FILES:
         check_writable(Path(args.outdir) / name, args.overwrite)
     loaded = []
     for ct_path, mask_path in pairs:  # every input read and checked before the slow read-outs
@@ -76,7 +80,12 @@ def run(args) -> int:
                             run_readout_safely(ct, labels), {"ct": ct_path, "mask": mask_path})
                   for i, (ct, labels, ct_path, mask_path) in enumerate(loaded)]
     report = build_report(timepoints, clinical, identifiers=args.identifiers)
-    paths = write_report(render(timepoints, report), args.outdir, overwrite=args.overwrite)
+    files = render(timepoints, report)
+    if args.dicom_sr:
+        from ..report.dicom_sr import dicom_sr_bytes
+
+        files[SR_FILE] = dicom_sr_bytes(report, args.ct)
+    paths = write_report(files, args.outdir, overwrite=args.overwrite)
     emit(args, {"files": {k: str(v) for k, v in paths.items()}, "scores": report["scores"], "followup": report["followup"]},
          _summary(report) + "\n" + "wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
