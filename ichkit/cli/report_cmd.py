@@ -20,7 +20,7 @@ def register(sub) -> None:
     p.add_argument("--onset-hours", type=float, help="hours from symptom onset (or last seen well) to the baseline CT")
     p.add_argument("--anticoagulant", choices=["none", "warfarin", "other"], help="anticoagulant at onset (BRAIN counts warfarin)")
     p.add_argument("--recurrent-ich", choices=["yes", "no"], help="a previous intracerebral hemorrhage")
-    p.add_argument("--dicom-sr", action="store_true", help="also write report_sr.dcm, a DICOM SR of the volumes and complete scores (CT given as a DICOM folder)")
+    p.add_argument("--dicom-sr", action="store_true", help="also write report_sr.dcm, a DICOM SR of the volumes and complete scores for the PACS (CT given as a DICOM folder; it carries the series' patient identity, as a DICOM SEG does)")
     p.add_argument("--identifiers", action="store_true", help="put the input file paths into the report (left out by default)")
     p.add_argument("-o", "--outdir", required=True, help="output folder for report.json and report.html")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
