@@ -258,3 +258,34 @@ def test_dicom_sr_of_a_dicom_ct(tmp_path, capsys):
     nifti_out = tmp_path / "nifti_out"
     assert main(["report", str(tmp_path / "mask.nii.gz"), "--mask", str(mask), "--dicom-sr", "-o", str(nifti_out)]) == 2
     assert "--dicom-sr needs the CT as a DICOM series" in capsys.readouterr().err and not nifti_out.exists()
+
+
+def test_key_images_outline_the_signs_regions_and_draw_the_midline():
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from ichkit.anatomy.signs import SignResult
+    from ichkit.image import Volume
+    from ichkit.report.images import MIDLINE_COLOURS, SIGN_COLOURS, timepoint_images
+
+    ct = Volume(np.full((4, 80, 80), 30, np.int16), spacing=(0.5, 0.5, 5.0))
+    labels = np.zeros(ct.shape, np.uint8)
+    labels[1:3, 20:50, 20:50] = 1
+    region = np.zeros(ct.shape, np.uint8)
+    region[2, 30:40, 30:40] = 1
+    signs = SignResult({"status": "ok", "signs": {"blend": {"present": True}}}, {"blend": ct.with_array(region)})
+    line = lambda x0, y0, x1, y1: {"start": {"voxel_xyz": [x0, y0, 1]}, "end": {"voxel_xyz": [x1, y1, 1]}}  # noqa: E731
+    midline = {"status": "ok", "slice": 1, "ideal_line": line(40, 5, 40, 75), "septum_line": line(44, 30, 44, 50)}
+    images = timepoint_images("baseline", ct, ct.with_array(labels), {"signs": signs, "midline": midline}, key=1)
+    assert [i["title"] for i in images] == ["baseline: hematoma", "baseline: blend", "baseline: midline"]
+
+    def colours(image) -> set:
+        rgb = np.asarray(Image.open(io.BytesIO(base64.b64decode(image["png"]))).convert("RGB"))
+        return {tuple(c) for c in rgb.reshape(-1, 3)}
+
+    as_rgb = lambda c: tuple(int(round(255 * v)) for v in c)  # noqa: E731
+    assert as_rgb(SIGN_COLOURS["blend"]) in colours(images[1]) and images[1]["slice"] == 2
+    assert {as_rgb(MIDLINE_COLOURS["ideal"]), as_rgb(MIDLINE_COLOURS["septum"])} <= colours(images[2])
