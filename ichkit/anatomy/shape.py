@@ -14,8 +14,8 @@ PIECE_MAX_DIAMETER_MM = 10.0  # satellite: "no more than 10 mm in maximum diamet
 PIECE_MAX_GAP_MM = 20.0  # satellite: "separated from the main hematoma by no more than 20 mm"
 PIECE_MIN_AREA_MM2 = 3.0  # smaller specks are noise or partial volume, not a hematoma
 SLICE_MIN_FRACTION = 0.3  # slices where the main clot is under 30 % of its largest area are its caps
-SPROUT_OPEN_MM = 4.0  # bulges narrower than 8 mm that opening removes are bubble/sprout candidates
-SPROUT_AREA_MM2 = (8.0, 45.0)  # a bubble's bulge on its slice: larger is a lobe, smaller a corner
+SPROUT_OPEN_MM = 5.0  # bulges narrower than 10 mm (a "small" hematoma, as for satellites) are sprout candidates
+SPROUT_AREA_MM2 = (8.0, 60.0)  # a bubble's bulge on its slice: larger is a lobe, smaller a corner
 SPROUT_MAX_ELONGATION = 2.5  # bubble-like: area <= this x the disk of its inscribed radius (a ridge is longer)
 SPROUT_MAX_SLICES = 2  # a small hematoma spans one or two 5 mm slices; a ridge of the clot spans more
 SPROUT_MIN_HALF_WIDTH_MM = 1.0  # survives a 1 mm erosion: a bulge, not a sliver left by the opening
