@@ -232,3 +232,66 @@ def test_ich_volume_command(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "mesh mL" in text and "HE YES" in text
     assert main(argv[:-3] + ["--label-map", "5=tumour"]) == 2
+
+
+def _multifocal(seed: int):
+    """A phantom (0.45 mm pixels, 5 mm slices) whose IPH gets two satellite clots and a speck in
+    the brain, clear of the main clot; returns the labels and the main clot's own mask."""
+    from ichkit.labels import IPH
+    from ichkit.measure import largest_component
+    from ichkit.phantom import BRAIN, make_phantom
+
+    p = make_phantom(seed, shape=(28, 512, 512), spacing=(0.45, 0.45, 5.0), ivh=False)
+    labels = p.labels.array.copy()
+    main = largest_component(labels == IPH)
+    from scipy import ndimage
+
+    zc = int(np.mean(np.nonzero(main)[0]))
+    brain = p.tissue.array == BRAIN
+    slab = main[zc - 2 : zc + 3].any(axis=0)
+    clear = ndimage.distance_transform_edt(~slab, sampling=0.45) > 15.0
+    placed: list[tuple[int, int]] = []
+    for r in (12, 8, 2):  # two clots and a speck (radius in pixels), each on 3 slices, 15 mm clear of the rest
+        for y, x in ((y, x) for y in range(60, 452, 16) for x in range(60, 452, 16)):
+            yy, xx = np.ogrid[-r : r + 1, -r : r + 1]
+            disc = yy**2 + xx**2 <= r * r
+            where = (slice(zc - 1, zc + 2), slice(y - r, y + r + 1), slice(x - r, x + r + 1))
+            far = all(np.hypot(y - py, x - px) * 0.45 > 15.0 + 0.45 * 12 * 2 for py, px in placed)
+            if far and (brain[where] | ~disc).all() and (clear[where[1:]] | ~disc).all():
+                labels[where][:, disc] = IPH
+                placed.append((y, x))
+                break
+    assert len(placed) == 3
+    return p.labels.with_array(labels), main
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_abc2_measures_the_main_hematoma_of_a_multifocal_clot(seed):
+    from ichkit.measure import ABC2_SCOPES, abc2_per_component
+
+    labels, main = _multifocal(seed)
+    iph = labels.array == 1
+    spacing = labels.spacing
+    m = measure(labels, per_component=True)["IPH"]
+    assert m.components == 4 and m.abc2_scope == ABC2_SCOPES["main"]
+    assert m.abc2_ml == pytest.approx(abc2_ml(main, spacing, scope="all"), rel=1e-12)  # the satellites change nothing
+    spread = abc2_ml(iph, spacing, scope="all")
+    assert spread > 2 * m.abc2_ml  # A, B and C stretched across the gaps: the inflation issue 21 measured
+    parts = m.abc2_components
+    assert [p["component"] for p in parts] == [1, 2, 3, 4]
+    assert [p["voxel_ml"] for p in parts] == sorted((p["voxel_ml"] for p in parts), reverse=True)
+    assert sum(p["voxel_ml"] for p in parts) == pytest.approx(m.voxel_ml, rel=1e-12)
+    assert parts[0]["abc2_ml"] == pytest.approx(m.abc2_ml, rel=1e-12)
+    assert abc2_per_component(iph, spacing) == list(parts)
+    assert measure(labels, abc2_scope="all")["IPH"].abc2_ml == pytest.approx(spread, rel=1e-12)
+    assert "abc2_components" not in measure(labels).to_dict()["IPH"]  # only on request
+
+
+def test_voxels_touching_at_a_corner_are_one_clot():
+    mask = np.zeros((4, 10, 10), bool)
+    mask[1, 2:4, 2:4] = True
+    mask[2, 4:6, 4:6] = True  # touches the first block at one corner only (26-connected)
+    mask[1, 8, 8] = True  # a separate speck
+    m = measure(Volume(mask.astype(np.uint8), spacing=(0.5, 0.5, 5.0)))["IPH"]
+    assert m.components == 2
+    assert m.abc2_ml == pytest.approx(abc2_ml(mask & ~(np.arange(10)[None, None, :] == 8), (0.5, 0.5, 5.0), scope="all"))

@@ -128,19 +128,81 @@ def _axes_mm(slice_mask: np.ndarray, sx: float, sy: float) -> tuple[float, float
     return a, float(across.max() - across.min())
 
 
-def abc2_ml(mask: np.ndarray, spacing: tuple[float, float, float], *, c_rule: str = "count") -> float:
+# ABC/2 scope -> what it measures; every output carries the scope's text
+ABC2_SCOPES = {
+    "main": "main hematoma (largest 26-connected component)",
+    "all": "every component of the label together",
+}
+_FULL = np.ones((3, 3, 3), bool)  # 26-connectivity: voxels touching at a corner are one clot
+
+
+def _box(mask: np.ndarray) -> tuple[slice, slice, slice]:
+    """The mask's bounding box (labelling only it is ~50x faster than the whole scan)."""
+    idx = [np.nonzero(mask.any(axis=a))[0] for a in ((1, 2), (0, 2), (0, 1))]
+    return tuple(slice(int(i[0]), int(i[-1]) + 1) for i in idx)
+
+
+def _labelled(mask: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """26-connected component labels and the labels ordered largest first (ties: scan order)."""
+    from scipy import ndimage
+
+    lab, n = ndimage.label(mask, structure=_FULL)
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+    return lab, [int(k) + 1 for k in np.argsort(-sizes, kind="stable")]
+
+
+def component_crops(mask: np.ndarray) -> list[np.ndarray]:
+    """Each 26-connected component cropped to its bounding box, largest first."""
+    from scipy import ndimage
+
+    _require(mask, "component_crops")
+    mask = np.asarray(mask, bool)
+    lab, order = _labelled(mask[_box(mask)])
+    boxes = ndimage.find_objects(lab)
+    return [lab[boxes[k - 1]] == k for k in order]
+
+
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    """The main hematoma: the largest 26-connected component of the mask (full size)."""
+    _require(mask, "largest_component")
+    mask = np.asarray(mask, bool)
+    box = _box(mask)
+    lab, order = _labelled(mask[box])
+    out = np.zeros(mask.shape, bool)
+    out[box] = lab == order[0]
+    return out
+
+
+def abc2_ml(mask: np.ndarray, spacing: tuple[float, float, float], *, c_rule: str = "count", scope: str = "main") -> float:
     """ABC/2 (Kothari 1996) in mL, on the axial slices of the array.
 
+    Clinicians measure the main hematoma, so by default (`scope="main"`) only the largest
+    connected component counts: satellite clots would otherwise stretch A, B and C across the
+    gaps between them. `scope="all"` measures the whole mask as one region.
     A: longest diameter on the largest-area slice (pixel edge to edge); B: the region's extent
     perpendicular to A on that slice; C: slices with hematoma x slice spacing, counting every
     slice (`c_rule="count"`, default) or with Kothari's 1 / 0.5 / 0 weights (`"kothari"`).
     """
     _require(mask, "abc2_ml")
+    if scope not in ABC2_SCOPES:
+        raise ValueError(f"unknown ABC/2 scope {scope!r}; one of {sorted(ABC2_SCOPES)}")
+    if scope == "main":
+        mask = component_crops(mask)[0]
     sx, sy, sz = spacing
     index, _ = max_area_slice(mask)
     a, b = _axes_mm(mask[index], sx, sy)
     c = ABC2_C_RULES[c_rule](np.count_nonzero(mask, axis=(1, 2))) * sz
     return a * b * c / 2.0 / MM3_PER_ML
+
+
+def abc2_per_component(mask: np.ndarray, spacing: tuple[float, float, float], *, c_rule: str = "count") -> list[dict]:
+    """ABC/2 and voxel volume of each connected component, largest first (on request only)."""
+    return _abc2_of(component_crops(mask), spacing, c_rule)
+
+
+def _abc2_of(crops: list[np.ndarray], spacing, c_rule: str) -> list[dict]:
+    return [{"component": i + 1, "voxel_ml": voxel_volume_ml(c, spacing), "abc2_ml": abc2_ml(c, spacing, c_rule=c_rule, scope="all")}
+            for i, c in enumerate(crops)]
 
 
 def slices_spanned(mask: np.ndarray) -> tuple[int, int, tuple[int, int]]:
@@ -164,31 +226,42 @@ class RegionMeasures:
     mesh_ml: float
     voxel_ml: float
     abc2_ml: float
+    abc2_scope: str  # which hematoma abc2_ml measured (ABC2_SCOPES' text)
+    components: int  # 26-connected components of the region
     max_area_slice: int
     neighbour_slices: tuple[int, ...]
     slices: int
     contiguous_slices: int
     slice_range: tuple[int, int]
     centroid_mm: tuple[float, float, float]
+    abc2_components: tuple[dict, ...] | None = None  # per component, when asked for
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if out["abc2_components"] is None:
+            del out["abc2_components"]
+        return out
 
 
-def measure_region(mask: np.ndarray, geometry: Volume, *, c_rule: str = "count") -> RegionMeasures:
+def measure_region(mask: np.ndarray, geometry: Volume, *, c_rule: str = "count", abc2_scope: str = "main", per_component: bool = False) -> RegionMeasures:
     spacing = geometry.spacing
     index, neighbours = max_area_slice(mask)
     slices, contiguous, extent = slices_spanned(mask)
+    crops = component_crops(mask)
+    parts = _abc2_of(crops if per_component else crops[:1], spacing, c_rule)
     return RegionMeasures(
         mesh_ml=mesh_volume_ml(mask, spacing),
         voxel_ml=voxel_volume_ml(mask, spacing),
-        abc2_ml=abc2_ml(mask, spacing, c_rule=c_rule),
+        abc2_ml=parts[0]["abc2_ml"] if abc2_scope == "main" else abc2_ml(mask, spacing, c_rule=c_rule, scope=abc2_scope),
+        abc2_scope=ABC2_SCOPES[abc2_scope],
+        components=len(crops),
         max_area_slice=index,
         neighbour_slices=neighbours,
         slices=slices,
         contiguous_slices=contiguous,
         slice_range=extent,
         centroid_mm=centroid_mm(mask, geometry),
+        abc2_components=tuple(parts) if per_component else None,
     )
 
 
@@ -217,11 +290,18 @@ def measure(
     labels_measured: tuple[int, ...] = MEASURED_LABELS,
     total_of: tuple[int, ...] = HEMORRHAGE_LABELS,
     c_rule: str = "count",
+    abc2_scope: str = "main",
+    per_component: bool = False,
 ) -> Measurements:
-    """Measure each product label present in a label volume, plus the hemorrhage union."""
+    """Measure each product label present in a label volume, plus the hemorrhage union.
+
+    ABC/2 is of the main hematoma unless `abc2_scope="all"`; `per_component` adds each
+    component's ABC/2 and voxel volume to every region.
+    """
     a = labels.array
-    regions = {LABELS[v].key: measure_region(a == v, labels, c_rule=c_rule) for v in labels_measured if np.any(a == v)}
+    opts = dict(c_rule=c_rule, abc2_scope=abc2_scope, per_component=per_component)
+    regions = {LABELS[v].key: measure_region(a == v, labels, **opts) for v in labels_measured if np.any(a == v)}
     total = np.isin(a, total_of)
     if total.any():
-        regions[TOTAL_KEY] = measure_region(total, labels, c_rule=c_rule)
+        regions[TOTAL_KEY] = measure_region(total, labels, **opts)
     return Measurements(regions=regions, spacing_mm=labels.spacing, abc2_c_rule=c_rule)

@@ -30,7 +30,7 @@ from ichkit.models.registry import DEMO_NOTICE as DEMO_WARNING
 
 Segmenter = Callable[[Volume], Volume]  # CT (HU) -> uint8 labels on the CT grid
 
-VOLUME_COLUMNS = {"mesh_ml": "Mesh volume", "voxel_ml": "Voxel volume", "abc2_ml": "ABC/2 volume"}
+VOLUME_COLUMNS = {"mesh_ml": "Mesh volume", "voxel_ml": "Voxel volume", "abc2_ml": "ABC/2 volume (main hematoma)"}
 SURFACE_COLUMN = "Slicer surface volume"
 SOURCE_ATTRIBUTES = {"model_id": "ichkit.model_id", "model_version": "ichkit.model_version", "demo": "ichkit.demo", "path": "ichkit.mask_path"}
 LABELS_DIGEST = "ichkit.labels_sha256"  # digest of the labels as the model produced them

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..atomic import atomic_files
 from ..cohort import Scan
+from ..anatomy.readout import SUMMARY_COLUMNS
 from .folder import MARKER, marker_text, read_marker, write_marker
 from .scan_task import RESULT, scan_dir
 
@@ -49,10 +50,13 @@ def write_reports(scans: list[Scan], statuses: dict, outdir: Path) -> dict:
                 if label in vols:
                     row[f"{label}_{key}"] = round(float(vols[label][key]), 4)
             row["labels_source"] = res.get("labels", {}).get("model_id", res.get("labels", {}).get("source", ""))
+            row.update(res.get("readout", {}))
         else:
             failures.append({"scan_id": scan.scan_id, "code": status.get("code", status["state"]), "reason": status.get("reason", "not processed")})
         summary.append(row)
     columns = ["scan_id", "patient_id", "timepoint", "state", *[f"{l}_{k}" for l, k in VOLUME_COLUMNS], "labels_source"]
+    if any("readout" in r for r in results.values()):
+        columns += list(SUMMARY_COLUMNS)
     pairs = _expansion_pairs(scans, results)
     _publish(outdir, {
         "summary.csv": _csv(summary, columns),

@@ -22,6 +22,7 @@ from ..cohort import Scan
 from .folder import remove_scan_folder
 
 RESULT, RADIOMICS, LABELS, STATUS = "result.json", "radiomics.json", "labels.nii.gz", "status.json"
+READOUT = "readout.json"
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,15 @@ class TaskConfig:
     device: str = "cpu"
     radiomics: str | None = "shape"  # parameter set, or None to skip radiomics
     min_component_ml: float = MIN_COMPONENT_ML
+    report: bool = False  # also write the clinical report (report.json, report.html) per scan
+    readout: bool = False  # also write the imaging read-out (readout.json) and its summary columns
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        fields = asdict(self)
+        for option in ("report", "readout"):
+            if not fields[option]:  # runs made before the option existed stay complete
+                del fields[option]
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def scan_dir(outdir: Path, scan: Scan) -> Path:
@@ -154,6 +161,38 @@ def _run_steps(scan: Scan, folder: Path, config: TaskConfig) -> list[str]:
         write_json(folder / RADIOMICS, features)
         outputs.append(RADIOMICS)
         result["radiomics_features"] = len(features)
+    if config.readout:
+        outputs.append(_write_readout(ct, labels, folder, result))
+    if config.report:
+        outputs += _write_report(scan, ct, labels, provenance, folder)
     write_json(folder / RESULT, result)
     outputs.append(RESULT)
     return outputs
+
+
+def _write_readout(ct, labels, folder: Path, result: dict) -> str:
+    """readout.json, and the read-out's summary columns in the result (undetermined without blood)."""
+    from ..anatomy.readout import run_readout, summary_columns
+    from ..errors import EmptyMaskError
+
+    try:
+        readout = run_readout(ct, labels)
+    except EmptyMaskError as exc:
+        readout = {part: {"status": "undetermined", "reason": exc.message} for part in ("location", "signs", "midline")}
+    write_json(folder / READOUT, readout)
+    result["readout"] = summary_columns(readout)
+    return READOUT
+
+
+def _write_report(scan: Scan, ct, labels, provenance: dict, folder: Path) -> list[str]:
+    """The scan's clinical report; clinical inputs from the cohort's optional columns."""
+    from ..report import TimePoint, build_report, mask_source, render, run_readout_safely, write_report
+    from ..scores import Clinical
+
+    clinical = Clinical.from_row(scan.extra)
+    if provenance["source"] == "model":
+        source = {"kind": "model", "model_id": provenance["model_id"], "model_version": provenance["model_version"], "demo": provenance["demo"]}
+    else:
+        source = mask_source(scan.mask)
+    tp = TimePoint("baseline", ct, labels, source, run_readout_safely(ct, labels))
+    return list(write_report(render([tp], build_report([tp], clinical)), folder, overwrite=True))

@@ -39,6 +39,8 @@ COMMANDS = [
     "run",
     "evaluate",
     "view",
+    "report",
+    "readout",
 ]
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 130, 141

@@ -16,6 +16,8 @@ def register(sub) -> None:
     add_device(p, default="cpu")
     p.add_argument("--radiomics", default="shape", help="radiomics parameter set (shape, default, full, a file) or 'none'")
     p.add_argument("--overwrite", action="store_true", help="replace reports (summary.csv, ...) edited since the run wrote them")
+    p.add_argument("--report", action="store_true", help="also write each scan's clinical report (report.json, report.html; clinical inputs from the optional columns age, gcs, onset_hours, anticoagulant, recurrent_ich)")
+    p.add_argument("--readout", action="store_true", help="also write each scan's imaging read-out (readout.json: atlas location, expansion signs, midline shift) and add its columns to summary.csv; needs the atlas (ich models download blast-ct-atlas)")
     add_json(p)
     add_progress(p)
     p.set_defaults(func=run)
@@ -27,10 +29,14 @@ def run(args) -> int:
     from ..errors import TableError
     from ..progress import tqdm_bar
 
+    if args.readout:
+        from ..anatomy.atlas import load_atlas
+
+        load_atlas()  # a missing atlas fails the command once, not every scan
     scans = read_cohort(args.cohort)
     if args.device == "cuda":
         resolve_device(args.device)  # once, before the run, not once per scan
-    task = TaskConfig(model=args.model, device=args.device, radiomics=None if args.radiomics == "none" else args.radiomics)
+    task = TaskConfig(model=args.model, device=args.device, radiomics=None if args.radiomics == "none" else args.radiomics, report=args.report, readout=args.readout)
     progress, close = tqdm_bar("scans", enabled=not args.no_progress)
     try:
         summary = run_cohort(scans, args.outdir, RunConfig(task=task, workers=args.workers, engine=args.engine, scheduler=args.scheduler, overwrite=args.overwrite), progress)

@@ -4,47 +4,21 @@ the verdict and the model that produced the mask; one self-contained file (image
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import time
 
-import numpy as np
-
 from .. import __version__
-from ..labels import LABELS
 from ..measure import TOTAL_KEY
 from ..app.measurements import verdict_text
 from ..models.registry import DEMO_NOTICE
+from ..report.images import BRAIN_WINDOW, overlay_rgb, png_base64
 from .state import PANEL_VOLUMES, Scan
-
-BRAIN_WINDOW = (40.0, 80.0)  # level, width (HU)
-OVERLAY_ALPHA = 0.45
 
 
 def key_slice(scan: Scan) -> int:
     """The max-area slice of the hemorrhage (as measured), else the middle slice."""
     region = scan.measurements.get(TOTAL_KEY) or next(iter(scan.measurements.values()), None)
     return int(region["max_area_slice"]) if region else scan.ct.shape[0] // 2
-
-
-def overlay_rgb(ct_slice: np.ndarray, label_slice: np.ndarray, window=BRAIN_WINDOW, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
-    """A windowed grey CT slice with each label blended in its product colour (uint8 RGB)."""
-    level, width = window
-    grey = np.clip((ct_slice.astype(float) - (level - width / 2)) / width, 0.0, 1.0)
-    rgb = np.repeat(grey[..., None], 3, axis=2)
-    for value, lab in LABELS.items():
-        where = label_slice == value
-        rgb[where] = (1 - alpha) * rgb[where] + alpha * np.array(lab.color)
-    return (255 * rgb).round().astype(np.uint8)
-
-
-def png_base64(rgb: np.ndarray) -> str:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode()
 
 
 def report_html(scan: Scan, verdict: dict | None = None) -> str:
@@ -63,7 +37,7 @@ def report_html(scan: Scan, verdict: dict | None = None) -> str:
 td:first-child,th:first-child{{text-align:left}} .warn{{color:#b00;font-weight:bold}}</style></head>
 <body><h1>ICH report: {html.escape(scan.name)}</h1>
 {warning}<p>Mask: {html.escape(source)}{' (edited by a reader)' if scan.edited else ''}. CT: {html.escape(str(scan.path))}.</p>
-<table><tr><th>Region</th><th>Mesh (mL)</th><th>Voxel (mL)</th><th>ABC/2 (mL)</th></tr>{rows}</table>
+<table><tr><th>Region</th><th>Mesh (mL)</th><th>Voxel (mL)</th><th>ABC/2, main hematoma (mL)</th></tr>{rows}</table>
 {verdict_line}
 <figure><img alt="slice {index} with the mask overlaid" src="data:image/png;base64,{image}">
 <figcaption>Axial slice {index} (largest hemorrhage area), window L{BRAIN_WINDOW[0]:g} W{BRAIN_WINDOW[1]:g}.</figcaption></figure>

@@ -1,0 +1,91 @@
+"""`ich report CT --mask M [--followup CT2 M2 ...] [clinical inputs] -o OUT`: the clinical report.
+
+Writes OUT/report.json and OUT/report.html (printable, images inlined). Clinical inputs left out
+make the scores "incomplete" with the list of what is missing; nothing is assumed. Every input is
+checked, and both outputs for --overwrite, before any work; nothing is written on an error.
+"""
+
+from __future__ import annotations
+
+from .common import add_json, emit
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="clinical report: volumes, read-out, ICH / BAT / BRAIN scores, follow-up table (JSON + HTML)", description=__doc__)
+    p.add_argument("ct", metavar="CT", help="baseline head CT (DICOM folder, .nii(.gz), .nrrd, .mha)")
+    p.add_argument("--mask", required=True, metavar="M", help="the baseline's label mask on the CT's grid")
+    p.add_argument("--followup", action="append", nargs="+", metavar="CT2 M2", default=[], help="a follow-up CT and its mask (repeat for more)")
+    p.add_argument("--age", type=float, help="age in years")
+    p.add_argument("--gcs", type=float, help="Glasgow Coma Scale total at presentation (3-15)")
+    p.add_argument("--onset-hours", type=float, help="hours from symptom onset (or last seen well) to the baseline CT")
+    p.add_argument("--anticoagulant", choices=["none", "warfarin", "other"], help="anticoagulant at onset (BRAIN counts warfarin)")
+    p.add_argument("--recurrent-ich", choices=["yes", "no"], help="a previous intracerebral hemorrhage")
+    p.add_argument("--dicom-sr", action="store_true", help="also write report_sr.dcm, a DICOM SR of the volumes and complete scores for the PACS (CT given as a DICOM folder; it carries the series' patient identity, as a DICOM SEG does)")
+    p.add_argument("--identifiers", action="store_true", help="put the input file paths into the report (left out by default)")
+    p.add_argument("-o", "--outdir", required=True, help="output folder for report.json and report.html")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def clinical_from(args):
+    from ..scores import Clinical
+
+    recurrent = None if args.recurrent_ich is None else args.recurrent_ich == "yes"
+    gcs = args.gcs if args.gcs is None or args.gcs != int(args.gcs) else int(args.gcs)
+    return Clinical(age=args.age, gcs=gcs, onset_hours=args.onset_hours, anticoagulant=args.anticoagulant, recurrent_ich=recurrent)
+
+
+def _pairs(args) -> list[tuple[str, str]]:
+    from ..errors import OptionError
+
+    for pair in args.followup:
+        if len(pair) != 2:
+            raise OptionError(pair[0], f"--followup takes a CT and its mask (CT2 M2); got {len(pair)} path(s)")
+    return [(args.ct, args.mask), *[tuple(p) for p in args.followup]]
+
+
+def _summary(report: dict) -> str:
+    lines = []
+    for s in report["scores"].values():
+        total = s["total"] if s["total"] is not None else f"{s['possible_totals'][0]}-{s['possible_totals'][1]} possible"
+        lines.append(f"{s['name']}: {s['status']}, {total} / {s['max_total']}" + (f" ({s['interpretation']})" if s["interpretation"] else "")
+                     + (f"; missing: {', '.join(s['missing'])}" if s["missing"] else ""))
+    for v in (report["followup"] or {}).get("expansion", []):
+        lines.append(f"{v['followup']}: IPH {v['growth_ml']:+.2f} mL, HE {'YES' if v['expansion'] else 'no'}")
+    if report["notice"]:
+        lines.append(report["notice"])
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from ..atomic import check_writable
+    from ..io import load_ct, load_mask
+    from ..errors import OptionError
+    from ..report import FILES, SR_FILE, TimePoint, build_report, mask_source, render, run_readout_safely, write_report
+
+    clinical = clinical_from(args)  # bad clinical input fails before any loading
+    pairs = _pairs(args)
+    if args.dicom_sr and not Path(args.ct).is_dir():
+        raise OptionError(args.ct, "--dicom-sr needs the CT as a DICOM series folder (the SR references it)")
+    for name in (*FILES, SR_FILE) if args.dicom_sr else FILES:
+        check_writable(Path(args.outdir) / name, args.overwrite)
+    loaded = []
+    for ct_path, mask_path in pairs:  # every input read and checked before the slow read-outs
+        ct = load_ct(ct_path)
+        loaded.append((ct, load_mask(mask_path, ct), ct_path, mask_path))
+    timepoints = [TimePoint("baseline" if i == 0 else f"follow-up {i}", ct, labels, mask_source(mask_path),
+                            run_readout_safely(ct, labels), {"ct": ct_path, "mask": mask_path})
+                  for i, (ct, labels, ct_path, mask_path) in enumerate(loaded)]
+    report = build_report(timepoints, clinical, identifiers=args.identifiers)
+    files = render(timepoints, report)
+    if args.dicom_sr:
+        from ..report.dicom_sr import dicom_sr_bytes
+
+        files[SR_FILE] = dicom_sr_bytes(report, args.ct)
+    paths = write_report(files, args.outdir, overwrite=args.overwrite)
+    emit(args, {"files": {k: str(v) for k, v in paths.items()}, "scores": report["scores"], "followup": report["followup"]},
+         _summary(report) + "\n" + "wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
