@@ -29,6 +29,23 @@ def _dice(a, b) -> float:
     return 2 * int((a & b).sum()) / total if total else 1.0
 
 
+def _readout_lines(report: dict) -> list[str]:
+    """The read-out and the scores in a few lines (the report's HTML has them in full)."""
+    readout = report["timepoints"][0].get("readout") or {}
+    loc, mid = readout.get("location", {}), readout.get("midline", {})
+    iph = (loc.get("labels") or {}).get("IPH", {})
+    lines = [f"location: {iph.get('class', '?')}, {iph.get('side', '?')} ({iph.get('main_region', '?')})" if loc.get("status") == "determined"
+             else f"location: undetermined ({loc.get('reason', '')})"]
+    signs = readout.get("signs", {})
+    present = [k for k, v in signs.get("signs", {}).items() if v.get("present")]
+    lines.append(f"NCCT expansion signs present: {', '.join(present) or 'none'}" if signs.get("status") == "determined"
+                 else f"signs: undetermined ({signs.get('reason', '')})")
+    lines.append(f"midline shift: {mid['shift_mm']:.1f} mm" if mid.get("status") == "determined" else f"midline shift: undetermined ({mid.get('reason', '')})")
+    lines += [f"{s['name']}: {s['status']}" + (f", {s['total']} / {s['max_total']}" if s["total"] is not None else f"; missing: {', '.join(s['missing'])}")
+              for s in report["scores"].values()]
+    return lines
+
+
 def run(args) -> int:
     from ..app.segment import model_record, output_paths
     from ..atomic import check_writable, write_json
@@ -37,12 +54,15 @@ def run(args) -> int:
     from ..measure import measure
     from ..phantom import make_phantom, write_phantom
     from ..radiomics import extract
+    from ..report import FILES, TimePoint, build_report, render, run_readout_safely, write_report
+    from ..scores import Clinical
     from ..segment.run import segment_ct
 
     outdir = Path(args.outdir)
     name = f"phantom_{args.seed:03d}"
     paths = output_paths(outdir, name)
-    for path in (outdir / f"{name}_ct.nii.gz", paths["labels_nifti"], paths["labels_seg_nrrd"], outdir / f"{name}_result.json"):
+    for path in (outdir / f"{name}_ct.nii.gz", paths["labels_nifti"], paths["labels_seg_nrrd"], outdir / f"{name}_result.json",
+                 *(outdir / f for f in FILES)):
         check_writable(path, args.overwrite)
     files = write_phantom(make_phantom(args.seed), outdir, name, overwrite=True)
     ct = load_ct(files["ct"])
@@ -66,14 +86,20 @@ def run(args) -> int:
     for key in ("IPH", "IVH"):
         if key in volumes or key in truth_volumes:
             v = volumes.get(key, {"mesh_ml": 0.0, "voxel_ml": 0.0, "abc2_ml": 0.0})
-            lines.append(f"{key}: mesh {v['mesh_ml']:.2f} mL, voxel {v['voxel_ml']:.2f} mL, ABC/2 {v['abc2_ml']:.2f} mL "
+            lines.append(f"{key}: mesh {v['mesh_ml']:.2f} mL, voxel {v['voxel_ml']:.2f} mL, ABC/2 (main hematoma) {v['abc2_ml']:.2f} mL "
                          f"(truth {truth_volumes.get(key, {}).get('voxel_ml', 0.0):.2f} mL)")
     lines.append(f"IPH Dice against the phantom's truth: {result['dice_iph']:.3f}")
     if (seg.labels.array == IPH).any():
         features = extract(ct, seg.labels, params="default", label=IPH)
         result["radiomics"] = features
         lines.append(f"radiomics of the segmented IPH: {len(features)} features (default parameters)")
+    source = {"kind": "model", "model_id": seg.entry.id, "model_version": seg.entry.version, "demo": seg.entry.demo}
+    point = TimePoint("baseline", ct, seg.labels, source, run_readout_safely(ct, seg.labels))
+    report = build_report([point], Clinical())  # no clinical inputs: the scores say what they miss
+    write_report(render([point], report), outdir, overwrite=True)
+    result["readout"], result["scores"] = report["timepoints"][0].get("readout"), report["scores"]
+    lines += _readout_lines(report)
     write_json(outdir / f"{name}_result.json", result)
-    lines.append(f"all results in {outdir}/{name}_result.json")
+    lines.append(f"all results in {outdir}/{name}_result.json; the clinical report in {outdir}/report.html")
     emit(args, {k: v for k, v in result.items() if k != "radiomics"} | {"n_features": len(result.get("radiomics", {}))}, "\n".join(lines))
     return 0
