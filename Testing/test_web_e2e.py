@@ -46,8 +46,8 @@ def _free_port() -> int:
 class Server:
     """`ich view ...` in a child process; `url` once it printed its address."""
 
-    def __init__(self, args: list[str], tmp: Path):
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "ICHKIT_CACHE": str(tmp / "cache")}
+    def __init__(self, args: list[str], tmp: Path, env: dict[str, str] | None = None):
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "ICHKIT_CACHE": str(tmp / "cache"), **(env or {})}
         self.proc = subprocess.Popen([sys.executable, "-m", "ichkit", "view", *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, env=env)
         self.lines: list[str] = []
