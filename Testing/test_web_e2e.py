@@ -103,15 +103,32 @@ def _wait_changed(page, selector: str, old: float) -> float:
     return _number(page, selector)
 
 
-def _redness(page) -> tuple[str, float]:
-    """The first slice view's frame (blob URL) and its mean red excess (R - B, grey levels): the
-    grey CT has none, the Grad-CAM ramp (black-red-yellow) adds it with its opacity."""
+def _frame(page):
+    """The first slice view's frame as float RGB."""
     import numpy as np
     from PIL import Image
 
     view = page.locator("img.image-display-area").first
-    rgb = np.asarray(Image.open(io.BytesIO(view.screenshot())).convert("RGB"), dtype=float)
-    return view.get_attribute("src"), float(np.clip(rgb[..., 0] - rgb[..., 2], 0, None).mean())
+    return np.asarray(Image.open(io.BytesIO(view.screenshot())).convert("RGB"), dtype=float)
+
+
+def _redness(page) -> tuple[str, float]:
+    """The first slice view's frame (blob URL) and its mean red excess (R - B, grey levels): the
+    grey CT has none, the Grad-CAM ramp (black-red-yellow) adds it with its opacity."""
+    import numpy as np
+
+    src = page.locator("img.image-display-area").first.get_attribute("src")
+    rgb = _frame(page)
+    return src, float(np.clip(rgb[..., 0] - rgb[..., 2], 0, None).mean())
+
+
+def _dimmed(plain, overlay) -> float:
+    """Share of the brain-grey pixels of the plain CT that the overlay turns near-black: low heat
+    drawn in the ramp's dark end (heat drawn from 20 % of the maximum is at least dark red, R > 100)."""
+    import numpy as np
+
+    brain = plain.mean(axis=2) > 80
+    return float((brain & (overlay.max(axis=2) < 60)).sum() / max(int(brain.sum()), 1))
 
 
 def _wait_redness(page, accept) -> float:
@@ -264,13 +281,18 @@ def test_risk_panel_and_gradcam_overlay(phantoms, browser, tmp_path):
 
         # the overlay: on (the frame changes where the heatmap is), then fully opaque
         _, plain = _redness(page)
+        plain_rgb = _frame(page)
         page.check("#cam-show")
         half = _wait_redness(page, lambda red: red > plain + MIN_REDNESS)
+        expect(page.locator("#cam-colorbar")).to_be_visible()
+        expect(page.locator("#cam-note")).to_contain_text(re.compile(r"(heat on this slice|no heat on slice \d+): heat on slices? \d|heat on this slice \(heat on slices? \d"))
         thumb = page.locator("#cam-opacity [role=slider]")
         thumb.focus()
         page.keyboard.press("End")
         expect(thumb).to_have_attribute("aria-valuenow", "1")
         full = _wait_redness(page, lambda red: red > half + MIN_REDNESS)
+        dimmed = _dimmed(plain_rgb, _frame(page))
+        assert dimmed < 0.005, f"the opaque overlay turns {100 * dimmed:.1f} % of the brain near-black (low heat drawn)"
         page.screenshot(path=str(ARTIFACTS / "web_05_risk_gradcam.png"))
 
         # another task's heatmap (another region), then off again: back to the plain CT

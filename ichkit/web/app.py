@@ -26,13 +26,13 @@ from trame_server.utils.typed_state import TypedState
 from trame_slicer.app.ui import PaintEffectState, SegmentEditorUndoRedoUI, ViewerLayout
 from trame_slicer.core import LayoutManager, SlicerApp
 from trame_slicer.rca_view import register_rca_factories
-from trame_slicer.segmentation import BrushDiameterMode
+from trame_slicer.segmentation import BrushDiameterMode, SegmentationEffectVolumeIntensityMask
 from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition
 
 from .. import scene as glue
 from ..errors import ICHError, ICHWarning
 from ..io import load_ct, load_mask
-from ..labels import IPH
+from ..labels import IPH, label_for_name
 from ..measure import HEMORRHAGE_LABELS
 from .editor import EDIT_BRUSH_MM, ReadingEditorUI
 from .export import export_scan, save_ground_truth
@@ -41,6 +41,7 @@ from .overlay import SliceOverlay
 from .panel import FORM_DEFAULTS, WINDOW_PRESETS, build_edit_status, build_panel
 from .risk import CAM_VISIBLE_FROM, TASKS, RiskJob, heat_note, heated_slices, heatmap_paths, load_heatmap, risk_rows
 from .state import Session, Source
+from .tools import fill_between_slices, grow, remove_islands
 from .upload import save_upload
 
 POLL_S = 0.25  # how often a running job's progress is read
@@ -67,11 +68,13 @@ class Workstation(TrameApp):
         self._cam_node = self._cam_path = None  # the heatmap in the scene and the file it holds
         self._heated: list[int] = []  # 1-based axial slices where the shown heatmap has heat
         self._loaded = ("", "")  # the CT and mask paths of the case on screen
+        self._tool_done = ""  # the correction tool whose change is being re-measured
         self.export_default = ""  # --export-dir: what a new case's export folder starts as
         self.timings: dict[str, float] = {}
         self.slicer = SlicerApp()
         self.overlay = SliceOverlay(self.server, lambda: self.session.baseline.ct if self.session.baseline else None)
         self.overlay.moved.append(self._note_heat)
+        self.overlay.clicked.append(self._grow_at)
         register_rca_factories(self.slicer.view_manager, self.server, slice_view_ui_f=self.overlay)
         self.editor = SegmentEditorLogic(self.server, self.slicer)
         self.layout_manager = LayoutManager(self.slicer.scene, self.slicer.view_manager, self.server)
@@ -83,8 +86,11 @@ class Workstation(TrameApp):
         self.state.change("ct_path")(self._on_ct_path)
         self.state.change("window_preset")(self._on_window_preset)
         self.state.change("window_level", "window_width")(self._apply_window)
+        self.state.change("tool_hu_low", "tool_hu_high", "tool_hu_limit")(self._apply_hu_limit)
+        self.state.change("tool_grow")(self._arm_grow)
         self.state.change("cam_show", "cam_task", "cam_opacity")(self._show_cam)
-        for name in ("ich_load", "ich_load_followup", "ich_segment", "ich_predict", "ich_cancel", "ich_cancel_predict", "ich_export", "ich_ground_truth"):
+        for name in ("ich_load", "ich_load_followup", "ich_segment", "ich_predict", "ich_cancel", "ich_cancel_predict", "ich_export", "ich_ground_truth",
+                     "ich_fill_between", "ich_remove_islands"):
             self.ctrl[name] = getattr(self, name[4:])
         self._build_ui()
         self.layout_manager.set_layout(FORM_DEFAULTS["layout"])
@@ -142,6 +148,7 @@ class Workstation(TrameApp):
             glue.labelmap_to_segmentation(scene, scan.labels, self._ct_node)
         self.editor.on_volume_changed(self._ct_node)
         self._seg_node = self.slicer.segmentation_editor.active_segmentation_node
+        self._apply_hu_limit()
         self._show_views()
 
     def _show_views(self) -> None:
@@ -231,8 +238,77 @@ class Workstation(TrameApp):
             return
         scan.edit(labels)
         self.timings["edit_s"] = time.perf_counter() - started
-        self.session.status = f"Measured after edit in {self.timings['edit_s']:.2f} s"
+        what, self._tool_done = self._tool_done or "Measured after edit", ""
+        self.session.status = f"{what} (measured in {self.timings['edit_s']:.2f} s)"
         self._push()
+
+    # --- correction tools (tools.py) on the segment being edited, each one undoable change -------
+    def _apply_hu_limit(self, **_) -> None:
+        """The editor's intensity mask: brush and eraser change only voxels in the HU range."""
+        effect = self.slicer.segmentation_editor.get_effect(SegmentationEffectVolumeIntensityMask)
+        effect.set_mask_range(float(self.state.tool_hu_low), float(self.state.tool_hu_high))
+        effect.set_mask_enabled(bool(self.state.tool_hu_limit))
+
+    def _arm_grow(self, tool_grow=False, **_) -> None:
+        if tool_grow:  # the click that seeds the growth must not also paint
+            self.slicer.segmentation_editor.deactivate_effect()
+
+    def _edited_segment(self) -> tuple[str, int, np.ndarray]:
+        """Id, label value and current voxels of the segment being edited."""
+        editor = self.slicer.segmentation_editor
+        seg_id = editor.get_active_segment_id() if self.session.baseline is not None else ""
+        if not seg_id:
+            raise ICHError(None, "load a CT and select the segment to edit first")
+        name = editor.get_segment_properties(seg_id).name
+        label = label_for_name(name)
+        if label is None:
+            raise ICHError(None, f"segment '{name}' is not one of the product's labels (IPH, IVH, edema, EAH)")
+        return seg_id, label.value, editor.active_segment_modifier.get_segment_labelmap(seg_id, as_numpy_array=True) > 0
+
+    def _set_segment(self, seg_id: str, voxels: np.ndarray, what: str) -> None:
+        self._tool_done = self.session.status = what  # the re-measure that follows names the tool
+        self.slicer.segmentation_editor.active_segment_modifier.set_segment_labelmap(seg_id, voxels.astype(np.uint8))
+        self.session.clear_error("tools")
+        self._push()
+
+    def _tool(self, action) -> None:
+        try:
+            action()
+        except ICHError as exc:
+            self._fail(exc, "tools")
+
+    def fill_between(self) -> None:
+        def run():
+            seg_id, _, voxels = self._edited_segment()
+            self._set_segment(seg_id, fill_between_slices(voxels), "Filled the slices between drawn ones")
+        self._tool(run)
+
+    def remove_islands(self) -> None:
+        def run():
+            seg_id, _, voxels = self._edited_segment()
+            self._set_segment(seg_id, remove_islands(voxels, self.session.baseline.ct.spacing), "Removed small islands")
+        self._tool(run)
+
+    def _grow_at(self, ras: np.ndarray) -> None:
+        """With "grow from a click" armed: the segment grows by the region in the HU range that is
+        connected to the clicked voxel (voxels of other labels are left alone)."""
+        if not self.state.tool_grow:
+            return
+        self.state.tool_grow = False
+        def run():
+            scan = self.session.baseline
+            seg_id, value, voxels = self._edited_segment()
+            seed = self.overlay.voxel(ras)
+            if seed is None:
+                raise ICHError(None, "click inside the scan")
+            ct = scan.ct.array
+            others = scan.labels.array if scan.labels is not None else np.zeros(ct.shape, np.uint8)
+            if others[seed] not in (0, value):
+                raise ICHError(None, "the point clicked belongs to another label: click inside the clot")
+            free = np.where((others == 0) | (others == value), ct, np.nan)  # other labels' voxels are out of range
+            region = grow(free, seed, scan.ct.spacing, (float(self.state.tool_hu_low), float(self.state.tool_hu_high)))
+            self._set_segment(seg_id, voxels | region, f"Grew the segment by {int((region & ~voxels).sum())} voxels from slice {seed[0] + 1}")
+        self._tool(run)
 
     # --- actions ----------------------------------------------------------------------------
     def load_files(self, ct_path: str | Path, mask_path: str | Path | None = None) -> None:

@@ -90,6 +90,7 @@ class SliceOverlay:
         self.server, self.ct_of = server, ct_of
         self.views: dict[str, object] = {}  # state key -> slice view
         self.moved: list[Callable[[], None]] = []  # called after a view's slice changed
+        self.clicked: list[Callable[[np.ndarray], None]] = []  # called with the RAS point of a left click
 
     def __call__(self, server, view_id: str, view) -> None:
         key = "ichov_" + re.sub(r"\W", "_", str(view_id))
@@ -106,6 +107,7 @@ class SliceOverlay:
                            theme="dark", classes="slice-slider", update_modelValue=(self.go_to, f"['{key}', $event]"))
         view.modified.connect(lambda *_: self.refresh(key))
         view.interactor().AddObserver("MouseMoveEvent", lambda *_: self._cursor(key), 100.0)  # before the editor may abort it
+        view.interactor().AddObserver("LeftButtonPressEvent", lambda *_: self._click(key), 100.0)
         self.refresh(key)
 
     def _slice_node(self, key: str):
@@ -135,12 +137,26 @@ class SliceOverlay:
             node = self._slice_node(key)
             node.JumpSliceByOffsetting(*slice_point(ct, _matrix(node.GetSliceToRAS()), int(number)))
 
+    def _event_ras(self, key: str) -> np.ndarray:
+        x, y = self.views[key].interactor().GetEventPosition()
+        return (_matrix(self._slice_node(key).GetXYToRAS()) @ [x, y, 0.0, 1.0])[:3]
+
+    def voxel(self, ras: np.ndarray) -> tuple[int, int, int] | None:
+        """[z, y, x] of the CT voxel holding a RAS point, None outside the scan."""
+        ct = self.ct_of()
+        i, j, k = (int(round(float(v))) for v in _to_index(ct, ras))
+        inside = 0 <= k < ct.shape[0] and 0 <= j < ct.shape[1] and 0 <= i < ct.shape[2]
+        return (k, j, i) if inside else None
+
+    def _click(self, key: str) -> None:
+        if self.ct_of() is not None:
+            for callback in self.clicked:
+                callback(self._event_ras(key))
+
     def _cursor(self, key: str) -> None:
-        ct, view = self.ct_of(), self.views[key]
+        ct = self.ct_of()
         if ct is None:
             return
-        x, y = view.interactor().GetEventPosition()
-        ras = _matrix(self._slice_node(key).GetXYToRAS()) @ [x, y, 0.0, 1.0]
-        value = hu_at(ct, ras[:3])
+        value = hu_at(ct, self._event_ras(key))
         with self.server.state:
             self.server.state[key] = {**self.server.state[key], "hu": "" if value is None else f"HU {value:.0f}"}

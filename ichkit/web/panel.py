@@ -14,6 +14,7 @@ from trame.widgets import vuetify3 as v3
 from ..explain import GUIDED_NOTE
 from ..scene import HEAT_RAMP
 from .risk import CAM_VISIBLE_FROM
+from .tools import BLOOD_HU, ISLAND_MIN_ML
 
 # (level, width) HU. Brain and subdural as in Radiopaedia's "Windowing (CT)" (head: brain W80 L40,
 # subdural W130-300 L50-100, here its middle W215 L75); bone W2800 L600 as its temporal-bone window.
@@ -35,6 +36,10 @@ FORM_DEFAULTS = {
     "window_level": WINDOW_PRESETS["brain"][0],
     "window_width": WINDOW_PRESETS["brain"][1],
     "cam_note": "",
+    "tool_hu_low": BLOOD_HU[0],
+    "tool_hu_high": BLOOD_HU[1],
+    "tool_hu_limit": False,
+    "tool_grow": False,
     "exported": [],
     "layout": "Axial",
     "cam_show": False,
@@ -118,6 +123,7 @@ def build_panel(ctrl, layouts: list[str]) -> None:
         html.Div("edited", id="edited", v_if=("ich.edited",), classes="text-caption text-warning")
         html.Div("{{ ich.verdict }}", id="verdict", v_if=("ich.verdict",), classes="text-body-2 mt-1 font-weight-bold")
 
+        _build_tools(ctrl)
         _build_risk(ctrl)
 
         _section("Save")
@@ -131,6 +137,23 @@ def build_panel(ctrl, layouts: list[str]) -> None:
         v3.VTextField(v_model=("gt_case",), label="case id", id="gt-case", density="compact", hide_details=True, classes="mt-1")
         v3.VBtn("Save as ground truth", id="gt-btn", click=ctrl.ich_ground_truth, size="small", variant="tonal", disabled=("!ich.has_mask",), classes="mt-1")
         _error("gt")
+
+
+def _build_tools(ctrl) -> None:
+    """Correction tools on the segment being edited (named in the editor's drawer)."""
+    _section("Correction tools")
+    with html.Div(classes="d-flex", style="gap: 4px;"):
+        v3.VTextField(v_model_number=("tool_hu_low",), type="number", label="HU from", id="hu-low", density="compact", hide_details=True)
+        v3.VTextField(v_model_number=("tool_hu_high",), type="number", label="HU to", id="hu-high", density="compact", hide_details=True)
+    v3.VCheckbox(v_model=("tool_hu_limit",), label="brush and eraser change only voxels in this HU range", id="hu-limit",
+                 density="compact", hide_details=True, disabled=("!ich.has_ct",))
+    with html.Div(classes="d-flex flex-wrap", style="gap: 4px;"):
+        v3.VBtn("{{ tool_grow ? 'click inside the clot...' : 'Grow from a click' }}", id="grow-btn", click="tool_grow = !tool_grow",
+                size="small", variant=("tool_grow ? 'flat' : 'tonal'",), color=("tool_grow ? 'primary' : undefined",), disabled=("!ich.has_ct",))
+        v3.VBtn("Fill between slices", id="fill-btn", click=ctrl.ich_fill_between, size="small", variant="tonal", disabled=("!ich.has_ct",))
+        v3.VBtn(f"Remove islands < {ISLAND_MIN_ML:g} mL", id="islands-btn", click=ctrl.ich_remove_islands, size="small", variant="tonal",
+                disabled=("!ich.has_ct",))
+    _error("tools")
 
 
 def _build_risk(ctrl) -> None:
