@@ -261,7 +261,6 @@ def test_3_a_new_ct_clears_the_last_case(page, case):
     expect(page.locator("#mask-path")).to_have_value("")  # the last case's mask is not offered for this CT
     page.click("#load-btn")
     expect(page.locator("#case-name")).to_have_text("b_ct", timeout=UI_TIMEOUT_MS)
-    expect(page.locator("#status")).to_have_text("Loaded b_ct")
     expect(page.locator("#mask-path")).to_have_value("")
     expect(page.locator("#gt-case")).to_have_value("b_ct")
     expect(page.locator("#followup-path")).to_have_value("")
@@ -273,6 +272,10 @@ def test_3_a_new_ct_clears_the_last_case(page, case):
     page.click("#load-btn")
     expect(page.locator("#case-name")).to_have_text("a_ct", timeout=UI_TIMEOUT_MS)
     expect(page.locator("#export-btn")).to_be_disabled()
+    page.click(".v-select:has(#window-preset) .v-field")  # a round trip through the server: a
+    page.get_by_role("option", name="bone").click()  # re-measure queued by the load has arrived
+    expect(page.locator("#window-level")).to_have_value("600", timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#status")).to_have_text("Loaded a_ct")  # not "after edit": nothing was edited
 
 
 def _dicom_zip(folder: Path) -> Path:

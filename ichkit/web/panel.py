@@ -82,7 +82,7 @@ def build_panel(ctrl, layouts: list[str]) -> None:
         v3.VTextField(v_model=("mask_path",), label="mask path (optional)", id="mask-path", density="compact", hide_details=True, classes="mt-1")
         v3.VBtn("Load", id="load-btn", click=ctrl.ich_load, size="small", classes="mt-1", variant="tonal")
         _error("load")
-        v3.VFileInput(v_model=("upload",), label="or upload a CT: a file, a zip of a DICOM series, or its files", id="upload",
+        v3.VFileInput(v_model=("upload",), label="or upload a CT (file, DICOM zip or files)", id="upload",
                       density="compact", hide_details=True, classes="mt-2", show_size=True, multiple=True)
         _error("upload")
         v3.VFileInput(v_model=("mask_upload",), label="upload a mask for this CT", id="mask-upload", density="compact", hide_details=True,
