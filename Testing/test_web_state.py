@@ -319,3 +319,18 @@ def test_grow_fill_and_islands():
     mask[3, 25, 25] = True  # a one-voxel island (0.005 mL)
     kept = tools.remove_islands(mask, spacing)
     assert not kept[3, 25, 25] and kept[1].sum() == 100 and kept[5].sum() == 100
+
+
+def test_slice_numbers_on_a_tilted_scan(cases):
+    """A gantry-tilted grid (direction rotated 15 degrees about x) seen in its own planes, as the
+    workstation shows it: each of its slices has its own number."""
+    _, ct, _ = cases["base"]
+    t = np.deg2rad(15)
+    tilt = np.array([[1, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
+    tilted = ct.__class__(ct.array, ct.spacing, ct.origin, tilt, ct.meta)
+    view = np.eye(4)
+    view[:3, :3] = np.diag(overlay.LPS_FLIP) @ tilt @ np.diag([1.0, -1.0, 1.0])  # x to the left, y to anterior, normal along k
+    for number in (1, 9, ct.shape[0]):
+        view[:3, 3] = overlay.slice_point(tilted, view, number)
+        assert overlay.slice_number(tilted, view) == (number, ct.shape[0])
+    assert overlay.orientation_letters(view)["top"] in "AS"

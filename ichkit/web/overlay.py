@@ -125,11 +125,10 @@ class SliceOverlay:
             callback()
 
     def number(self, orientation: str) -> int:
-        """The slice number the first view of an orientation ("Axial"...) shows; 0 when none does."""
-        for key, view in self.views.items():
-            if view._logic.GetSliceNode().GetOrientation() == orientation:
-                return int(self.server.state[key]["number"])
-        return 0
+        """The slice number the first view of an orientation ("Axial"...) shows; a view turned to a
+        tilted scan's planes is named "Reformat", so the first view (axial in every layout) then."""
+        keys = [k for k, v in self.views.items() if v._logic.GetSliceNode().GetOrientation() == orientation] or list(self.views)[:1]
+        return int(self.server.state[keys[0]]["number"]) if keys else 0
 
     def go_to(self, key: str, number) -> None:
         ct = self.ct_of()
