@@ -21,7 +21,7 @@ from test_web_e2e import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS, Serv
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing: install Debian's chromium (apt-get install -y chromium)")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright missing: pip install playwright (never `playwright install`)")
-expect = playwright.expect if playwright else None
+expect = playwright.expect
 
 SHAPE, SPACING = (16, 512, 512), (0.5, 0.5, 6.0)  # 6 mm slices: above the methods' 5 mm rule
 
