@@ -46,8 +46,8 @@ def _free_port() -> int:
 class Server:
     """`ich view ...` in a child process; `url` once it printed its address."""
 
-    def __init__(self, args: list[str], tmp: Path):
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "ICHKIT_CACHE": str(tmp / "cache")}
+    def __init__(self, args: list[str], tmp: Path, env: dict[str, str] | None = None):
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "ICHKIT_CACHE": str(tmp / "cache"), **(env or {})}
         self.proc = subprocess.Popen([sys.executable, "-m", "ichkit", "view", *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, env=env)
         self.lines: list[str] = []
@@ -103,15 +103,32 @@ def _wait_changed(page, selector: str, old: float) -> float:
     return _number(page, selector)
 
 
-def _redness(page) -> tuple[str, float]:
-    """The first slice view's frame (blob URL) and its mean red excess (R - B, grey levels): the
-    grey CT has none, the Grad-CAM ramp (black-red-yellow) adds it with its opacity."""
+def _frame(page):
+    """The first slice view's frame as float RGB."""
     import numpy as np
     from PIL import Image
 
     view = page.locator("img.image-display-area").first
-    rgb = np.asarray(Image.open(io.BytesIO(view.screenshot())).convert("RGB"), dtype=float)
-    return view.get_attribute("src"), float(np.clip(rgb[..., 0] - rgb[..., 2], 0, None).mean())
+    return np.asarray(Image.open(io.BytesIO(view.screenshot())).convert("RGB"), dtype=float)
+
+
+def _redness(page) -> tuple[str, float]:
+    """The first slice view's frame (blob URL) and its mean red excess (R - B, grey levels): the
+    grey CT has none, the Grad-CAM ramp (black-red-yellow) adds it with its opacity."""
+    import numpy as np
+
+    src = page.locator("img.image-display-area").first.get_attribute("src")
+    rgb = _frame(page)
+    return src, float(np.clip(rgb[..., 0] - rgb[..., 2], 0, None).mean())
+
+
+def _dark_share(plain, overlay) -> float:
+    """Share of the pixels the opaque overlay changes that it paints darker than the ramp's colour
+    at the lowest heat drawn (dark red, R 117): low heat drawn in the ramp's dark end dims the CT."""
+    import numpy as np
+
+    changed = np.abs(overlay - plain).max(axis=2) > 25
+    return float((changed & (overlay[..., 0] < 100)).sum() / max(int(changed.sum()), 1))
 
 
 def _wait_redness(page, accept) -> float:
@@ -264,13 +281,18 @@ def test_risk_panel_and_gradcam_overlay(phantoms, browser, tmp_path):
 
         # the overlay: on (the frame changes where the heatmap is), then fully opaque
         _, plain = _redness(page)
+        plain_rgb = _frame(page)
         page.check("#cam-show")
         half = _wait_redness(page, lambda red: red > plain + MIN_REDNESS)
+        expect(page.locator("#cam-colorbar")).to_be_visible()
+        expect(page.locator("#cam-note")).to_contain_text(re.compile(r"(heat on this slice|no heat on slice \d+): heat on slices? \d|heat on this slice \(heat on slices? \d"))
         thumb = page.locator("#cam-opacity [role=slider]")
         thumb.focus()
         page.keyboard.press("End")
         expect(thumb).to_have_attribute("aria-valuenow", "1")
         full = _wait_redness(page, lambda red: red > half + MIN_REDNESS)
+        dark = _dark_share(plain_rgb, _frame(page))
+        assert dark < 0.02, f"{100 * dark:.1f} % of the overlay is darker than its lowest drawn heat (low heat drawn)"
         page.screenshot(path=str(ARTIFACTS / "web_05_risk_gradcam.png"))
 
         # another task's heatmap (another region), then off again: back to the plain CT
@@ -279,6 +301,6 @@ def test_risk_panel_and_gradcam_overlay(phantoms, browser, tmp_path):
         _wait_redness(page, lambda red: abs(red - full) > MIN_REDNESS)
         page.uncheck("#cam-show")
         _wait_redness(page, lambda red: abs(red - plain) < MIN_REDNESS)
-        print(f"redness: plain {plain:.1f}, overlay at 0.5 {half:.1f}, at 1.0 {full:.1f}")
+        print(f"redness: plain {plain:.1f}, overlay at 0.5 {half:.1f}, at 1.0 {full:.1f}; dark share at 1.0 {dark:.3f}")
     finally:
         server.stop()

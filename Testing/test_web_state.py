@@ -9,19 +9,19 @@ import time
 import numpy as np
 import pytest
 
-from ichkit.errors import OptionError, OutputExistsError
+from ichkit.errors import ICHError, OptionError, OutputExistsError, UnreadableFileError
 from ichkit.io import load_ct, load_mask
 from ichkit.labels import IPH
 from ichkit.measure import measure
 from ichkit.phantom import make_phantom, write_phantom
-from ichkit.web import access, job, risk
+from ichkit.web import access, job, overlay, risk, tools, upload
 from ichkit.web.export import export_scan, save_ground_truth
 from ichkit.web.report import key_slice, overlay_rgb
 from ichkit.app import jobs, predict, segment
 from ichkit.app.measurements import measure_dict
 from ichkit.app.source import MaskSource
 from ichkit.models.registry import DEMO_NOTICE as DEMO_WARNING
-from ichkit.web.state import Session, case_name
+from ichkit.web.state import Session, case_name, volume_rows
 
 SMALL = {"shape": (16, 128, 128), "spacing": (2.0, 2.0, 5.0)}
 
@@ -231,3 +231,114 @@ def test_risk_job_cancel_kills_the_child(cases, tmp_path):
     running.cancel()
     assert running.job.wait(timeout=60)[-1] == ("cancelled", None)
     assert (tmp_path / "mask.nii.gz").exists()  # HE could run: the child got the current mask
+
+
+def test_every_label_has_a_row_and_the_total_is_named():
+    rows = {r["region"]: r for r in volume_rows({"IPH": {"mesh_ml": 1.0, "voxel_ml": 1.2, "abc2_ml": 1.4}})}
+    assert list(rows) == ["IPH", "IVH", "edema", "EAH", "hemorrhage"]
+    assert rows["IPH"]["voxel_ml"] == 1.2 and rows["EAH"]["voxel_ml"] == 0.0
+    assert rows["hemorrhage"]["title"] == "total hemorrhage (IPH + IVH)"
+
+
+def test_errors_are_worded_for_the_page_and_a_new_case_clears_them(cases):
+    session = _session(cases)
+    session.fail("export", OutputExistsError("/data/out/p1_seg.nii.gz", "already exists; pass --overwrite to replace it"))
+    assert session.panel()["errors"] == {"export": "p1_seg.nii.gz: already exists: tick 'replace existing files' to replace it"}
+    files, ct, _ = cases["follow"]
+    session.load(ct, files["ct"], warnings=["follow_ct.nii.gz: slice thickness 6 mm exceeds 5 mm"])
+    assert session.panel()["errors"] == {} and session.panel()["warnings"] == ["follow_ct.nii.gz: slice thickness 6 mm exceeds 5 mm"]
+    assert not session.panel()["has_mask"]
+
+
+def test_orientation_letters_and_slice_numbers(cases):
+    _, ct, _ = cases["base"]
+    axial = np.diag([-1.0, 1.0, 1.0, 1.0])  # Slicer's axial view: screen x to the patient's left
+    assert overlay.orientation_letters(axial) == {"right": "L", "left": "R", "top": "A", "bottom": "P"}
+    coronal = np.array([[-1.0, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
+    assert overlay.orientation_letters(coronal) == {"right": "L", "left": "R", "top": "S", "bottom": "I"}
+    for number in (1, 7, ct.shape[0]):
+        axial[:3, 3] = overlay.slice_point(ct, axial, number)
+        assert overlay.slice_number(ct, axial) == (number, ct.shape[0])
+    axial[2, 3] += 10 * ct.shape[0] * ct.spacing[2]
+    assert overlay.slice_number(ct, axial) == (0, ct.shape[0]) and overlay.hu_at(ct, axial[:3, 3]) is None
+
+
+def test_hu_under_a_point_is_the_voxel_that_holds_it(cases):
+    _, ct, _ = cases["base"]
+    k, j, i = 5, 40, 70
+    lps = (ct.index_to_physical() @ [i + 0.3, j - 0.3, k + 0.2, 1.0])[:3]
+    assert overlay.hu_at(ct, overlay.LPS_FLIP * lps) == float(ct.array[k, j, i])
+
+
+def test_heat_note_says_where_the_heat_is(cases):
+    _, ct, _ = cases["base"]
+    heat = np.zeros(ct.shape, np.float32)
+    heat[3:6, 50:60, 50:60], heat[9, 50, 50], heat[12, 50, 50] = 1.0, 0.5, 0.1  # slice 13 holds low heat only
+    assert risk.heated_slices(ct.with_array(heat), 0.2) == [4, 5, 6, 10]
+    assert risk.heat_note([4, 5, 6, 10], 5) == "heat on this slice (heat on slices 4-6, 10)"
+    assert risk.heat_note([4, 5, 6, 10], 13) == "no heat on slice 13: heat on slices 4-6, 10"
+    assert risk.heat_note([], 1) == "the heatmap has no heat on any slice"
+
+
+def _client(name: str, content: bytes) -> dict:
+    return {"name": name, "size": len(content), "type": "", "content": content}
+
+
+def test_uploads_a_zip_a_series_and_refuses_paths_outside(tmp_path):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for k in range(3):
+            z.writestr(f"top/s{k}.dcm", b"x")
+    folder = upload.save_upload([_client("scan.zip", buf.getvalue())], tmp_path)
+    assert folder.name == "scan" and sorted(p.name for p in folder.iterdir()) == ["s0.dcm", "s1.dcm", "s2.dcm"]
+    series = upload.save_upload([_client("../a.dcm", b"1"), _client("b.dcm", b"2")], tmp_path)
+    assert sorted(p.name for p in series.iterdir()) == ["a.dcm", "b.dcm"] and series.parent.parent == tmp_path
+    bad = io.BytesIO()
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("../../evil.txt", b"x")
+    with pytest.raises(UnreadableFileError):
+        upload.save_upload([_client("bad.zip", bad.getvalue())], tmp_path)
+    assert not (tmp_path.parent / "evil.txt").exists()
+
+
+def test_grow_fill_and_islands():
+    ct = np.full((9, 40, 40), 30.0)  # brain
+    ct[2:7, 10:20, 10:20] = 70.0  # the clot
+    ct[4, 19:30, 19] = 70.0  # a thin bridge of blood-like HU to a large region
+    spacing = (1.0, 1.0, 5.0)
+    region = tools.grow(ct, (4, 15, 15), spacing)
+    assert region.sum() == 5 * 100 + 10 and region[2:7, 10:20, 10:20].all()
+    with pytest.raises(ICHError, match="outside the 50-100 HU range"):
+        tools.grow(ct, (4, 30, 30), spacing)
+    ct[0:9, 25:40, 0:40] = 60.0  # the bridge now reaches 2.7 mL of blood-like HU: over a 2 mL guard
+    with pytest.raises(ICHError, match="leaks beyond the clot"):
+        tools.grow(ct, (4, 15, 15), spacing, max_ml=2.0)
+
+    mask = np.zeros((7, 30, 30), bool)
+    mask[1, 5:15, 5:15] = mask[5, 9:19, 9:19] = True
+    filled = tools.fill_between_slices(mask)
+    assert (filled[1] == mask[1]).all() and (filled[5] == mask[5]).all()
+    # halfway between the two squares: about their size, centred between them (corners cut by the distance blend)
+    assert 80 <= filled[3].sum() <= 100 and np.argwhere(filled[3]).mean(axis=0) == pytest.approx((11.5, 11.5), abs=0.01)
+    assert not filled[3, :6].any() and filled[0].sum() == 0 and filled[6].sum() == 0
+    mask[3, 25, 25] = True  # a one-voxel island (0.005 mL)
+    kept = tools.remove_islands(mask, spacing)
+    assert not kept[3, 25, 25] and kept[1].sum() == 100 and kept[5].sum() == 100
+
+
+def test_slice_numbers_on_a_tilted_scan(cases):
+    """A gantry-tilted grid (direction rotated 15 degrees about x) seen in its own planes, as the
+    workstation shows it: each of its slices has its own number."""
+    _, ct, _ = cases["base"]
+    t = np.deg2rad(15)
+    tilt = np.array([[1, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
+    tilted = ct.__class__(ct.array, ct.spacing, ct.origin, tilt, ct.meta)
+    view = np.eye(4)
+    view[:3, :3] = np.diag(overlay.LPS_FLIP) @ tilt @ np.diag([1.0, -1.0, 1.0])  # x to the left, y to anterior, normal along k
+    for number in (1, 9, ct.shape[0]):
+        view[:3, 3] = overlay.slice_point(tilted, view, number)
+        assert overlay.slice_number(tilted, view) == (number, ct.shape[0])
+    assert overlay.orientation_letters(view)["top"] in "AS"

@@ -6,9 +6,10 @@ network, so it needs `--allow-remote`, prints a warning and requires the printed
 
 from __future__ import annotations
 
-from .common import PORT, add_output
-
+import signal
 import sys
+
+from .common import PORT, add_output
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -58,7 +59,7 @@ def run(args) -> int:
         if args.followup:
             app.load_followup_files(args.followup, args.followup_mask)
     if args.export_dir:
-        app.state.export_dir = args.export_dir
+        app.export_default = app.state.export_dir = args.export_dir
     query = ""
     if not is_loopback(args.host):
         token = new_token()
@@ -70,5 +71,9 @@ def run(args) -> int:
         print(f"ICH workstation at http://{args.host}:{server.port}/{query}", flush=True)
 
     server.controller.on_server_ready.add(ready)
-    server.start(host=args.host, port=args.port, open_browser=False, show_connection_info=False)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a terminated server still deletes its uploads
+    try:
+        server.start(host=args.host, port=args.port, open_browser=False, show_connection_info=False)
+    finally:
+        app.close()
     return 0

@@ -1,6 +1,7 @@
 """The browser workstation (trame-slicer): view a CT, segment it, refine the mask, measure, predict
 the risks with their Grad-CAM overlay, export.
 
-`state` and the helpers beside it are pure Python (testable without a browser or a render
-window); only `app`, `panel` and `gradcam` (the heatmap layer) import trame or slicer.
+`state`, `tools` and the helpers beside them are pure Python (testable without a browser or a
+render window); `app`, `panel`, `editor`, `overlay` and `upload` import trame or trame-slicer
+(`overlay`'s geometry functions are pure numpy).
 """

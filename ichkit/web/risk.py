@@ -21,6 +21,8 @@ from ..errors import ICHError
 from ..image import Volume
 from ..io import save_labelmap
 
+CAM_VISIBLE_FROM = 0.2  # heat below this share of the map's maximum is not drawn (it would only dim the CT)
+
 
 def he_blocker(ct: Volume, labels: Volume | None) -> str | None:
     """Why HE cannot run on this mask, in the backend's own words; None when it can.
@@ -47,6 +49,26 @@ def load_heatmap(path: str | Path, ct: Volume) -> Volume:
     if not heat.same_geometry(ct):
         raise ICHError(path, "the Grad-CAM heatmap is not on the CT's grid")
     return heat
+
+
+def heated_slices(heat: Volume, visible_from: float) -> list[int]:
+    """1-based axial slices holding heat at or above `visible_from` x the map's maximum."""
+    peak = heat.array.reshape(heat.shape[0], -1).max(axis=1)
+    top = float(peak.max()) if peak.size else 0.0
+    return [] if top <= 0 else [int(k) + 1 for k in np.nonzero(peak >= visible_from * top)[0]]
+
+
+def heat_note(heated: list[int], shown: int) -> str:
+    """What the overlay shows on the slice on screen, and where its heat is (slices in runs)."""
+    if not heated:
+        return "the heatmap has no heat on any slice"
+    runs, start = [], heated[0]
+    for prev, k in zip(heated, heated[1:] + [None]):
+        if k != prev + 1:
+            runs.append(f"{start}" if start == prev else f"{start}-{prev}")
+            start = k
+    where = f"heat on slice{'s' if len(heated) > 1 else ''} {', '.join(runs)}"
+    return f"heat on this slice ({where})" if shown in heated else f"no heat on slice {shown}: {where}"
 
 
 @dataclass

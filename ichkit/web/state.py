@@ -16,11 +16,16 @@ import numpy as np
 
 from ..app.measurements import measure_dict, verdict_dict, verdict_text
 from ..app.source import MaskSource
+from ..errors import ICHError, OutputExistsError
 from ..image import Volume
-from ..labels import IPH, IVH, LABELS
+from ..labels import LABELS
+from ..measure import HEMORRHAGE_LABELS, TOTAL_KEY
 
-PANEL_REGIONS = (LABELS[IPH].key, LABELS[IVH].key)  # the rows of the volume panel
+# the rows of the volume panel: every product label, then the hemorrhage total the methods measure
+PANEL_REGIONS = tuple(lab.key for lab in LABELS.values()) + (TOTAL_KEY,)
+REGION_TITLES = {TOTAL_KEY: "total hemorrhage (" + " + ".join(LABELS[v].key for v in HEMORRHAGE_LABELS) + ")"}
 PANEL_VOLUMES = ("mesh_ml", "voxel_ml", "abc2_ml")
+OVERWRITE_BOX = "replace existing files"  # the Save section's checkbox, named in the refusal
 
 
 @dataclass
@@ -82,17 +87,30 @@ class Session:
     progress: float | None = None  # 0..1 while a segmentation runs, else None
     predicting: bool = False  # while `ich predict` runs
     status: str = "Load a CT to start."
+    warnings: list[str] = field(default_factory=list)  # about the scans loaded (e.g. thick slices)
+    errors: dict[str, str] = field(default_factory=dict)  # control -> why its last action failed
 
-    def load(self, ct: Volume, path: str | Path, labels: Volume | None = None, *, mask_path: str | Path = "", followup: bool = False) -> Scan:
+    def load(self, ct: Volume, path: str | Path, labels: Volume | None = None, *, mask_path: str | Path = "", followup: bool = False,
+             warnings: list[str] = ()) -> Scan:
+        """A new baseline replaces the whole case: follow-up, warnings and errors of the last one go."""
         scan = Scan(ct=ct, path=Path(path))
         if labels is not None:
             scan.set_mask(labels, MaskSource.from_file(mask_path))
         if followup:
             self.followup = scan
+            self.warnings = [w for w in self.warnings if not w.startswith("follow-up")] + [f"follow-up: {w}" for w in warnings]
         else:
-            self.baseline, self.followup = scan, None  # a new case drops the old follow-up
+            self.baseline, self.followup, self.errors = scan, None, {}
+            self.warnings = list(warnings)
         self.status = f"Loaded {scan.name}" + (" (follow-up)" if followup else "")
         return scan
+
+    def fail(self, control: str, exc: Exception) -> None:
+        """Show why `control`'s action failed next to it, in the page's words."""
+        self.errors = {**self.errors, control: page_text(exc)}
+
+    def clear_error(self, control: str) -> None:
+        self.errors = {k: v for k, v in self.errors.items() if k != control}
 
     def verdict(self) -> dict | None:
         """The HE verdict, once both scans have masks."""
@@ -119,13 +137,25 @@ class Session:
             "cam_tasks": [{"title": r["title"], "value": r["task"]} for r in (scan.risk if scan else []) if r["task"] in scan.heatmaps],
             "predicting": self.predicting,
             "status": self.status,
+            "warnings": self.warnings,
+            "errors": self.errors,
             "progress": None if self.progress is None else round(100 * self.progress),
         }
 
 
 def volume_rows(measurements: dict[str, dict]) -> list[dict]:
-    """One row per panel region (IPH, IVH): mesh / voxel / ABC/2 in mL, 0 when absent."""
+    """One row per label and the hemorrhage total: mesh / voxel / ABC/2 in mL, 0 when absent."""
     return [
-        {"region": key, **{v: round(float(measurements.get(key, {}).get(v, 0.0)), 2) for v in PANEL_VOLUMES}}
+        {"region": key, "title": REGION_TITLES.get(key, key), **{v: round(float(measurements.get(key, {}).get(v, 0.0)), 2) for v in PANEL_VOLUMES}}
         for key in PANEL_REGIONS
     ]
+
+
+def page_text(exc: Exception) -> str:
+    """An error as the page says it: the file's name (not its folder) and the page's own controls
+    (the refusal to overwrite names the checkbox, not the command line's flag)."""
+    if not isinstance(exc, ICHError):
+        return str(exc)
+    name = Path(exc.path).name if exc.path else ""
+    problem = f"already exists: tick '{OVERWRITE_BOX}' to replace it" if isinstance(exc, OutputExistsError) else exc.problem
+    return f"{name}: {problem}" if name else problem
