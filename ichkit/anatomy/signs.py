@@ -94,15 +94,15 @@ def _entry(name, present, value, threshold, comparison=">=", key_slice=None, reg
             "slice": key_slice, "region": region}
 
 
+_THRESHOLDS = {"hypodensity": HYPODENSITY_HU, "blend": BLEND_HU, "black_hole": BLACK_HOLE_HU, "swirl": SWIRL_MAX_HU,
+               "island": 3, "satellite": 1, "barras_shape": 3, "barras_density": 3}
+_COMPARE = {"swirl": "<="}
+
+
 def _undetermined(reason: str) -> SignResult:
     signs = {name: _entry(name, None, None, _THRESHOLDS[name], _COMPARE.get(name, ">=")) for name in SIGN_NAMES}
     return SignResult({"status": "undetermined", "reason": reason, "version": SIGNS_VERSION, "signs": signs,
                        "figures": None})
-
-
-_THRESHOLDS = {"hypodensity": HYPODENSITY_HU, "blend": BLEND_HU, "black_hole": BLACK_HOLE_HU, "swirl": SWIRL_MAX_HU,
-               "island": 3, "satellite": 1, "barras_shape": 3, "barras_density": 3}
-_COMPARE = {"swirl": "<="}
 
 
 def _per_slice(fn, mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
