@@ -18,7 +18,7 @@ def test_planted_shift_is_measured_within_1mm(i, shift):
     ct, labels, truth = make_midline_phantom(TEST_SEED + i, shift)
     res = midline_shift(ct, labels)
     json.dumps(res)
-    assert res["status"] == "ok", res["reason"]
+    assert res["status"] == "ok" and res["landmark"] == "septum_pellucidum", res["reason"]
     assert res["shift_mm"] == pytest.approx(truth["shift_mm"], abs=1.0)
     if shift:
         assert res["direction"] == truth["direction"]
@@ -35,13 +35,20 @@ def test_planted_shift_is_measured_within_1mm(i, shift):
     assert abs((b - a) @ normal) == pytest.approx(res["shift_mm"], abs=0.05)
 
 
+def test_third_ventricle_stands_in_for_an_effaced_septum():
+    ct, labels, truth = make_midline_phantom(TEST_SEED + 20, -6.0, lateral_ventricles=False)
+    res = midline_shift(ct, labels)
+    assert res["status"] == "ok" and res["landmark"] == "third_ventricle"
+    assert res["shift_mm"] == pytest.approx(truth["shift_mm"], abs=1.0) and res["direction"] == "right"
+
+
 def test_no_ventricles_is_undetermined():
     ct, labels, _ = make_midline_phantom(TEST_SEED + 10, 4.0)
     arr = ct.array.copy()
     arr[(arr > -5) & (arr < 18)] = 30  # CSF painted over as brain: effaced ventricles (and sulci)
     res = midline_shift(ct.with_array(arr), labels)
     assert res["status"] == "undetermined" and res["shift_mm"] is None
-    assert "CSF" in res["reason"] or "septum" in res["reason"]
+    assert "CSF" in res["reason"] or "third ventricle" in res["reason"]
 
 
 def test_scan_without_brain_is_undetermined():

@@ -46,10 +46,10 @@ def _centroid(mask) -> np.ndarray:
     return m[:3, :3] @ np.argwhere(mask.array == 1).mean(axis=0)[::-1] + m[:3, 3]
 
 
-def accuracy(atlas, seeds) -> dict:
+def accuracy(atlas, seeds, draw: HeadDraw = HeadDraw()) -> dict:
     rows = []
     for seed in seeds:
-        ph = make_atlas_phantom(seed, atlas)
+        ph = make_atlas_phantom(seed, atlas, draw=draw)
         reg = register(ph.ct, atlas)
         loc = locate(ph.labels, atlas, reg)
         iph = loc["labels"].get("IPH", {})
@@ -67,6 +67,8 @@ def accuracy(atlas, seeds) -> dict:
     by_target = {t: f"{sum(r['correct'] for r in rows if r['target'] == t)}/{n}" for t, n in Counter(r["target"] for r in rows).items()}
     return {"n": len(rows), "correct": int(sum(r["correct"] for r in rows)), "accuracy": float(np.mean([r["correct"] for r in rows])),
             "undetermined": int(sum(r["status"] != "determined" for r in rows)), "by_target": by_target,
+            "volume_ml": {"min": min(r["volume_ml"] for r in rows), "median": float(np.median([r["volume_ml"] for r in rows])),
+                          "max": max(r["volume_ml"] for r in rows)},
             "dice": {"mean": float(dice.mean()), "min": float(dice.min()), "max": float(dice.max())},
             "centroid_error_mm": {"mean": float(errs.mean()), "p95": float(np.percentile(errs, 95)), "max": float(errs.max())},
             "rows": rows}
@@ -120,21 +122,28 @@ def main() -> None:
     ap.add_argument("--seed0", type=int, default=9000)
     ap.add_argument("--atlas", type=Path, default=SHARED_ATLAS)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--max-nod", type=float, default=HeadDraw().rotation_deg[0], help="max head nod (degrees) of the accuracy phantoms")
+    ap.add_argument("--radius", type=float, nargs=2, default=HeadDraw().hematoma_radius_mm, metavar=("LO", "HI"),
+                    help="hematoma radius range (mm) of the accuracy phantoms")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("-o", "--output", type=Path)
     args = ap.parse_args()
     atlas = read_atlas(args.atlas)
     result = {}
     if not args.skip_accuracy:
-        result["accuracy"] = accuracy(atlas, range(args.seed0, args.seed0 + args.n))
+        draw = HeadDraw(rotation_deg=(args.max_nod, *HeadDraw().rotation_deg[1:]), hematoma_radius_mm=tuple(args.radius))
+        result["accuracy"] = accuracy(atlas, range(args.seed0, args.seed0 + args.n), draw)
         a = result["accuracy"]
         print(f"class AND side correct: {a['correct']}/{a['n']} ({100 * a['accuracy']:.1f} %), undetermined {a['undetermined']}; "
               f"Dice mean {a['dice']['mean']:.3f} (min {a['dice']['min']:.3f}); centroid error mean {a['centroid_error_mm']['mean']:.1f} mm "
-              f"(p95 {a['centroid_error_mm']['p95']:.1f}, max {a['centroid_error_mm']['max']:.1f}); by target {a['by_target']}")
-    result["timing"] = t = timing(atlas, args.atlas, args.repeats)
-    print(f"read-out on {t['shape']} at {t['spacing_mm']} mm: run_readout {t['run_readout_wall_s']:.2f} s wall / {t['run_readout_cpu_s']:.2f} s CPU, "
-          f"whole command {t['command_wall_s']:.2f} s, peak RSS {t['command_peak_rss_mb']:.0f} MB; reference Gaussian {t['reference_gaussian_s']:.2f} s "
-          f"(ratio {t['ratio_readout_to_reference']:.1f}); load average {t['load_average']:.1f}")
+              f"(p95 {a['centroid_error_mm']['p95']:.1f}, max {a['centroid_error_mm']['max']:.1f}); IPH {a['volume_ml']['min']:.1f}-"
+              f"{a['volume_ml']['max']:.1f} mL (median {a['volume_ml']['median']:.1f}); by target {a['by_target']}")
+    if not args.skip_timing:
+        result["timing"] = t = timing(atlas, args.atlas, args.repeats)
+        print(f"read-out on {t['shape']} at {t['spacing_mm']} mm: run_readout {t['run_readout_wall_s']:.2f} s wall / {t['run_readout_cpu_s']:.2f} s CPU, "
+              f"whole command {t['command_wall_s']:.2f} s, peak RSS {t['command_peak_rss_mb']:.0f} MB; reference Gaussian {t['reference_gaussian_s']:.2f} s "
+              f"(ratio {t['ratio_readout_to_reference']:.1f}); load average {t['load_average']:.1f}")
     if args.output:
         args.output.write_text(json.dumps(result, indent=2, default=float) + "\n")
 

@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from ..image import Volume
-from ..report.images import _head_box, _label_outlines, outline, png_base64, timepoint_images, windowed
+from ..report.images import _head_box, _label_outlines, png_base64, timepoint_images, windowed
 from .atlas import DEEP, INFRATENTORIAL, INTRAVENTRICULAR, LOBAR, Atlas, load_atlas
 from .location import atlas_index
 from .registration import Registration

@@ -6,7 +6,9 @@ which the inner table of the skull fixes and mass effect does not move. Deformed
 septum pellucidum, found as the strip of tissue between the two frontal horns (ventricular CSF
 on both sides, row by row). The shift is measured on the slice where that septum is longest,
 the level of the frontal horns and the foramen of Monro, as the median of its points' signed
-distances from the ideal midline. No ventricles, no septum, or a scan without a brain give
+distances from the ideal midline. Without a septum (horns effaced or merged) the third
+ventricle, a narrow CSF slit along the midline, stands in ("landmark" says which; "septum_line"
+is the deformed midline through it). No ventricles, or a scan without a brain, give
 "status": "undetermined" with the reason, never a number.
 """
 
@@ -26,11 +28,14 @@ BODY_FRACTION = 0.5  # slices whose cavity is at least half the largest one give
 CSF_HU = (-10.0, 16.0)  # smoothed HU of ventricular CSF (brain parenchyma is 25-40 HU)
 SMOOTH_MM = 1.0
 DEEP_MM = 8.0  # ventricles lie this far inside the cavity at least (cortical sulci and rim do not)
-MIN_VENTRICLE_ML = 0.5
+MIN_VENTRICLE_ML = 0.2  # the third ventricle holds about 0.5-1 mL, partly on one 5 mm slice
 SEARCH_MM = 35.0  # septum searched within this distance of the ideal midline
 SEPTUM_MAX_MM = 12.0  # widest tissue strip between the frontal horns accepted as the septum
 HORN_MIN_MM = 1.5  # narrowest CSF run accepted as a frontal horn
 MIN_SEPTUM_ROWS_MM = 4.0  # a septum shorter than this (A-P) is not measured
+THIRD_MAX_WIDTH_MM = 8.0  # the third ventricle: a slit at most this wide across the midline,
+THIRD_MIN_LENGTH_MM = 8.0  # at least this long and twice its width along it,
+THIRD_SEARCH_MM = 20.0  # its middle within this distance of the ideal midline
 DEFINITION = ("midline shift: perpendicular distance of the septum pellucidum from the ideal midline (skull symmetry "
               f"axis) at the level of the foramen of Monro; operational rules in docs ({MIDLINE_VERSION})")
 
@@ -73,6 +78,24 @@ def _septum_points(csf: np.ndarray, centre, across, along, sx: float, sy: float)
             if abs((p - centre) @ across) <= SEARCH_MM:
                 pts.append((float(p[0]), float(p[1])))
     return pts
+
+
+def _third_ventricle(csf: np.ndarray, cavity: np.ndarray, across, along, sx: float, sy: float):
+    """(slice, centre, signed offsets along the midline, shift) of the longest midline CSF slit, or None."""
+    best = None
+    for k in np.nonzero(csf.any(axis=(1, 2)))[0]:
+        y, x = np.nonzero(cavity[k])
+        centre = np.array([x.mean() * sx, y.mean() * sy])
+        comp, n = ndimage.label(csf[k])
+        for i in range(1, n + 1):
+            yy, xx = np.nonzero(comp == i)
+            pts = np.column_stack([xx * sx, yy * sy]) - centre
+            u, v = pts @ across, pts @ along
+            width, length = float(np.ptp(u)) + sx, float(np.ptp(v)) + sy
+            if (width <= THIRD_MAX_WIDTH_MM and length >= max(THIRD_MIN_LENGTH_MM, 2 * width)
+                    and abs(np.median(u)) <= THIRD_SEARCH_MM and (best is None or length > best[0])):
+                best = (length, int(k), centre, v, float(np.median(u)))
+    return None if best is None else best[1:]
 
 
 def _line(points_mm: np.ndarray, k: int, ct: Volume) -> dict:
@@ -128,23 +151,30 @@ def midline_shift(ct: Volume, mask: Volume | None = None, *, intracranial: Volum
         pts = _septum_points(csf[k], centre, across, along, sx, sy)
         if pts and (best is None or len(pts) > len(best[1])):
             best = (int(k), pts, centre)
-    if best is None or len(best[1]) * sy < MIN_SEPTUM_ROWS_MM:
-        return _undetermined("no septum pellucidum between two frontal horns found", cavity_ml=round(cavity_ml, 1))
-    k, pts, centre = best
-    pts = np.array(pts)
-    signed = (pts - centre) @ across
-    shift = float(np.median(signed))
+    if best is not None and len(best[1]) * sy >= MIN_SEPTUM_ROWS_MM:
+        landmark = "septum_pellucidum"
+        k, pts, centre = best
+        pts = np.array(pts)
+        signed = (pts - centre) @ across
+        shift, ts = float(np.median(signed)), (pts - centre) @ along
+    else:  # no septum between two horns (effaced or merged): the third ventricle, if one is seen
+        third = _third_ventricle(csf, cavity, across, along, sx, sy)
+        if third is None:
+            return _undetermined("neither a septum pellucidum between two frontal horns nor a third ventricle found",
+                                 cavity_ml=round(cavity_ml, 1))
+        landmark = "third_ventricle"
+        k, centre, ts, shift = third
+        signed = np.array([shift])
 
-    # the two lines: the ideal midline across the cavity on slice k, the septum from its first to last row
+    # the two lines: the ideal midline across the cavity on slice k, the deformed one over the landmark's extent
     y, x = np.nonzero(cavity[k])
     t = (np.column_stack([x * sx, y * sy]) - centre) @ along
     ideal = np.array([centre + t.min() * along, centre + t.max() * along])
-    ts = (pts - centre) @ along
     septum = np.array([centre + ts.min() * along + shift * across, centre + ts.max() * along + shift * across])
     lps = ct.direction @ np.array([across[0], across[1], 0.0]) * np.sign(shift)
     direction = None if abs(shift) < 0.05 else ("left" if lps[0] > 0 else "right")  # LPS: +x is patient left
     return {"status": "ok", "reason": None, "shift_mm": round(abs(shift), 2), "direction": direction,
-            "slice": k, "septum_points": int(len(pts)), "septum_spread_mm": round(float(np.std(signed)), 2),
+            "slice": k, "landmark": landmark, "septum_points": int(len(signed)) if landmark == "septum_pellucidum" else 0, "septum_spread_mm": round(float(np.std(signed)), 2),
             "cavity_ml": round(cavity_ml, 1), "ideal_line": _line(ideal, k, ct), "septum_line": _line(septum, k, ct),
             "definition": DEFINITION, "version": MIDLINE_VERSION}
 

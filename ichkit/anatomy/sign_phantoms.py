@@ -203,11 +203,12 @@ def make_sign_phantom(seed: int, pattern: str, *, shape=(30, 512, 512), noise_hu
 
 
 def make_midline_phantom(seed: int, shift_mm: float, *, shape=(30, 512, 512), noise_hu: float = 5.0,
-                         anatomy: Anatomy = Anatomy()) -> tuple[Volume, Volume, dict]:
+                         lateral_ventricles: bool = True, anatomy: Anatomy = Anatomy()) -> tuple[Volume, Volume, dict]:
     """A head whose lateral and third ventricles sit `shift_mm` off the skull's symmetry plane.
 
     Positive shifts move them to the patient's left (+x, LPS). The original ventricles are
-    painted over with white matter; the new ones are drawn where the clot is not. Returns
+    painted over with white matter; the new ones are drawn where the clot is not (`lateral_ventricles=False`:
+    the lateral ventricles stay effaced, only the third ventricle is drawn). Returns
     (ct, labels, truth) with truth {"shift_mm", "direction"}.
     """
     rng = np.random.default_rng(seed)
@@ -226,9 +227,9 @@ def make_midline_phantom(seed: int, shift_mm: float, *, shape=(30, 512, 512), no
     for side in (-1, 1):
         off = np.array([side * A.ventricle_offset_mm[0], A.ventricle_offset_mm[1], A.ventricle_offset_mm[2]]) * s
         paint.append((centre + _rot_z(yaw) @ off, axes, _rot_z(yaw - side * A.ventricle_tilt_deg)))
-    third = (centre + _rot_z(yaw) @ (np.array([0.0, 6.0, -4.0]) * s), np.array([2.0, 9.0, 7.0]) * s, _rot_z(yaw))
+    third = (centre + _rot_z(yaw) @ (np.array([0.0, 6.0, -4.0]) * s), np.array([2.5, 10.0, 8.0]) * s, _rot_z(yaw))
     for erase in (True, False):
-        for c0, ax, rot in paint + ([] if erase else [third]):
+        for c0, ax, rot in (paint if erase or lateral_ventricles else []) + ([] if erase else [third]):
             c = c0 if erase else c0 + shift_mm * lateral
             half = ax.max() + 2
             box = grid.box(c - half, c + half)

@@ -11,11 +11,12 @@ of the JSON. Each sign entry:
 
 `present` is None (and the result's "status" is "undetermined" with a "reason") when the mask
 holds no voxel of the label or the labelled region is not acute blood on this scan. Why
-operational thresholds: the papers define most signs visually; docs/readout_signs.md states each
+operational thresholds: the papers define most signs visually; docs/readout.md states each
 rule chosen, the reference it follows and what it was validated on (phantoms only).
 
 Density signs are read on the main (largest) clot: hypodense foci are the voxels of the clot's
-core (one voxel in from its margin, against partial volume) whose in-plane smoothed HU fall
+core (CORE_MM in from its margin, on the slices through its body: partial volume lowers the HU of
+the margin and of the top and bottom slices) whose in-plane smoothed HU fall
 SEGMENT_DROP_HU under the clot's hyperdense level; each focus is measured against the ring of
 clot 1-3 mm around it (contrast), on its margin (step), and by how much of its outline lies on the
 clot's edge (encapsulated or not). Shape signs are in shape.py.
@@ -36,12 +37,13 @@ SIGN_NAMES = ("hypodensity", "blend", "black_hole", "swirl", "island", "satellit
 
 BLOOD_MEDIAN_HU = (30.0, 110.0)  # outside this the mask is not on acute blood (or the scan is not in HU)
 SMOOTH_MM = 1.0  # in-plane Gaussian sigma before segmenting foci (noise, not signal)
+CORE_MM = 1.0  # foci are sought this far inside the clot's margin (in-plane partial volume and blur)
 SEGMENT_DROP_HU = 8.0  # focus candidates: smoothed HU this far under the clot's hyperdense level
 HYPERDENSE_PERCENTILE = 75.0  # the clot's hyperdense level (foci take well under a quarter of it)
 MIN_FOCUS_AREA_MM2 = 8.0  # about a 3 mm disk on one slice: the smallest focus a reader would call
 RING_MM = (1.0, 3.0)  # the hyperdense clot a focus is compared with
 ENCAPSULATED_MAX_TOUCH = 0.1  # at most this fraction of a focus outline on the clot's edge
-EDGE_MM = 1.6  # a focus voxel this close to the clot's edge touches it
+EDGE_MM = CORE_MM + 1.0  # a focus voxel this close to the clot's edge touches it (the core's first millimetre)
 WELL_DEFINED_STEP = 0.5  # margin step over 1 mm either side, as a fraction of the contrast
 
 HYPODENSITY_HU = 12.0
@@ -92,15 +94,15 @@ def _entry(name, present, value, threshold, comparison=">=", key_slice=None, reg
             "slice": key_slice, "region": region}
 
 
+_THRESHOLDS = {"hypodensity": HYPODENSITY_HU, "blend": BLEND_HU, "black_hole": BLACK_HOLE_HU, "swirl": SWIRL_MAX_HU,
+               "island": 3, "satellite": 1, "barras_shape": 3, "barras_density": 3}
+_COMPARE = {"swirl": "<="}
+
+
 def _undetermined(reason: str) -> SignResult:
     signs = {name: _entry(name, None, None, _THRESHOLDS[name], _COMPARE.get(name, ">=")) for name in SIGN_NAMES}
     return SignResult({"status": "undetermined", "reason": reason, "version": SIGNS_VERSION, "signs": signs,
                        "figures": None})
-
-
-_THRESHOLDS = {"hypodensity": HYPODENSITY_HU, "blend": BLEND_HU, "black_hole": BLACK_HOLE_HU, "swirl": SWIRL_MAX_HU,
-               "island": 3, "satellite": 1, "barras_shape": 3, "barras_density": 3}
-_COMPARE = {"swirl": "<="}
 
 
 def _per_slice(fn, mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
@@ -168,7 +170,9 @@ def expansion_signs(ct: Volume, mask: Volume, label: int = IPH) -> SignResult:
                              f"({BLOOD_MEDIAN_HU[0]:g}-{BLOOD_MEDIAN_HU[1]:g} HU): wrong mask or not a CT in HU")
 
     main = shape.largest_component(clot, np.ones((3, 3, 3), bool))
-    core = _per_slice(ndimage.binary_erosion, main, np.ones((3, 3), bool))
+    core = _per_slice(ndimage.binary_erosion, main, shape.disk(CORE_MM, sx, sy))
+    areas = main.sum(axis=(1, 2))
+    core[areas < shape.SLICE_MIN_FRACTION * areas.max()] = False  # the caps: partial volume across 5 mm slices
     sigma = (0, SMOOTH_MM / sy, SMOOTH_MM / sx)
     weight = ndimage.gaussian_filter(main.astype(np.float32), sigma)
     smooth = ndimage.gaussian_filter(np.where(main, hu, 0), sigma) / np.maximum(weight, 1e-6)
