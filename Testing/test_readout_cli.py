@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -14,23 +15,16 @@ from ichkit.anatomy.atlas_phantoms import HeadDraw, make_atlas_phantom
 from ichkit.cli import main
 from ichkit.image import Volume
 from ichkit.io import save_volume
-from ichkit.models.importer import import_models
+from ichkit.resources import resources_dir
 
 COARSE = HeadDraw(matrix=256, pixel_mm=(0.9, 1.0))
 
 
 @pytest.fixture(scope="module")
-def installed(shared_dir, tmp_path_factory):
-    """The atlas imported from the shared folder into a private model cache, as a user would offline."""
-    folder = shared_dir / "models" / "blast-ct-atlas"
-    if not (folder / "atlas_template_space.nii.gz").exists():
-        pytest.skip(f"{folder} holds no atlas")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ICHKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        load_atlas.cache_clear()
-        assert import_models(folder).installed == ["blast-ct-atlas"]
-        yield load_atlas()
+def installed():
+    """The atlas as a fresh install has it: the copy bundled with ichkit, SHA-256-checked."""
     load_atlas.cache_clear()
+    return load_atlas()
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +103,9 @@ def test_scan_not_covering_the_brain_is_undetermined(scan, tmp_path, capsys):
 def test_missing_atlas_fails_fast_with_the_install_command(scan, tmp_path, monkeypatch, capsys):
     ct, mask, _ = scan
     monkeypatch.setenv("ICHKIT_CACHE", str(tmp_path / "empty-cache"))
+    bare = tmp_path / "resources"  # an installation without the bundled atlas
+    shutil.copytree(resources_dir(), bare, ignore=shutil.ignore_patterns("blast-ct-atlas"))
+    monkeypatch.setenv("ICHKIT_RESOURCES", str(bare))
     load_atlas.cache_clear()
     try:
         assert main(["readout", str(ct), "--mask", str(mask), "-o", str(tmp_path / "out")]) == 2

@@ -14,7 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGED = ("ichkit/resources/models.json", "ichkit/resources/models.schema.json",
             "ichkit/resources/model_cards/ich-demo-phantom.md", "ichkit/resources/models/ich-demo-phantom/network.pt",
-            "ichkit/resources/models/ich-demo-he-vit/model.pt", "ichkit/resources/radiomics/full.yaml")
+            "ichkit/resources/models/ich-demo-he-vit/model.pt", "ichkit/resources/radiomics/full.yaml",
+            "ichkit/resources/models/blast-ct-atlas/atlas_template_space.nii.gz", "ichkit/resources/models/blast-ct-atlas/LICENSE.txt")
 
 
 def _run(cmd, **kw):

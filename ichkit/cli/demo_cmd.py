@@ -34,7 +34,7 @@ def _readout_lines(report: dict) -> list[str]:
     readout = report["timepoints"][0].get("readout") or {}
     loc, mid = readout.get("location", {}), readout.get("midline", {})
     iph = (loc.get("labels") or {}).get("IPH", {})
-    lines = [f"location: {iph.get('class', '?')}, {iph.get('side', '?')} ({iph.get('main_region', '?')})" if loc.get("status") == "determined"
+    lines = [f"location: {iph.get('class', '?')}, {iph.get('side', '?')} (largest region {iph.get('largest_region', '?')}, registration Dice {loc['registration']['dice']:.2f})" if loc.get("status") == "determined"
              else f"location: undetermined ({loc.get('reason', '')})"]
     signs = readout.get("signs", {})
     present = [k for k, v in signs.get("signs", {}).items() if v.get("present")]

@@ -17,7 +17,7 @@ def register(sub) -> None:
     p.add_argument("--radiomics", default="shape", help="radiomics parameter set (shape, default, full, a file) or 'none'")
     p.add_argument("--overwrite", action="store_true", help="replace reports (summary.csv, ...) edited since the run wrote them")
     p.add_argument("--report", action="store_true", help="also write each scan's clinical report (report.json, report.html; clinical inputs from the optional columns age, gcs, onset_hours, anticoagulant, recurrent_ich)")
-    p.add_argument("--readout", action="store_true", help="also write each scan's imaging read-out (readout.json: atlas location, expansion signs, midline shift) and add its columns to summary.csv; needs the atlas (ich models download blast-ct-atlas)")
+    p.add_argument("--readout", action="store_true", help="also write each scan's imaging read-out (readout.json: atlas location, expansion signs, midline shift) and add its columns to summary.csv")
     add_json(p)
     add_progress(p)
     p.set_defaults(func=run)
