@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..classify.predict import DEMO_MODELS
-from ..errors import ModelError
+from ..errors import ModelError, OptionError
+from ..explain import GUIDED_NOTE
 from ..models.registry import DEMO_NOTICE, load_registry
 from ..scores import Clinical, compute_scores
 from .jobs import ich_argv
@@ -53,6 +54,18 @@ def parse_clinical(form: dict[str, Any]) -> Clinical:
     """The clinical inputs from form strings (blank = not known); a bad one raises `OptionError`
     with one line naming the field (`Clinical`'s own checks)."""
     return Clinical.from_row({k: "" if form.get(k) is None else str(form[k]) for k in CLINICAL_FIELDS})
+
+
+def parse_clinical_fields(form: dict[str, Any]) -> tuple[Clinical, dict[str, str]]:
+    """As `parse_clinical`, but a bad field is left unknown and its error returned (field ->
+    line), so a form re-scores on every keystroke with what is valid and says what is not."""
+    errors = {}
+    for key in CLINICAL_FIELDS:
+        try:
+            parse_clinical({key: form.get(key)})
+        except OptionError as exc:
+            errors[key] = exc.message
+    return parse_clinical({k: v for k, v in form.items() if k not in errors}), errors
 
 
 def _location_rows(loc: dict) -> list[dict]:
@@ -158,7 +171,7 @@ def classifier_rows(prediction: dict | None, errors: dict[str, str] | None = Non
             row["text"] = f"{r['title']}: {r['error']}" + (f" ({DEMO_NOTICE})" if demo else "")
         else:
             row["text"] = (f"{r['title']}: {100 * r['probability']:.0f} % (90 % interval {100 * r['low']:.0f}-{100 * r['high']:.0f} %), "
-                           f"{r['label']}" + (f" - {DEMO_NOTICE.upper()}" if demo else ""))
+                           f"{r['label']}" + (f" - {DEMO_NOTICE.upper()}" if demo else "") + (f" ({GUIDED_NOTE})" if r["cam_guided"] else ""))
         rows.append(row)
     return rows
 
