@@ -133,3 +133,34 @@ def test_readout_request_command_line_parses_with_the_cli():
 def test_card_summary_reads_a_performance_section():
     card = "# M\n\n## Training data\n\n120 scans from site A.\n\nMore.\n\n## Performance (held out)\n\n| set | Dice |\n|---|---|\n| B | 0.8 |\n"
     assert card_summary(card) == {"training_data": "120 scans from site A.", "figures": "| set | Dice |\n|---|---|\n| B | 0.8 |"}
+
+
+def test_readout_job_result_feeds_the_panel(shared_dir, tmp_path, monkeypatch):
+    """`ReadoutRequest` as a background job (`ich readout --json` in a child, the atlas imported
+    into a private cache as a user would offline), its result rendered by the panel."""
+    from ichkit.anatomy.atlas import load_atlas
+    from ichkit.anatomy.atlas_phantoms import HeadDraw, make_atlas_phantom
+    from ichkit.app.jobs import Job
+    from ichkit.app.measurements import measure_dict
+    from ichkit.io import save_volume
+    from ichkit.models.importer import import_models
+
+    folder = shared_dir / "models" / "blast-ct-atlas"
+    if not (folder / "atlas_template_space.nii.gz").exists():
+        pytest.skip(f"{folder} holds no atlas")
+    monkeypatch.setenv("ICHKIT_CACHE", str(tmp_path / "cache"))  # the child inherits it
+    load_atlas.cache_clear()
+    try:
+        import_models(folder)
+        ph = make_atlas_phantom(0, load_atlas(), draw=HeadDraw(matrix=256, pixel_mm=(0.9, 1.0)), ivh=True)
+    finally:
+        load_atlas.cache_clear()
+    ct, mask = save_volume(ph.ct, tmp_path / "ct.nii.gz"), save_volume(ph.labels, tmp_path / "mask.nii.gz")
+    job = Job(ReadoutRequest(ct, mask).argv()).start()
+    (kind, result), = [e for e in job.wait(timeout=120) if e[0] != "progress"]
+    assert kind == "done", result
+    panel = risk_panel(measure_dict(ph.labels), result["readout"], Clinical(gcs=15, age=60, onset_hours=3.0))
+    iph = next(r for r in _section(panel, "readout") if r.get("label") == "IPH")
+    assert iph["status"] == "determined" and iph["registration_dice"] >= 0.85 and "Dice" in iph["text"]
+    ich = next(r for r in _section(panel, "scores") if r["key"] == "ich_score")
+    assert ich["status"] == "complete"  # every imaging item known from the read-out
