@@ -56,7 +56,10 @@ def test_panel_order_readout_then_scores_then_classifiers_and_it_is_json():
     assert (scores["ich_score"]["total"], scores["bat"]["total"], scores["brain"]["total"]) == (5, 3, 20)
     assert scores["ich_score"]["text"].startswith("ICH score: 5 / 6 (30-day mortality 100 %")
     lines = panel_lines(panel)
-    assert lines.index("Imaging read-out:") < lines.index("Clinical scores:") < lines.index("Learned classifiers:")
+    assert lines.index("Imaging read-out") < lines.index("Clinical scores") < lines.index("Learned classifiers")
+    card = lines.index("Model card of ich-demo-he-vit, ich-demo-ht-ctnet, ich-demo-location-dtvit:")  # one shared card, once
+    assert card > lines.index("Learned classifiers") and lines[card + 1].startswith("Training data: - HE: positive phantoms")
+    assert "AUC" in lines[card + 2]
 
 
 def test_demo_classifiers_hidden_by_default_with_no_figure_left_in_the_row():

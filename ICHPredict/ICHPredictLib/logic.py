@@ -21,7 +21,7 @@ from ichkit.atomic import check_writable, write_text
 from ichkit.app.jobs import Job
 from ichkit.app.measurements import measure_dict
 from ichkit.app.predict import PredictRequest, heatmap_paths
-from ichkit.app.riskpanel import ReadoutRequest, classifier_rows, parse_clinical_fields, risk_panel
+from ichkit.app.riskpanel import ReadoutRequest, classifier_rows, parse_clinical_fields, risk_panel, section_lines
 
 DEFAULT_OPACITY = 0.4
 
@@ -66,7 +66,7 @@ def panel_texts(inputs: PanelInputs, form: dict[str, str], show_demo: bool = Fal
     """(read-out and scores, learned classifiers, form errors) as the panel's three labels."""
     clinical, errors = parse_clinical_fields(form)
     panel = risk_panel(inputs.measures, inputs.readout, clinical, inputs.prediction, show_demo=show_demo)
-    text = {s["id"]: "\n".join([s["title"], *(r["text"] for r in s["rows"])]) for s in panel["sections"]}
+    text = {s["id"]: "\n".join(section_lines(s)) for s in panel["sections"]}
     return f"{text['readout']}\n\n{text['scores']}", text["classifiers"], "\n".join(errors.values())
 
 

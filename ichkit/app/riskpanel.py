@@ -192,6 +192,20 @@ def risk_panel(measures: dict, readout: dict | None, clinical: Clinical = Clinic
     }
 
 
+def section_lines(section: dict) -> list[str]:
+    """One section as text: its title, one line per row; for the classifiers, each distinct model
+    card's training data and figures once after the rows (the three demo models share one card)."""
+    lines = [section["title"], *(r["text"] for r in section["rows"])]
+    cards = {}
+    for r in section["rows"]:
+        card = r.get("card")
+        if card and (card["training_data"] or card["figures"]):
+            cards.setdefault((card["training_data"], card["figures"]), []).append(card["model"])
+    for (training, figures), models in cards.items():
+        lines += [f"Model card of {', '.join(models)}:", f"Training data: {training}" if training else "", figures]
+    return [line for line in lines if line]
+
+
 def panel_lines(panel: dict) -> list[str]:
-    """The panel as text lines (section titles, then one line per row), for a plain label."""
-    return [line for s in panel["sections"] for line in (f"{s['title']}:", *(f"  {r['text']}" for r in s["rows"]))]
+    """The whole panel as text lines, section after section."""
+    return [line for s in panel["sections"] for line in section_lines(s)]
