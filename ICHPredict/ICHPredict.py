@@ -80,6 +80,7 @@ class ICHPredictWidget(JobWidgetMixin, ScriptedLoadableModuleWidget, VTKObservat
         self.timer = qt.QTimer()
         self.panelInputs = None  # ICHPredictLib.logic.PanelInputs once a read-out or prediction is in
         self.overlays = {}
+        self.panelFor = None  # (volume, segmentation) the panel inputs were made from
         self.shownDemo = False  # whether the risk table and heatmap now show demo outputs
 
     def setup(self):
@@ -128,11 +129,14 @@ class ICHPredictWidget(JobWidgetMixin, ScriptedLoadableModuleWidget, VTKObservat
 
     def _showPanel(self):
         """Re-render the panel from what is known (no job runs): instant on every input change."""
+        params = self._parameterNode
+        if self.panelInputs is not None and self.panelFor != (params.inputVolume, params.inputSegmentation):
+            self.panelInputs = None  # another scan or segmentation: its read-out and prediction are not these
+            self.ui.panelLabel.text = self.ui.riskLabel.text = self.ui.clinicalErrorLabel.text = ""
         if self.panelInputs is None:
             return
         from ICHPredictLib.logic import panel_texts
 
-        params = self._parameterNode
         if self.panelInputs.prediction is not None and self.shownDemo != params.showDemo:  # the demo tick changed: table and heatmap follow
             self.shownDemo = params.showDemo
             params.riskTable, _text = self.logic.showResult(self.panelInputs.prediction, params.inputVolume, params.riskTable,
@@ -145,7 +149,7 @@ class ICHPredictWidget(JobWidgetMixin, ScriptedLoadableModuleWidget, VTKObservat
 
         params = self._parameterNode
         if self.panelInputs is None:
-            self.panelInputs = PanelInputs()
+            self.panelInputs, self.panelFor = PanelInputs(), (params.inputVolume, params.inputSegmentation)
         self.panelInputs.measures = measures_of(params.inputVolume, params.inputSegmentation)
         return self.panelInputs
 
@@ -155,6 +159,8 @@ class ICHPredictWidget(JobWidgetMixin, ScriptedLoadableModuleWidget, VTKObservat
         if not ensure("ICHPredict"):
             return
         params = self._parameterNode
+        self._panelInputs()
+        self._showPanel()  # the scores' volume and IVH items at once; the read-out fills in the rest
         self.monitor = self.logic.startReadout(params.inputVolume, params.inputSegmentation, self.ui.progressBar,
                                                self.ui.statusLabel, self._acceptReadout)
         self.timer.start()
@@ -180,11 +186,14 @@ class ICHPredictWidget(JobWidgetMixin, ScriptedLoadableModuleWidget, VTKObservat
 
     def _accept(self, result):
         params = self._parameterNode
+        self._panelInputs().prediction, self.shownDemo = result, params.showDemo  # first: the table's Modified re-renders the panel
         params.riskTable, _text = self.logic.showResult(result, params.inputVolume, params.riskTable, params.gradcamOpacity, params.showDemo)
-        self.shownDemo = params.showDemo
-        self._panelInputs().prediction = result
         self._showPanel()
         return _("Prediction done")
+
+    def onSceneStartClose(self, caller, event):
+        self.panelInputs, self.overlays = None, {}
+        JobWidgetMixin.onSceneStartClose(self, caller, event)
 
     def onOpacity(self, value):
         from ICHPredictLib.logic import set_opacity

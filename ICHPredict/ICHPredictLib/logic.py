@@ -75,7 +75,7 @@ def show_overlays(mrml_scene: Any, volume_node: Any, segmentation_node: Any, rea
     the CT. The regions are recomputed here (~0.3 s): the read-out's JSON keeps only their boxes."""
     from ichkit.anatomy.signs import expansion_signs
 
-    nodes = dict(nodes or {})
+    nodes = {key: node for key, node in (nodes or {}).items() if node.GetScene() is not None}  # the user may have deleted some
     ct = scene.node_to_volume(volume_node)
     present = {k for k, e in ((readout.get("signs") or {}).get("signs") or {}).items() if isinstance(e, dict) and e.get("present")}
     regions = expansion_signs(ct, scene.segmentation_to_labelmap(segmentation_node, ct)).regions if present else {}
