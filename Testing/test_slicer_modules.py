@@ -231,10 +231,13 @@ def test_predict_risk_panel_gradcam_and_radiomics(samples, tmp_path):
     ct_node = scene.volume_to_node(mrml, ct, "ct")
     seg_node = scene.labelmap_to_segmentation(mrml, load_mask(base["labels"], ct), ct_node)
 
-    table = logic.risk_table(mrml, RESULT, "risks")
-    assert table.GetNumberOfRows() == 2 and table.GetCellText(0, 0) == "Hematoma expansion"
+    hidden = logic.risk_table(mrml, RESULT, "risks")  # the demo HE model's row is left out by default
+    assert hidden.GetNumberOfRows() == 1 and hidden.GetCellText(0, 5) == "ht-v1"
+    assert logic.risk_text(RESULT).splitlines()[0] == "Hematoma expansion: hidden: demo model, not for clinical use; tick 'show demo model outputs' to see it"
+    table = logic.risk_table(mrml, RESULT, "risks", node=hidden, show_demo=True)
+    assert table is hidden and table.GetNumberOfRows() == 2 and table.GetCellText(0, 0) == "Hematoma expansion"
     assert float(table.GetCellText(0, 1)) == 0.62 and table.GetCellText(1, 5) == "ht-v1"
-    text = logic.risk_text(RESULT)
+    text = logic.risk_text(RESULT, show_demo=True)
     assert text.splitlines()[0] == "Hematoma expansion: 62 % (90 % interval 41-80 %), expansion - DEMO MODEL, NOT FOR CLINICAL USE"
     assert "DEMO" not in text.splitlines()[1] and "trained toward" not in text.splitlines()[0]
     assert text.splitlines()[1].endswith("no HT (heatmap trained toward the hematoma)")  # a guided model's map says so
@@ -242,6 +245,8 @@ def test_predict_risk_panel_gradcam_and_radiomics(samples, tmp_path):
     heat = ct.with_array(np.linspace(0, 1, ct.array.size, dtype=np.float32).reshape(ct.shape))
     heat_path = save_volume(heat, tmp_path / "he_gradcam.nii.gz")
     assert heatmap_paths({**RESULT, "output": str(tmp_path)}) == {"he": heat_path}
+    assert logic.shown_heatmaps({**RESULT, "output": str(tmp_path)}) == {}  # a demo model's heatmap is its output too
+    assert logic.shown_heatmaps({**RESULT, "output": str(tmp_path)}, show_demo=True) == {"he": heat_path}
     composite = mrml.AddNewNodeByClass("vtkMRMLSliceCompositeNode")
     node = logic.show_gradcam(mrml, heat_path, ct_node, opacity=0.3)
     assert composite.GetForegroundVolumeID() == node.GetID() and composite.GetBackgroundVolumeID() == ct_node.GetID()
@@ -260,6 +265,43 @@ def test_predict_risk_panel_gradcam_and_radiomics(samples, tmp_path):
     csv_path = logic.export_csv(features, tmp_path / "radiomics.csv")
     lines = csv_path.read_text().splitlines()
     assert lines[0] == "Feature,Value" and len(lines) == features.GetNumberOfRows() + 1
+
+
+def test_predict_panel_texts_and_overlays_of_signs_and_midline():
+    """A planted blend sign and a head wide enough for the midline: the sign's region as a segment,
+    the midline's two lines as markups at the read-out's points (LPS -> RAS), the panel's labels."""
+    from ICHPredictLib import logic
+
+    from ichkit.anatomy.midline import midline_shift
+    from ichkit.anatomy.sign_phantoms import make_sign_phantom
+    from ichkit.anatomy.signs import expansion_signs
+
+    ph = make_sign_phantom(3, "blend", shape=(24, 400, 400))
+    readout = {"signs": expansion_signs(ph.ct, ph.labels), "midline": midline_shift(ph.ct, ph.labels)}
+    assert readout["signs"]["signs"]["blend"]["present"] and readout["midline"]["status"] == "ok"
+    mrml = scene.new_scene()
+    ct_node = scene.volume_to_node(mrml, ph.ct, "ct")
+    seg_node = scene.labelmap_to_segmentation(mrml, ph.labels, ct_node)
+    nodes = logic.show_overlays(mrml, ct_node, seg_node, readout)
+    present = [k for k, e in readout["signs"]["signs"].items() if isinstance(e, dict) and e.get("present") and k in readout["signs"].regions]
+    segments = nodes["signs"].GetSegmentation()
+    assert "blend" in present and [segments.GetNthSegment(i).GetName() for i in range(segments.GetNumberOfSegments())] == present
+    union = np.any([readout["signs"].regions[k].array > 0 for k in present], axis=0)
+    assert np.array_equal(scene.segmentation_to_labelmap(nodes["signs"], ph.ct).array > 0, union)  # drawn where the read-out found them
+    for key in ("ideal_line", "septum_line"):
+        line = readout["midline"][key]
+        got = [nodes[key].GetNthControlPointPosition(i) for i in range(nodes[key].GetNumberOfControlPoints())]
+        want = [np.asarray(line[end]["mm_lps"]) * scene.LPS_TO_RAS for end in ("start", "end")]
+        assert np.allclose(got, want, atol=1e-6) and nodes[key].GetLocked()
+    again = logic.show_overlays(mrml, ct_node, seg_node, {"signs": {"signs": {}}, "midline": {"status": "undetermined"}}, nodes)
+    assert again["signs"] is nodes["signs"] and again["signs"].GetSegmentation().GetNumberOfSegments() == 0
+    assert "ideal_line" not in again and mrml.GetNodesByClass("vtkMRMLMarkupsLineNode").GetNumberOfItems() == 0
+
+    inputs = logic.PanelInputs(logic.measures_of(ct_node, seg_node), readout)
+    top, classifiers, errors = logic.panel_texts(inputs, {"age": "85", "gcs": "2", "onset_hours": "1"})
+    assert top.index("Imaging read-out") < top.index("blend: present") < top.index("Clinical scores") < top.index("BAT score: 3 / 5")  # blend 1 + onset < 2.5 h 2
+    assert errors.startswith("gcs: 2 is not a Glasgow Coma Scale total") and "ICH score: incomplete" in top
+    assert classifiers.startswith("Learned classifiers") and "hidden: demo model" in classifiers
 
 
 # --- ICHSynth ---

@@ -258,3 +258,40 @@ def table_node(
         node.SetColumnUnitLabel(key, unit)
     node.Modified()
     return node
+
+
+OVERLAY_COLORS = ((1.0, 0.2, 0.8), (0.2, 0.8, 1.0), (1.0, 0.9, 0.1), (0.4, 1.0, 0.4), (1.0, 0.5, 0.0), (0.7, 0.5, 1.0))
+
+
+def masks_to_segmentation(scene: Any, masks: dict[str, Volume], reference_node: Any = None, node: Any = None,
+                          name: str = "ICH overlay") -> Any:
+    """One segment per named binary mask (e.g. the NCCT signs' regions), each on its own layer:
+    such masks overlap (one focus can be hypodense and a black hole), so one shared labelmap
+    would hide some. New node, or `node` with its segments replaced."""
+    register_converter_rules()
+    node = node if node is not None else scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
+    node.CreateDefaultDisplayNodes()
+    segmentation = node.GetSegmentation()
+    segmentation.RemoveAllSegments()
+    if reference_node is not None:
+        node.SetReferenceImageGeometryParameterFromVolumeNode(reference_node)
+    for i, (key, mask) in enumerate(masks.items()):
+        segment = slicer.vtkSegment()
+        segment.SetName(key)
+        segment.SetColor(OVERLAY_COLORS[i % len(OVERLAY_COLORS)])
+        segment.AddRepresentation(LABELMAP, _oriented_image(mask.with_array((mask.array > 0).astype(np.uint8))))
+        segmentation.AddSegment(segment, key)
+    return node
+
+
+def line_node(scene: Any, name: str, start_lps: Any, end_lps: Any, node: Any = None, color: tuple = (1.0, 1.0, 0.0)) -> Any:
+    """A locked markups line between two points in mm (LPS, as the read-out gives them), shown
+    in the slice views; new, or `node` moved."""
+    node = node if node is not None else scene.AddNewNodeByClass("vtkMRMLMarkupsLineNode", name)
+    node.RemoveAllControlPoints()
+    for point in (start_lps, end_lps):
+        node.AddControlPoint(vtk.vtkVector3d(*(np.asarray(point, float) * LPS_TO_RAS)))
+    node.SetLocked(True)
+    node.CreateDefaultDisplayNodes()
+    node.GetDisplayNode().SetSelectedColor(color)
+    return node
