@@ -9,7 +9,7 @@ import pytest
 import SimpleITK as sitk
 
 from ichkit.errors import EmptyMaskError
-from ichkit.expansion import expansion_verdict
+from ichkit.measure.expansion import expansion_verdict
 from ichkit.image import Volume
 from ichkit.measure import TOTAL_KEY, abc2_ml, centroid_mm, max_area_slice, measure, mesh_volume_ml, slices_spanned, voxel_volume_ml
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..expansion import expansion_verdict
+from ..measure.expansion import expansion_verdict
 from ..image import Volume
 from ..measure import measure
 

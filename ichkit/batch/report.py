@@ -85,7 +85,7 @@ def _flag(value: bool | None) -> int | str:
 
 
 def _expansion_pairs(scans: list[Scan], results: dict) -> list[dict]:
-    from ..expansion import expansion_verdict
+    from ..measure.expansion import expansion_verdict
 
     by_patient: dict[str, dict[str, Scan]] = {}
     for s in scans:

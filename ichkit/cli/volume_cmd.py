@@ -74,7 +74,7 @@ def _verdict_text(v) -> str:
 
 
 def run(args) -> int:
-    from ..expansion import expansion_verdict
+    from ..measure.expansion import expansion_verdict
     from ..measure import measure
 
     mapping = parse_label_map(args.label_map)

@@ -3,7 +3,7 @@
 A features folder (written by `ich features extract`) holds `cohort.csv` (id, patient_id and the
 cohort's own columns, e.g. outcomes) and one `<set>.csv` per feature set (id, patient_id, error,
 then the features). Outcomes are a 0/1 column, or `he3`/`he6`/`he9`: absolute hematoma growth
-above 3/6/9 mL (002) from a baseline and a follow-up volume column, judged by `ichkit.expansion`.
+above 3/6/9 mL (002) from a baseline and a follow-up volume column, judged by `ichkit.measure.expansion`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..atomic import write_text
 from ..errors import OptionError, TableError, UnreadableFileError
-from ..expansion import expansion_verdict
+from ..measure.expansion import expansion_verdict
 
 SETS = ("radiomics", "shape", "seg", "ae")
 KEY_COLUMNS = ("id", "patient_id", "error")

@@ -2,13 +2,13 @@
 
 Per label and volume kind (mesh, voxel, ABC/2 of the main hematoma): the value at each time
 point and its absolute and relative change from baseline; per follow-up the HE verdicts of
-`ichkit.expansion` against baseline; per time point the signs present and the midline shift.
+`ichkit.measure.expansion` against baseline; per time point the signs present and the midline shift.
 Inputs are JSON (`Measurements.to_dict()`, read-out dicts), so saved reports can be re-tabled.
 """
 
 from __future__ import annotations
 
-from ..expansion import expansion_verdict
+from ..measure.expansion import expansion_verdict
 from ..measure import MEASURED_LABELS, TOTAL_KEY
 from ..labels import LABELS
 

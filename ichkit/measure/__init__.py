@@ -17,9 +17,9 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import EmptyMaskError
-from .image import Volume
-from .labels import EAH, EDEMA, IPH, IVH, LABELS
+from ..errors import EmptyMaskError
+from ..image import Volume
+from ..labels import EAH, EDEMA, IPH, IVH, LABELS
 
 TOTAL_KEY = "hemorrhage"  # the union of the hemorrhage labels (IPH + IVH by default)
 HEMORRHAGE_LABELS = (IPH, IVH)

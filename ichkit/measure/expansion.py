@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Mapping
 
-from .labels import IPH, IVH, LABELS
+from ..labels import IPH, IVH, LABELS
 
 Measures = Mapping[str, Mapping[str, float]]
 
