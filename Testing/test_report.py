@@ -135,9 +135,9 @@ def _m(iph: float, ivh: float | None = None) -> dict:
 
 
 def test_delta_table_over_two_followups():
-    signs = {"status": "ok", "signs": {"blend": {"present": True}, "swirl": {"present": False}}}
+    signs = {"status": "determined", "signs": {"blend": {"present": True}, "swirl": {"present": False}}}
     t = delta_table(["baseline", "6 h", "24 h"], [_m(20.0), _m(24.0, 0.5), _m(28.0, 2.0)],
-                    [{"signs": signs, "midline": {"status": "ok", "shift_mm": 2.5, "direction": "left"}}, None, None])
+                    [{"signs": signs, "midline": {"status": "determined", "shift_mm": 2.5, "direction": "left"}}, None, None])
     iph = next(r for r in t["rows"] if r["region"] == "IPH" and r["volume"] == "mesh_ml")
     assert iph["values"] == [20.0, 24.0, 28.0] and iph["change_ml"] == [None, 4.0, 8.0]
     assert iph["change_rel"] == [None, pytest.approx(0.2), pytest.approx(0.4)]
@@ -272,9 +272,9 @@ def test_key_images_outline_the_signs_regions_and_draw_the_midline():
     labels[1:3, 20:50, 20:50] = 1
     region = np.zeros(ct.shape, np.uint8)
     region[2, 30:40, 30:40] = 1
-    signs = SignResult({"status": "ok", "signs": {"blend": {"present": True}}}, {"blend": ct.with_array(region)})
+    signs = SignResult({"status": "determined", "signs": {"blend": {"present": True}}}, {"blend": ct.with_array(region)})
     line = lambda x0, y0, x1, y1: {"start": {"voxel_xyz": [x0, y0, 1]}, "end": {"voxel_xyz": [x1, y1, 1]}}  # noqa: E731
-    midline = {"status": "ok", "slice": 1, "ideal_line": line(40, 5, 40, 75), "septum_line": line(44, 30, 44, 50)}
+    midline = {"status": "determined", "slice": 1, "ideal_line": line(40, 5, 40, 75), "septum_line": line(44, 30, 44, 50)}
     images = timepoint_images("baseline", ct, ct.with_array(labels), {"signs": signs, "midline": midline}, key=1)
     assert [i["title"] for i in images] == ["baseline: hematoma", "baseline: blend", "baseline: midline"]
 

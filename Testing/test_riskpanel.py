@@ -23,11 +23,11 @@ READOUT = {
     "location": {"status": "determined", "reason": None, "registration": {"dice": 0.953, "min_dice": 0.85},
                  "labels": {"IPH": {"status": "determined", "class": "deep", "side": "left", "largest_region": "LeftThalamusProper",
                                     "largest_region_fraction": 0.8, "centroid_region": "LeftThalamusProper"}}},
-    "signs": {"status": "ok", "reason": None, "signs": {
+    "signs": {"status": "determined", "reason": None, "signs": {
         "hypodensity": {**SIGN, "present": False, "value": 4.0, "threshold": 12.0},
         "blend": {**SIGN, "present": True, "value": 22.5, "threshold": 18.0, "slice": 12},
         "black_hole": {**SIGN, "present": False, "value": 0.0, "threshold": 28.0}}},
-    "midline": {"status": "ok", "reason": None, "shift_mm": 4.2, "direction": "right", "slice": 14},
+    "midline": {"status": "determined", "reason": None, "shift_mm": 4.2, "direction": "right", "slice": 14},
 }
 PREDICTION = {"output": "out", "results": {
     "he": {"probability": 0.62, "interval": [0.5, 0.7], "class": "expansion", "model": "ich-demo-he-vit", "demo": True},

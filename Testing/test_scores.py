@@ -124,7 +124,7 @@ MEASURES = {"IPH": {"mesh_ml": 31.0, "voxel_ml": 31.5, "abc2_ml": 36.0, "abc2_sc
 def _readout(location_status="determined", cls="infratentorial", signs_status="determined", blend=True, hypo=False):
     return {
         "location": {"status": location_status, "reason": "registration Dice 0.41 < 0.80", "labels": {"IPH": {"class": cls}}},
-        "signs": {"status": "ok" if signs_status == "determined" else signs_status, "reason": "no clot", "blend": {"present": blend, "value": 22.0, "threshold": 18.0},
+        "signs": {"status": signs_status, "reason": "no clot", "blend": {"present": blend, "value": 22.0, "threshold": 18.0},
                   "hypodensity": {"present": hypo, "value": 1, "threshold": 1}},
         "midline": {"status": "undetermined", "reason": "ventricles not found"},
     }

@@ -278,7 +278,7 @@ def test_predict_panel_texts_and_overlays_of_signs_and_midline():
 
     ph = make_sign_phantom(3, "blend", shape=(24, 400, 400))
     readout = {"signs": expansion_signs(ph.ct, ph.labels), "midline": midline_shift(ph.ct, ph.labels)}
-    assert readout["signs"]["signs"]["blend"]["present"] and readout["midline"]["status"] == "ok"
+    assert readout["signs"]["signs"]["blend"]["present"] and readout["midline"]["status"] == "determined"
     mrml = scene.new_scene()
     ct_node = scene.volume_to_node(mrml, ph.ct, "ct")
     seg_node = scene.labelmap_to_segmentation(mrml, ph.labels, ct_node)

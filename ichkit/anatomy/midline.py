@@ -173,7 +173,7 @@ def midline_shift(ct: Volume, mask: Volume | None = None, *, intracranial: Volum
     septum = np.array([centre + ts.min() * along + shift * across, centre + ts.max() * along + shift * across])
     lps = ct.direction @ np.array([across[0], across[1], 0.0]) * np.sign(shift)
     direction = None if abs(shift) < 0.05 else ("left" if lps[0] > 0 else "right")  # LPS: +x is patient left
-    return {"status": "ok", "reason": None, "shift_mm": round(abs(shift), 2), "direction": direction,
+    return {"status": "determined", "reason": None, "shift_mm": round(abs(shift), 2), "direction": direction,
             "slice": k, "landmark": landmark, "septum_points": int(len(signed)) if landmark == "septum_pellucidum" else 0, "septum_spread_mm": round(float(np.std(signed)), 2),
             "cavity_ml": round(cavity_ml, 1), "ideal_line": _line(ideal, k, ct), "septum_line": _line(septum, k, ct),
             "definition": DEFINITION, "version": MIDLINE_VERSION}

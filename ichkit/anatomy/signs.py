@@ -256,7 +256,7 @@ def expansion_signs(ct: Volume, mask: Volume, label: int = IPH) -> SignResult:
                   "margin_step_hu": round(m["step"], 1), "edge_fraction": round(m["touch"], 3),
                   "encapsulated": bool(m["encapsulated"]), "well_defined": bool(m["well_defined"])} for _, m in foci],
     }
-    return SignResult({"status": "ok", "reason": None, "version": SIGNS_VERSION, "label": name, "signs": signs,
+    return SignResult({"status": "determined", "reason": None, "version": SIGNS_VERSION, "label": name, "signs": signs,
                        "figures": figures}, regions)
 
 

@@ -22,7 +22,7 @@ INFRATENTORIAL = "infratentorial"
 def _status(part: dict | None) -> tuple[bool, str]:
     if not part:
         return False, "no read-out"
-    if part.get("status", "undetermined") == "undetermined":  # "determined" (location) or "ok" (signs)
+    if part.get("status", "undetermined") == "undetermined":  # every part says "determined" or "undetermined"
         return False, f"{part.get('status', 'undetermined')}: {part.get('reason', 'no reason given')}"
     return True, ""
 
