@@ -64,6 +64,8 @@ def is_complete(outdir: Path, scan: Scan, config: TaskConfig) -> bool:
     status = read_status(outdir, scan)
     if not status or status.get("config") != config.digest() or status.get("inputs") != input_fingerprint(scan):
         return False
+    if status.get("code") == "internal":  # not the input's fault (an interrupted worker, a bug): retried
+        return False
     folder = scan_dir(outdir, scan)
     return all(_sha256(folder / name) == digest for name, digest in status.get("outputs", {}).items())
 
