@@ -21,7 +21,8 @@ from ..errors import OutputError, OutputExistsError
 
 MARKER = ".ichkit-run"
 REPORTS = ("summary.csv", "failures.csv", "pairs.csv")
-SCAN_FILES = {"result.json", "radiomics.json", "labels.nii.gz", "status.json"}
+RESULT, RADIOMICS, LABELS, STATUS = "result.json", "radiomics.json", "labels.nii.gz", "status.json"
+SCAN_FILES = {RESULT, RADIOMICS, LABELS, STATUS}  # what a scan folder may hold
 
 
 def _sha256(path: Path) -> str | None:

@@ -19,9 +19,7 @@ from ..atomic import signals_held, write_json
 from ..errors import ICHError
 from ..segment.postprocess import MIN_COMPONENT_ML
 from ..cohort import Scan
-from .folder import remove_scan_folder
-
-RESULT, RADIOMICS, LABELS, STATUS = "result.json", "radiomics.json", "labels.nii.gz", "status.json"
+from .folder import LABELS, RADIOMICS, RESULT, STATUS, remove_scan_folder
 
 
 @dataclass(frozen=True)
