@@ -118,5 +118,7 @@ def entry() -> None:
     of a 5 s `ich predict` (the OS frees the memory anyway; atexit handlers still run)."""
     signal.signal(signal.SIGTERM, _interrupt)
     code = main()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # the work is done: a late signal just ends the
+        signal.signal(signum, signal.SIG_DFL)       # process, no KeyboardInterrupt inside atexit
     gc.freeze()
     sys.exit(code)
