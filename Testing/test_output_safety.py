@@ -122,3 +122,27 @@ def test_pairs_csv_agrees_with_ich_volume_followup(tmp_path, capsys):
     assert float(row["abs_growth_ml"]) == pytest.approx(verdict["growth_ml"], abs=1e-4)
     assert float(row["rel_growth"]) == pytest.approx(verdict["relative_growth"], abs=1e-4)
     assert row["revised_he"] == ("" if verdict["revised_expansion"] is None else str(int(verdict["revised_expansion"])))
+
+
+def test_run_with_a_full_disk_fails_the_scan_and_a_resume_redoes_it(tmp_path, monkeypatch, capsys):
+    import ichkit.batch.scan_task as scan_task
+    from ichkit.atomic import atomic_path
+
+    ct, mask = _pair(tmp_path)
+    cohort = _cohort_csv(tmp_path, [f"s1,{ct},{mask},,"])
+    real = scan_task.write_json
+
+    def full(path, obj):
+        if path.name != scan_task.RESULT:
+            return real(path, obj)
+        with atomic_path(path):  # the disk fills while the temporary is written
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(scan_task, "write_json", full)
+    assert main(_run(cohort, tmp_path / "out")) == 2  # every scan failed
+    with open(tmp_path / "out" / "failures.csv", newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["code"] == "bad_output" and "No space left on device" in row["reason"]
+    monkeypatch.setattr(scan_task, "write_json", real)  # space freed: the resume redoes the scan
+    assert main(_run(cohort, tmp_path / "out")) == 0
+    assert json.loads((tmp_path / "out" / "scans" / "s1" / "status.json").read_text())["state"] == "done"

@@ -126,6 +126,10 @@ def test_run_adds_the_readout_columns(scan, tmp_path):
     assert (row["location_class"], row["location_side"]) == (ph.truth["class"], ph.truth["side"])
     assert float(row["registration_dice"]) >= 0.85 and row["midline_shift_mm"] != ""
     assert list((tmp_path / "run").rglob("readout.json"))
+    # the run's own read-out is recognised on resume (not refused as a stranger's file)
+    assert main(["run", str(cohort), "-o", str(tmp_path / "run"), "--readout", "--report", "--radiomics", "none", "--no-progress"]) == 0
+    assert list((tmp_path / "run").rglob("report.html"))
+    assert main(["run", str(cohort), "-o", str(tmp_path / "run"), "--readout", "--report", "--radiomics", "none", "--no-progress"]) == 0
 
 
 def test_run_readout_is_plain_json_with_a_status_per_part(scan):

@@ -37,7 +37,7 @@ def main() -> None:
             "killed_while_running": sum(x["killed"] for x in t),
             "killed_mid_write": sum(x["mid_write"] for x in t),
             "by_signal": dict(collections.Counter(x["signal"] for x in t if x["killed"])),
-            "left": dict(collections.Counter(x["left"] for x in t)),
+            "left": dict(collections.Counter(x["left"] for x in t)),  # mixed: SIGKILL between the final renames
             "exit_codes": dict(collections.Counter(str(x["rc"]) for x in t)),
             "rerun": "finished, no temporary left",
         }

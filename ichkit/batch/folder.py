@@ -18,10 +18,12 @@ from pathlib import Path
 from ..atomic import write_text
 from ..cohort import Scan
 from ..errors import OutputError, OutputExistsError
+from ..report import FILES as REPORT_FILES
 
 MARKER = ".ichkit-run"
 REPORTS = ("summary.csv", "failures.csv", "pairs.csv")
-SCAN_FILES = {"result.json", "radiomics.json", "labels.nii.gz", "status.json"}
+RESULT, RADIOMICS, LABELS, STATUS, READOUT = "result.json", "radiomics.json", "labels.nii.gz", "status.json", "readout.json"
+SCAN_FILES = {RESULT, RADIOMICS, LABELS, STATUS, READOUT, *REPORT_FILES}  # what a scan folder may hold (--readout, --report)
 
 
 def _sha256(path: Path) -> str | None:

@@ -19,6 +19,7 @@ from ..anatomy.readout import SUMMARY_COLUMNS
 from .folder import MARKER, marker_text, read_marker, write_marker
 from .scan_task import RESULT, scan_dir
 
+PAIR_COLUMNS = ["patient_id", "baseline", "followup", "he", "abs_growth_ml", "rel_growth", "revised_he"]
 VOLUME_COLUMNS = [(label, key) for label in ("IPH", "IVH", "edema", "EAH") for key in ("mesh_ml", "voxel_ml", "abc2_ml")]
 
 
@@ -76,8 +77,6 @@ def _publish(outdir: Path, reports: dict[str, str]) -> None:
             tmp[name].write_text(text)
     write_marker(outdir, new)
 
-
-PAIR_COLUMNS = ["patient_id", "baseline", "followup", "he", "abs_growth_ml", "rel_growth", "revised_he"]
 
 
 def _flag(value: bool | None) -> int | str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,10 +83,18 @@ def _run_local(todo: list[Scan], outdir: Path, config: RunConfig):
             yield process_scan(scan, outdir, config.task)
         return
     _limit_threads(config.workers)
-    with ProcessPoolExecutor(max_workers=config.workers) as pool:
+    with ProcessPoolExecutor(max_workers=config.workers, initializer=_die_on_signals) as pool:
         futures = [pool.submit(process_scan, scan, outdir, config.task) for scan in todo]
         for fut in as_completed(futures):
             yield fut.result()
+
+
+def _die_on_signals() -> None:
+    """A worker stops at once on Ctrl-C or SIGTERM. Inheriting the CLI's handler, it would raise
+    KeyboardInterrupt inside a scan (say, in `import torch`), then take the next scan with a
+    half-imported library and record a false failure."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _run_dask(todo: list[Scan], outdir: Path, config: RunConfig):

@@ -16,13 +16,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..atomic import signals_held, write_json
-from ..errors import ICHError
+from ..errors import ICHError, OutputError
 from ..segment.postprocess import MIN_COMPONENT_ML
 from ..cohort import Scan
-from .folder import remove_scan_folder
+from .folder import LABELS, RADIOMICS, READOUT, RESULT, STATUS, remove_scan_folder
 
-RESULT, RADIOMICS, LABELS, STATUS = "result.json", "radiomics.json", "labels.nii.gz", "status.json"
-READOUT = "readout.json"
+RETRIED = {"internal", OutputError.code}  # failures that are not the input's (a bug, a full disk): redone on resume
 
 
 @dataclass(frozen=True)
@@ -70,6 +69,8 @@ def read_status(outdir: Path, scan: Scan) -> dict | None:
 def is_complete(outdir: Path, scan: Scan, config: TaskConfig) -> bool:
     status = read_status(outdir, scan)
     if not status or status.get("config") != config.digest() or status.get("inputs") != input_fingerprint(scan):
+        return False
+    if status.get("code") in RETRIED:
         return False
     folder = scan_dir(outdir, scan)
     return all(_sha256(folder / name) == digest for name, digest in status.get("outputs", {}).items())

@@ -69,8 +69,14 @@ def _one_line_warnings(message, category, filename, lineno, file=None, line=None
         logging.getLogger("ichkit").debug("%s:%s: %s: %s", filename, lineno, category.__name__, message)
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM (a scheduler, `kill`) ends a command as Ctrl-C does
+def _terminate(signum, frame):
+    """SIGTERM (a scheduler, `kill`) ends a command as Ctrl-C does, but for certain: an exception
+    raised here could land in a callback whose errors Python ignores, and the work would go on.
+    Nothing is lost by skipping the clean-up: outputs are published whole or not at all
+    (`atomic.signals_held` defers this handler during the renames) and the next write removes
+    the temporaries of a dead process."""
+    os.write(2, b"interrupted\n")
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _pipe_closed() -> int:
@@ -118,7 +124,9 @@ def entry() -> None:
     """The `ich` command. Before exiting, the heap is frozen out of the garbage collector: the
     shutdown collection would otherwise walk torch's and timm's whole object graph, about 0.8 s
     of a 5 s `ich predict` (the OS frees the memory anyway; atexit handlers still run)."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, _terminate)
     code = main()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # the work is done: a late signal just ends the
+        signal.signal(signum, signal.SIG_DFL)       # process, no KeyboardInterrupt inside atexit
     gc.freeze()
     sys.exit(code)

@@ -49,7 +49,7 @@ def emit(args, payload: Any, human: str) -> None:
 
 
 # --- option types: argparse turns an ArgumentTypeError into the one-line `error:` of ich
-def _number(cast: type, low: float | None, high: float | None, low_open: bool = False) -> Callable[[str], Any]:
+def _number(cast: type, low: float | None, high: float | None) -> Callable[[str], Any]:
     def parse(text: str):
         try:
             value = cast(text)
@@ -57,8 +57,8 @@ def _number(cast: type, low: float | None, high: float | None, low_open: bool = 
             raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if cast is int else 'a number'}") from None
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"{text!r} must be a finite number")
-        if low is not None and (value <= low if low_open else value < low):
-            raise argparse.ArgumentTypeError(f"{text} must be {'more than' if low_open else 'at least'} {low:g}")
+        if low is not None and value < low:
+            raise argparse.ArgumentTypeError(f"{text} must be at least {low:g}")
         if high is not None and value > high:
             raise argparse.ArgumentTypeError(f"{text} must be at most {high:g}")
         return value
@@ -72,9 +72,9 @@ def int_range(low: int | None = None, high: int | None = None) -> Callable[[str]
     return _number(int, low, high)
 
 
-def float_range(low: float | None = None, high: float | None = None, *, low_open: bool = False) -> Callable[[str], float]:
-    """A finite number within [low, high] (or (low, high] with low_open)."""
-    return _number(float, low, high, low_open)
+def float_range(low: float | None = None, high: float | None = None) -> Callable[[str], float]:
+    """A finite number within [low, high]."""
+    return _number(float, low, high)
 
 
 COUNT = int_range(1)  # workers, images, epochs, passes: at least one
