@@ -20,7 +20,7 @@ from ichkit.classify.phantoms import location_phantom  # noqa: E402
 from ichkit.classify.tasks import TASKS  # noqa: E402
 from ichkit.classify.train import SampleSet, read_manifest  # noqa: E402
 from ichkit.cli import main  # noqa: E402
-from ichkit.explain import cam_activations, grad_cam  # noqa: E402
+from ichkit.classify.explain import cam_activations, grad_cam  # noqa: E402
 from ichkit.io import save_labelmap, save_volume  # noqa: E402
 from ichkit.labels import IPH  # noqa: E402
 

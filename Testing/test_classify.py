@@ -24,7 +24,7 @@ from ichkit.classify.train import PRESETS, balance, patient_split, read_manifest
 from ichkit.cli import main  # noqa: E402
 from ichkit.errors import EmptyMaskError, ICHWarning, TableError, TooFewSlicesError  # noqa: E402
 from ichkit.evaluate.auc import auc  # noqa: E402
-from ichkit.explain import backproject_roi, grad_cam, mass_inside  # noqa: E402
+from ichkit.classify.explain import backproject_roi, grad_cam, mass_inside  # noqa: E402
 from ichkit.io import save_labelmap, save_volume  # noqa: E402
 from ichkit.labels import IPH  # noqa: E402
 from ichkit.measure import max_area_slice  # noqa: E402
@@ -118,7 +118,7 @@ def test_conv_cam_cells_are_upsampled_where_they_sit():
     cell covers pixels S*j .. S*j + S - 1."""
     import torch
 
-    from ichkit.explain import upsample_cam
+    from ichkit.classify.explain import upsample_cam
 
     cell = torch.zeros(1, 1, 4, 4, 4)
     cell[0, 0, 1, 2, 2] = 1
@@ -453,7 +453,7 @@ def test_vit_grad_cam_equals_pytorch_grad_cam():
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     from ichkit.classify.models import create_model
-    from ichkit.explain import _vit_tokens_to_grid, grad_cam
+    from ichkit.classify.explain import _vit_tokens_to_grid, grad_cam
 
     torch.manual_seed(0)
     model = create_model("vit_he_micro", img_size=64, patch_size=16).eval()

@@ -28,7 +28,7 @@ from ichkit.classify.tasks import TASKS, build_dataset
 from ichkit.atomic import write_json
 from ichkit.classify.train import ClassifyPreset, read_manifest, train_classifier
 from ichkit.evaluate.auc import auc
-from ichkit.explain import mass_inside
+from ichkit.classify.explain import mass_inside
 from ichkit.labels import IPH
 from ichkit.models.checksum import sha256_file
 from ichkit.parallel import map_cases

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..classify.predict import DEMO_MODELS
 from ..errors import ModelError, OptionError
-from ..explain import GUIDED_NOTE
+from ..classify.explain import GUIDED_NOTE
 from ..models.registry import DEMO_NOTICE, load_registry
 from ..scores import Clinical, compute_scores
 from .jobs import ich_argv

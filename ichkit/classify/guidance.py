@@ -12,7 +12,7 @@ sample grid, written by the dataset builder) adds
 to the loss, the attention-mining idea of GAIN (Li et al., CVPR 2018) with the mask of its
 extended form. The first term is the heatmap check itself; the second keeps the map from
 escaping the first by going negative everywhere (a ReLU map of zeros has no share to move).
-The Grad-CAM is the one `ich predict` draws (`ichkit.explain.grad_cam_raw`), differentiated a
+The Grad-CAM is the one `ich predict` draws (`ichkit.classify.explain.grad_cam_raw`), differentiated a
 second time (double backward).
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import OptionError
-from ..explain import grad_cam_raw, upsample_cam
+from .explain import grad_cam_raw, upsample_cam
 
 PEAK_MARGIN = 1.0  # standard deviations the map must reach somewhere inside the guide
 

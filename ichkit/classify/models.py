@@ -78,7 +78,7 @@ class _TwoStage(nn.Module):
     """forward = classify(features(x)); every dropout lives in `classify`, so MC dropout runs the
     trunk once and only the heads N times (last-layer MC dropout)."""
 
-    # where a CAM cell of stride S sits on the input (ichkit.explain): "centre" when cell j covers
+    # where a CAM cell of stride S sits on the input (ichkit.classify.explain): "centre" when cell j covers
     # pixels [S*j, S*j + S) (ViT patches), "start" when it is centred on pixel S*j (strided convolutions
     # padded to keep the size, as in CTNet and ResNet)
     cam_anchor = "centre"

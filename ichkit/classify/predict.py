@@ -124,7 +124,7 @@ def _prepare_he(ct, mask, settings) -> Prepared:
     from dataclasses import replace
 
     from ..errors import OptionError as _Opt
-    from ..explain import backproject_roi
+    from .explain import backproject_roi
 
     if mask is None:
         raise _Opt(ct.meta.get("source"), "the HE classifier reads ROI slices around the hematoma: pass --mask")
@@ -231,7 +231,7 @@ def predict(clf: Classifier, ct: Volume, mask: Volume | None = None, *, passes: 
         result["warning"] = DEMO_WARNING
     heat, previews = None, []
     if cam:
-        from ..explain import grad_cam
+        from .explain import grad_cam
 
         target = _cam_target(task, model, scan)
         cams = grad_cam(model, x.clone().requires_grad_(False), target)

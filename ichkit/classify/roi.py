@@ -3,7 +3,7 @@ a square box around the hematoma (plus a margin), window 40/80, resized to 224 x
 
 One box (from the max-area slice, grown by `margin_mm`, made square so resizing keeps the
 aspect ratio) serves all three slices: they stay aligned, and a heatmap on the ROI maps back to
-the CT through the same box (`RoiStack.box`, used by `ichkit.explain.backproject_roi`). A cohort becomes
+the CT through the same box (`RoiStack.box`, used by `ichkit.classify.explain.backproject_roi`). A cohort becomes
 an NPY image dataset with its manifest through `ichkit.classify.tasks.build_dataset(TASKS["he"], ...)`.
 """
 

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from ..atomic import check_writable, write_json
-from ..explain import near_lesion
+from .explain import near_lesion
 from ..image import Volume
 from ..labels import IPH
 from ..progress import Progress, silent

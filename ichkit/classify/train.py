@@ -293,7 +293,7 @@ def train_classifier(
     import torch
     from torch.utils.data import DataLoader
 
-    from ..explain import cam_activations
+    from .explain import cam_activations
     from .guidance import allow_double_backward, cam_targets, guidance_loss
     from .models import create_model, is_volume_model
 

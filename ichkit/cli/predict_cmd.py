@@ -30,7 +30,7 @@ def run(args) -> int:
     from ..atomic import check_writable, write_json
     from ..classify.predict import MC_PASSES, load_classifier, predict
     from ..errors import OptionError, warn
-    from ..explain import overlay_png
+    from ..classify.explain import overlay_png
     from ..io import load_ct, load_mask, save_volume
 
     tasks = ["he", "ht", "location"] if args.task == "all" else [args.task]

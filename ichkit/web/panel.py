@@ -11,7 +11,7 @@ import numpy as np
 from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
-from ..explain import GUIDED_NOTE
+from ..classify.explain import GUIDED_NOTE
 from ..scene import HEAT_RAMP
 from .risk import CAM_VISIBLE_FROM
 from .tools import BLOOD_HU, ISLAND_MIN_ML

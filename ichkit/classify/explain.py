@@ -93,7 +93,7 @@ def grad_cam(model, x, target: int | list[int]) -> np.ndarray:
 
 def backproject_roi(cams: np.ndarray, slices, box, shape) -> np.ndarray:
     """ROI heatmaps (k, S, S) -> a volume of `shape` (zero outside the ROI boxes)."""
-    from .classify.roi import resize2d
+    from .roi import resize2d
 
     y0, y1, x0, x1 = box
     out = np.zeros(shape, np.float32)
@@ -125,7 +125,7 @@ def overlay_png(grey: np.ndarray, heat: np.ndarray, path, alpha: float = 0.5):
     """A grey [0, 1] image with a 'hot' heatmap blended on top, written atomically as PNG."""
     from PIL import Image
 
-    from .atomic import atomic_path
+    from ..atomic import atomic_path
 
     h = np.clip(heat, 0, 1)[..., None]
     hot = np.clip(np.stack([3 * heat, 3 * heat - 1, 3 * heat - 2], -1), 0, 1)
