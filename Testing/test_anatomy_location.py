@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ichkit.anatomy.atlas import ATLAS_ID, CLASSES, DEEP, INFRATENTORIAL, LOBAR, read_atlas
-from ichkit.anatomy.atlas_phantoms import HeadDraw, make_atlas_phantom
+from ichkit.phantom.atlas import HeadDraw, make_atlas_phantom
 from ichkit.anatomy.location import locate, side_of
 from ichkit.anatomy.registration import MIN_DICE, register
 from ichkit.image import Volume

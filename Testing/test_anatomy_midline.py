@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ichkit.anatomy.midline import midline_shift
-from ichkit.anatomy.sign_phantoms import make_midline_phantom
+from ichkit.phantom.signs import make_midline_phantom
 from ichkit.errors import GeometryMismatchError
 from ichkit.image import Volume
 

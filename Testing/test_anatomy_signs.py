@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ichkit.anatomy import shape
-from ichkit.anatomy.sign_phantoms import MARGIN_HU, PATTERNS, SCORED_SIGNS, make_sign_phantom
+from ichkit.phantom.signs import MARGIN_HU, PATTERNS, SCORED_SIGNS, make_sign_phantom
 from ichkit.anatomy.signs import SIGN_NAMES, expansion_signs
 from ichkit.errors import GeometryMismatchError
 from ichkit.image import Volume

@@ -16,7 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ichkit.classify.inputs import VolumeSettings, volume_input, volume_to_ct  # noqa: E402
 from ichkit.classify.models import MODELS, VIT_SIZES, CTNet, ResidualBlock3d, create_model  # noqa: E402
-from ichkit.classify.phantoms import he_phantom, ht_phantom, location_phantom  # noqa: E402
+from ichkit.phantom.classify import he_phantom, ht_phantom, location_phantom  # noqa: E402
 from ichkit.classify.predict import DEMO_MODELS, DEMO_WARNING, load_classifier, predict  # noqa: E402
 from ichkit.classify.roi import RoiSettings, roi_slices  # noqa: E402
 from ichkit.classify.tasks import TASKS, build_dataset  # noqa: E402

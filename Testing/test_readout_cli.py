@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from ichkit.anatomy.atlas import load_atlas
-from ichkit.anatomy.atlas_phantoms import HeadDraw, make_atlas_phantom
+from ichkit.phantom.atlas import HeadDraw, make_atlas_phantom
 from ichkit.cli import main
 from ichkit.image import Volume
 from ichkit.io import save_volume

@@ -190,7 +190,7 @@ def test_real_readout_fills_the_ich_score_location(ich_cache, tmp_path):
     """With the atlas (bundled with ichkit), an infratentorial clot planted in the atlas gives the
     ICH score's infratentorial point through the real read-out, and the score is complete."""
     from ichkit.anatomy.atlas import load_atlas
-    from ichkit.anatomy.atlas_phantoms import HeadDraw, make_atlas_phantom
+    from ichkit.phantom.atlas import HeadDraw, make_atlas_phantom
     from ichkit.io import save_labelmap, save_volume
 
     p = make_atlas_phantom(2, load_atlas(), target=("infratentorial", "left"), draw=HeadDraw(matrix=256, pixel_mm=(0.9, 1.0)))

@@ -142,7 +142,7 @@ def test_readout_job_result_feeds_the_panel(shared_dir, tmp_path, monkeypatch):
     """`ReadoutRequest` as a background job (`ich readout --json` in a child, the atlas imported
     into a private cache as a user would offline), its result rendered by the panel."""
     from ichkit.anatomy.atlas import load_atlas
-    from ichkit.anatomy.atlas_phantoms import HeadDraw, make_atlas_phantom
+    from ichkit.phantom.atlas import HeadDraw, make_atlas_phantom
     from ichkit.app.jobs import Job
     from ichkit.app.measurements import measure_dict
     from ichkit.io import save_volume

@@ -273,7 +273,7 @@ def test_predict_panel_texts_and_overlays_of_signs_and_midline():
     from ICHPredictLib import logic
 
     from ichkit.anatomy.midline import midline_shift
-    from ichkit.anatomy.sign_phantoms import make_sign_phantom
+    from ichkit.phantom.signs import make_sign_phantom
     from ichkit.anatomy.signs import expansion_signs
 
     ph = make_sign_phantom(3, "blend", shape=(24, 400, 400))

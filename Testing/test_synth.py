@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from ichkit.classify.phantoms import he_phantom
+from ichkit.phantom.classify import he_phantom
 from ichkit.classify.roi import RoiSettings
 from ichkit.classify.tasks import build_dataset, get_task
 from ichkit.cli import main

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ichkit.classify.phantoms import he_phantom
+from ichkit.phantom.classify import he_phantom
 from ichkit.io import save_labelmap, save_volume
 
 

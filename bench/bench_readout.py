@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ichkit.anatomy.atlas import read_atlas  # noqa: E402
-from ichkit.anatomy.atlas_phantoms import HeadDraw, make_atlas_phantom  # noqa: E402
+from ichkit.phantom.atlas import HeadDraw, make_atlas_phantom  # noqa: E402
 from ichkit.anatomy.location import locate  # noqa: E402
 from ichkit.anatomy.registration import register  # noqa: E402
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ichkit.anatomy.atlas import load_atlas
-from ichkit.anatomy.atlas_phantoms import HeadDraw, make_atlas_phantom
+from ichkit.phantom.atlas import HeadDraw, make_atlas_phantom
 from ichkit.anatomy.readout import run_readout
 from ichkit.app.measurements import measure_dict
 from ichkit.app.riskpanel import parse_clinical, risk_panel

@@ -21,7 +21,7 @@ from collections import Counter
 import numpy as np
 
 from ichkit.anatomy.midline import midline_shift
-from ichkit.anatomy.sign_phantoms import PATTERNS, SCORED_SIGNS, make_midline_phantom, make_sign_phantom
+from ichkit.phantom.signs import PATTERNS, SCORED_SIGNS, make_midline_phantom, make_sign_phantom
 from ichkit.anatomy.signs import expansion_signs
 from ichkit.preprocess.headmask import brain_mask
 

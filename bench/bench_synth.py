@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ichkit.classify.phantoms import he_phantom
+from ichkit.phantom.classify import he_phantom
 from ichkit.classify.roi import RoiSettings
 from ichkit.classify.tasks import build_dataset, get_task
 from ichkit.synth.sample import sample_images

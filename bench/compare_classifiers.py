@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ichkit.classify.phantoms import he_phantom
+from ichkit.phantom.classify import he_phantom
 from ichkit.classify.predict import load_classifier, predict
 from ichkit.classify.roi import RoiSettings
 from ichkit.classify.tasks import TASKS, build_dataset

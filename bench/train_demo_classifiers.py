@@ -5,7 +5,7 @@ labels as a leakage check (AUC must stay near 0.5).
     python bench/train_demo_classifiers.py [--work /tmp/ich-demo-classify] [--tasks he ht location] [--shuffled]
                                            [--device cuda] [--workers 16] [--no-ship]
 
-Labels (ichkit.classify.phantoms): HE = hypodense islands in the clot; HT = a hematoma present
+Labels (ichkit.phantom.classify): HE = hypodense islands in the clot; HT = a hematoma present
 at all; location = where make_phantom drew the hematoma. Models go to ichkit/resources/models/<id>/ and
 their file entries (sha256, size) into ichkit/resources/models.json.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ichkit.classify.inputs import SliceSettings, VolumeSettings
-from ichkit.classify.phantoms import he_phantom, ht_phantom, location_phantom
+from ichkit.phantom.classify import he_phantom, ht_phantom, location_phantom
 from ichkit.classify.predict import DEMO_MODELS, load_classifier, predict
 from ichkit.classify.roi import RoiSettings, write_manifest
 from ichkit.classify.tasks import TASKS, build_dataset

@@ -20,9 +20,9 @@ from scipy import ndimage
 
 from ..image import Volume
 from ..labels import IPH, IVH, LABELS
-from ..phantom import Anatomy, _draw_brace, _Grid
-from .atlas import CLASSES, DEEP, INFRATENTORIAL, LOBAR, Atlas
-from .location import side_of
+from . import Anatomy, Grid, draw_brace
+from ..anatomy.atlas import CLASSES, DEEP, INFRATENTORIAL, LOBAR, Atlas
+from ..anatomy.location import side_of
 
 TARGETS = tuple((c, s) for c in (DEEP, LOBAR, INFRATENTORIAL) for s in ("left", "right"))
 DEEP_GREY = {"basalforebrain", "basalganglia", "basalganglia-lentiform-nucleus", "caudate", "thalamusproper"}
@@ -209,10 +209,10 @@ def make_atlas_phantom(seed: int, atlas: Atlas, *, target: tuple[str, str] | Non
     if holder:
         tissue = (hu > -300).astype(np.uint8)
         rows, cols = np.nonzero(tissue.any(axis=0).any(axis=1))[0], np.nonzero(tissue.any(axis=0).any(axis=0))[0]
-        g = _Grid(hu.shape, tuple(spacing))
+        g = Grid(hu.shape, tuple(spacing))
         centre = np.array([(g.x[cols[0]] + g.x[cols[-1]]) / 2, (g.y[rows[0]] + g.y[rows[-1]]) / 2, 0.0])
         outer = np.array([(g.x[cols[-1]] - g.x[cols[0]]) / 2, (g.y[rows[-1]] - g.y[rows[0]]) / 2, 0.0])
-        _draw_brace(rng, g, Anatomy(), 1.0, centre, outer, 0.0, tissue, hu, params)
+        draw_brace(rng, g, Anatomy(), 1.0, centre, outer, 0.0, tissue, hu, params)
     hu += rng.standard_normal(hu.shape, dtype=np.float32) * np.float32(draw.noise_hu)
     geom = dict(spacing=tuple(spacing), origin=tuple(origin), direction=direction)
     ct = Volume(np.clip(np.rint(hu), -1024, 3071).astype(np.int16), **geom, meta={"source": f"atlas phantom seed {seed}"})

@@ -21,9 +21,9 @@ from scipy import ndimage
 
 from ..image import Volume
 from ..labels import IPH
-from ..phantom import BRAIN, CSF, Anatomy, _ellipsoid, _Grid, _rot_z, make_phantom
-from .shape import SPROUT_OPEN_MM, disk, largest_component
-from . import signs as S
+from . import BRAIN, CSF, Anatomy, Grid, ellipsoid, make_phantom, rot_z
+from ..anatomy.shape import SPROUT_OPEN_MM, disk, largest_component
+from ..anatomy import signs as S
 
 PATTERNS = ("control", "hypodensity", "black_hole", "swirl", "blend", "satellite", "island_separate", "island_bubbles")
 SCORED_SIGNS = ("hypodensity", "blend", "black_hole", "swirl", "island", "satellite", "barras_density")
@@ -216,24 +216,24 @@ def make_midline_phantom(seed: int, shift_mm: float, *, shape=(30, 512, 512), no
     ph = make_phantom(int(rng.integers(2**31)), ivh=False, noise_hu=noise_hu, hematoma_ml=(10.0, 40.0),
                       anatomy=anatomy, **geom)
     p = ph.params
-    grid = _Grid(tuple(ph.ct.shape), ph.ct.spacing)
+    grid = Grid(tuple(ph.ct.shape), ph.ct.spacing)
     ct = ph.ct.array.astype(np.float32)
     tissue, clot = ph.tissue.array, ph.labels.array > 0
     s, yaw, centre = p["fov_scale"], p["yaw_deg"], np.array(p["head_centre_mm"])
     axes = np.array(p["ventricle_semi_axes_mm"])
     A = anatomy
-    lateral = _rot_z(yaw) @ np.array([1.0, 0.0, 0.0])
+    lateral = rot_z(yaw) @ np.array([1.0, 0.0, 0.0])
     paint = []
     for side in (-1, 1):
         off = np.array([side * A.ventricle_offset_mm[0], A.ventricle_offset_mm[1], A.ventricle_offset_mm[2]]) * s
-        paint.append((centre + _rot_z(yaw) @ off, axes, _rot_z(yaw - side * A.ventricle_tilt_deg)))
-    third = (centre + _rot_z(yaw) @ (np.array([0.0, 6.0, -4.0]) * s), np.array([2.5, 10.0, 8.0]) * s, _rot_z(yaw))
+        paint.append((centre + rot_z(yaw) @ off, axes, rot_z(yaw - side * A.ventricle_tilt_deg)))
+    third = (centre + rot_z(yaw) @ (np.array([0.0, 6.0, -4.0]) * s), np.array([2.5, 10.0, 8.0]) * s, rot_z(yaw))
     for erase in (True, False):
         for c0, ax, rot in (paint if erase or lateral_ventricles else []) + ([] if erase else [third]):
             c = c0 if erase else c0 + shift_mm * lateral
             half = ax.max() + 2
             box = grid.box(c - half, c + half)
-            q, _ = _ellipsoid(grid, box, c, ax, rot)
+            q, _ = ellipsoid(grid, box, c, ax, rot)
             if erase:
                 sel = (q <= 1.0) & (tissue[box] == CSF)
                 ct[box][sel] = A.white_hu + rng.normal(0, noise_hu, int(sel.sum()))

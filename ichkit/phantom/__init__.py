@@ -1,4 +1,6 @@
 """Synthetic head NCCT phantoms with exact ground truth: the toolkit's test and demo data.
+This module draws the head phantom; its siblings plant classifier labels (classify.py), draw
+heads from the atlas (atlas.py) and plant expansion signs and midline shifts (signs.py).
 
 Why a phantom: the product must be testable and demonstrable without patient data. A phantom
 is an axial head CT in HU (air, scalp, skull, brain with grey/white contrast, CSF rim, two lateral
@@ -20,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path, check_writable, write_json
-from .image import Volume
-from .labels import IPH, IVH, LABELS
-from .parallel import map_cases
-from .progress import Progress, silent
+from ..atomic import atomic_path, check_writable, write_json
+from ..image import Volume
+from ..labels import IPH, IVH, LABELS
+from ..parallel import map_cases
+from ..progress import Progress, silent
 
 # tissue codes of `Phantom.tissue` (ground truth for the head and brain masks)
 AIR, SCALP, SKULL, BRAIN, CSF, BRACE = 0, 1, 2, 3, 4, 5
@@ -79,7 +81,7 @@ class Phantom:
     tissue: Volume = field(repr=False, default=None)  # uint8 tissue codes (TISSUES), for mask tests
 
 
-class _Grid:
+class Grid:
     """Physical coordinates (mm, about the FOV centre) of the voxel centres, per axis."""
 
     def __init__(self, shape, spacing):
@@ -106,7 +108,7 @@ class _Grid:
         )
 
 
-def _ellipsoid(grid: _Grid, box, centre, semi_axes, rotation):
+def ellipsoid(grid: Grid, box, centre, semi_axes, rotation):
     """Normalised squared radius q (q <= 1 inside) and |grad q| of a rotated ellipsoid on `box`.
 
     `rotation` columns are the ellipsoid's axes in (x, y, z); q - 1 over |grad q| approximates
@@ -124,7 +126,7 @@ def _ellipsoid(grid: _Grid, box, centre, semi_axes, rotation):
     return q, 2.0 * np.sqrt(g)
 
 
-def _rot_z(deg: float) -> np.ndarray:
+def rot_z(deg: float) -> np.ndarray:
     t = np.deg2rad(deg)
     return np.array([[np.cos(t), -np.sin(t), 0.0], [np.sin(t), np.cos(t), 0.0], [0.0, 0.0, 1.0]])
 
@@ -161,7 +163,7 @@ def make_phantom(
     """
     rng = np.random.default_rng(seed)
     A = anatomy
-    grid = _Grid(tuple(int(s) for s in shape), tuple(float(s) for s in spacing))
+    grid = Grid(tuple(int(s) for s in shape), tuple(float(s) for s in spacing))
     s = _fov_scale(grid.shape, grid.spacing)
     params: dict = {"seed": int(seed), "shape": list(grid.shape), "spacing": list(grid.spacing), "fov_scale": _round(s),
                     "ivh": bool(ivh), "brace": bool(brace)}
@@ -169,13 +171,13 @@ def make_phantom(
     # head: brain ellipsoid plus shells at approximate distances (csf rim, skull, scalp)
     brain_axes = np.array(A.brain_semi_axes_mm) * s * (1 + rng.uniform(-A.head_jitter, A.head_jitter, 3))
     yaw = rng.uniform(-A.max_yaw_deg, A.max_yaw_deg)
-    rot = _rot_z(yaw)
+    rot = rot_z(yaw)
     z_lo = grid.z[0] - grid.spacing[2] / 2
     centre = np.array([0.0, A.head_centre_y_mm * s, z_lo + A.head_centre_z_frac * grid.shape[0] * grid.spacing[2]])
     outer = (A.skull_mm + A.scalp_mm) * s
     half = _rotated_half_extent(brain_axes + outer, yaw)
     hbox = grid.box(centre - half, centre + half)
-    q, g = _ellipsoid(grid, hbox, centre, brain_axes, rot)
+    q, g = ellipsoid(grid, hbox, centre, brain_axes, rot)
     d = (q - 1.0) / np.maximum(g, 1e-6)  # mm from the inner skull surface, negative inside
     del q, g
     params.update(brain_semi_axes_mm=_round(brain_axes), yaw_deg=_round(yaw), head_centre_mm=_round(centre))
@@ -202,7 +204,7 @@ def make_phantom(
         _draw_ivh(rng, A, ventricles, hu, labels, params)
     _draw_hematoma(rng, grid, A, s, hbox, d, ventricles, hematoma_ml, hu, labels, params)
     if brace:
-        _draw_brace(rng, grid, A, s, centre, brain_axes + outer, yaw, tissue, hu, params)
+        draw_brace(rng, grid, A, s, centre, brain_axes + outer, yaw, tissue, hu, params)
 
     params["noise_hu"] = float(noise_hu)
     hu += rng.standard_normal(grid.shape, dtype=np.float32) * np.float32(noise_hu)
@@ -230,11 +232,11 @@ def _draw_ventricles(rng, grid, A, s, centre, yaw, tissue, hu, params) -> list[d
     out = []
     for side in (-1, 1):
         off = np.array([side * A.ventricle_offset_mm[0], A.ventricle_offset_mm[1], A.ventricle_offset_mm[2]]) * s
-        c = centre + _rot_z(yaw) @ off
-        rot = _rot_z(yaw - side * A.ventricle_tilt_deg)  # columns: x (lateral), y (A->P), z axes
+        c = centre + rot_z(yaw) @ off
+        rot = rot_z(yaw - side * A.ventricle_tilt_deg)  # columns: x (lateral), y (A->P), z axes
         half = _rotated_half_extent(axes, yaw - side * A.ventricle_tilt_deg)
         box = grid.box(c - half, c + half)
-        q, _ = _ellipsoid(grid, box, c, axes, rot)
+        q, _ = ellipsoid(grid, box, c, axes, rot)
         inside = q <= 1
         tissue[box][inside], hu[box][inside] = CSF, A.csf_hu
         z, y, x = grid.coords(box, c)
@@ -276,7 +278,7 @@ def _draw_hematoma(rng, grid, A, s, hbox, d, ventricles, hematoma_ml, hu, labels
     z_room = (grid.z[0] + reach, grid.z[-1] - reach)
     for _ in range(200):  # rejection sampling of a centre away from skull, ventricles and the FOV ends
         u = rng.normal(size=3)
-        p = head_centre + _rot_z(params["yaw_deg"]) @ (room * u / np.linalg.norm(u) * rng.uniform() ** (1 / 3))
+        p = head_centre + rot_z(params["yaw_deg"]) @ (room * u / np.linalg.norm(u) * rng.uniform() ** (1 / 3))
         near_vent = any(np.sum((v["rot"].T @ (p - v["centre"]) / (v["axes"] + reach + margin)) ** 2) <= 1 for v in ventricles)
         if not near_vent and z_room[0] <= p[2] <= z_room[1]:
             break
@@ -288,7 +290,7 @@ def _draw_hematoma(rng, grid, A, s, hbox, d, ventricles, hematoma_ml, hu, labels
     field = None
     for _ in range(lobes):
         c = p + rng.normal(0.0, 0.35 * r_eq, 3)
-        q, _ = _ellipsoid(grid, box, c, r_eq * rng.uniform(0.6, 1.3, 3), _random_rotation(rng))
+        q, _ = ellipsoid(grid, box, c, r_eq * rng.uniform(0.6, 1.3, 3), _random_rotation(rng))
         field = q if field is None else np.minimum(field, q)
     z, y, x = grid.coords(box, p)
     ripple = np.zeros_like(field)
@@ -301,7 +303,7 @@ def _draw_hematoma(rng, grid, A, s, hbox, d, ventricles, hematoma_ml, hu, labels
     hb = tuple(slice(b.start - h.start, b.stop - h.start) for b, h in zip(box, hbox))
     safe = d[hb] <= -margin
     for v in ventricles:  # keep clear of the ventricles (IVH is drawn there, as its own label)
-        qv, _ = _ellipsoid(grid, box, v["centre"], v["axes"] + margin, v["rot"])
+        qv, _ = ellipsoid(grid, box, v["centre"], v["axes"] + margin, v["rot"])
         safe &= qv > 1
     candidates = field[safe]
     n = int(round(target_ml / (np.prod(grid.spacing) / 1000)))
@@ -321,7 +323,7 @@ def _draw_hematoma(rng, grid, A, s, hbox, d, ventricles, hematoma_ml, hu, labels
                   hematoma_mean_hu=_round(mean))
 
 
-def _draw_brace(rng, grid, A, s, centre, outer_axes, yaw, tissue, hu, params) -> None:
+def draw_brace(rng, grid, A, s, centre, outer_axes, yaw, tissue, hu, params) -> None:
     """A head-holder arc behind the head, across the lower slices, leaving the image laterally.
 
     The arc is an ellipse band centred on the head, wider than the FOV so that it crosses the
@@ -348,7 +350,7 @@ def write_phantom(phantom: Phantom, outdir: str | Path, name: str, *, overwrite:
 
     Every file is checked before any is written, so a refusal leaves nothing half-done.
     """
-    from .io import save_labelmap, save_volume
+    from ..io import save_labelmap, save_volume
 
     outdir = Path(outdir)
     paths = {"ct": outdir / f"{name}_ct.nii.gz", "labels": outdir / f"{name}_labels.nii.gz", "json": outdir / f"{name}.json"}

@@ -19,8 +19,8 @@ import numpy as np
 from scipy import ndimage
 
 from ..labels import IPH
-from ..phantom import BRAIN, CSF, SKULL, Anatomy, Phantom, _rot_z, make_phantom
-from .models import LOCATION_CLASSES
+from . import BRAIN, CSF, SKULL, Anatomy, Phantom, make_phantom, rot_z
+from ..classify.models import LOCATION_CLASSES
 
 SHAPE = (32, 256, 256)
 SPACING = (1.0, 1.0, 5.0)
@@ -93,7 +93,7 @@ def draw_posterior_fossa(ph: Phantom) -> None:
     hematoma left untouched (its label and HU stay exact)."""
     p = ph.params
     centre, axes, s = np.array(p["head_centre_mm"]), np.array(p["brain_semi_axes_mm"]), p["fov_scale"]
-    rot = _rot_z(p["yaw_deg"])[:2, :2]
+    rot = rot_z(p["yaw_deg"])[:2, :2]
     sx, sy, sz = ph.ct.spacing
     nz, ny, nx = ph.ct.shape
     z = np.asarray(ph.ct.origin)[2] + np.arange(nz) * sz
