@@ -21,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage
 
-from ..errors import ModelError, OptionError
+from ..errors import ModelError, OptionError, warn
 from ..image import Volume
 from ..labels import EAH, EDEMA, IPH, IVH, LABELS
 from ..models.checksum import sha256_file
+from ..preprocess.headmask import intracranial_mask
 from ..preprocess.resample import resample_like
 from ..progress import Progress, silent
 from .result import SegmentationResult
@@ -34,6 +36,7 @@ RESOLUTION_MM = 1.0  # config.json "resolution"
 WINDOW_HU = (-15.0, 100.0)  # config.json IntensityWindowNormalization bounds
 MODEL_CLASSES = ("background", "IPH", "EAH", "oedema", "IVH")  # network output channels, in order
 PRODUCT_LABEL = (0, IPH, EAH, EDEMA, IVH)  # product label value of each network channel
+MASK_MARGIN_MM = 3.0  # the intracranial mask is grown by this on the model grid before choosing tiles
 TILE_MAX = 120  # output voxels per tile axis: ~1.2 GB of activations in float32 on CPU
 MODEL_ID = "blast-ct-v1"
 
@@ -109,12 +112,32 @@ def _splits(lo: int, hi: int, tile_max: int, grid: int) -> list[tuple[int, int]]
     return [(s, min(size, hi - s)) for s in range(lo, hi, size)]
 
 
+def _mask_tiles(where: np.ndarray, tile_max: int, grid: int) -> list:
+    """Tiles ((z, nz), (y, ny), (x, nx)) covering every True voxel of `where`: z slabs, then y
+    strips of each slab's own extent, then x runs of each strip's, so a round head costs about its
+    volume, not its bounding box. Starts lie on the lattice."""
+    def extent(hits: np.ndarray, n: int) -> tuple[int, int]:
+        idx = np.flatnonzero(hits)
+        return (0, 0) if idx.size == 0 else (int(idx[0]) // grid * grid, min(n, int(idx[-1]) + 1))
+
+    tiles = []
+    for z in _splits(*extent(where.any(axis=(1, 2)), where.shape[0]), tile_max, grid):
+        slab = where[z[0] : z[0] + z[1]]
+        for y in _splits(*extent(slab.any(axis=(0, 2)), where.shape[1]), tile_max, grid):
+            strip = slab[:, y[0] : y[0] + y[1]]
+            tiles += [(z, y, x) for x in _splits(*extent(strip.any(axis=(0, 1)), where.shape[2]), tile_max, grid)]
+    return tiles
+
+
 def predict_probabilities(networks: list, image: np.ndarray, *, device="cpu", dtype=None,
-                          tile_max: int = TILE_MAX, progress: Progress = silent) -> np.ndarray:
+                          tile_max: int = TILE_MAX, where: np.ndarray | None = None,
+                          progress: Progress = silent) -> np.ndarray:
     """Ensemble-mean softmax (classes, z, y, x) of windowed `image` [z, y, x] on its own grid.
 
     Equal, voxel for voxel, to BLAST-CT's 30^3-patch inference with edge padding (up to float
-    rounding); outputs that see only the image's constant background value are filled in.
+    rounding); outputs that see only the image's constant background value are filled in. With
+    `where` (bool, image shape) only tiles holding a True voxel are computed (each reads its own
+    receptive-field context from the whole image); the rest keep that constant background answer.
     """
     import torch
 
@@ -125,10 +148,13 @@ def predict_probabilities(networks: list, image: np.ndarray, *, device="cpu", dt
     device = torch.device(device)
     reach = MARGIN + max(SCALE_FACTORS) // 2  # widest receptive field half-width, in output voxels
     background = float(image.min())
-    varies = image != background
-    box = [_active_range(varies.any(axis=tuple(a for a in range(3) if a != ax)), n, reach, GRID)
-           for ax, n in enumerate(image.shape)]
-    tiles = list(itertools.product(*(_splits(lo, hi, tile_max, GRID) for lo, hi in box)))
+    if where is None:
+        varies = image != background
+        box = [_active_range(varies.any(axis=tuple(a for a in range(3) if a != ax)), n, reach, GRID)
+               for ax, n in enumerate(image.shape)]
+        tiles = list(itertools.product(*(_splits(lo, hi, tile_max, GRID) for lo, hi in box)))
+    else:
+        tiles = _mask_tiles(where, tile_max, GRID)
     pad = MARGIN + GRID  # the last, partial coarse block may read up to scale-1 voxels past MARGIN
     padded = torch.from_numpy(np.pad(image, [(MARGIN, pad)] * 3, mode="edge"))
     autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
@@ -175,7 +201,8 @@ class BlastCTSegmenter:
     """
 
     def __init__(self, weight_paths: list[Path], device: str = "cpu", dtype=None, *, model_id: str = MODEL_ID,
-                 tile_max: int = TILE_MAX, keep_probabilities: bool = False, sha256: dict[str, str] | None = None):
+                 tile_max: int = TILE_MAX, keep_probabilities: bool = False, sha256: dict[str, str] | None = None,
+                 intracranial: bool = True):
         if not weight_paths:
             raise ModelError(None, "BLAST-CT needs at least one weights file")
         sha256 = sha256 or {}
@@ -185,25 +212,44 @@ class BlastCTSegmenter:
         self.model_id = model_id
         self.tile_max = tile_max
         self.keep_probabilities = keep_probabilities
+        self.intracranial = intracranial
+
+    def _support(self, ct: Volume, grid: Volume) -> tuple[Volume | None, np.ndarray | None]:
+        """The intracranial mask on the CT grid and, dilated by MASK_MARGIN_MM, on the model grid;
+        (None, None) for the whole field of view (asked for, or no skull found: said in a warning)."""
+        if not self.intracranial:
+            return None, None
+        mask = intracranial_mask(ct)
+        if not mask.meta["skull_found"]:
+            warn(ct.meta.get("source"), "no skull found (skull-stripped, or not a head CT?): BLAST-CT runs on the whole field of view")
+            return None, None
+        near = resample_like(mask, grid, is_label=True).array > 0
+        r = int(math.ceil(MASK_MARGIN_MM / RESOLUTION_MM))
+        return mask, ndimage.binary_dilation(near, np.ones((2 * r + 1,) * 3, bool))
 
     def predict(self, ct: Volume, progress: Progress = silent) -> SegmentationResult:
         import torch
 
         grid = model_grid(ct)
+        mask, where = self._support(ct, grid)
         threads = torch.get_num_threads()
         torch.set_num_threads(len(os.sched_getaffinity(0)))  # all cores this process may use
         try:
             probs = predict_probabilities(self.networks, window(grid.array), device=self.device, dtype=self.dtype,
-                                          tile_max=self.tile_max, progress=progress)
+                                          tile_max=self.tile_max, where=where, progress=progress)
         finally:
             torch.set_num_threads(threads)
         lut = np.asarray(PRODUCT_LABEL, np.uint8)
         names = {int(v): name for v, name in zip(PRODUCT_LABEL, MODEL_CLASSES) if v}
         labels = resample_like(grid.with_array(lut[probs.argmax(0)]), ct, is_label=True)
+        if mask is not None:
+            labels.array[mask.array == 0] = 0  # every class lies inside the skull
         probabilities = None
         if self.keep_probabilities:
             order = np.argsort(PRODUCT_LABEL)  # channel c = product label value c
             probabilities = np.stack([resample_like(grid.with_array(probs[k]), ct, is_label=True).array for k in order])
+            if mask is not None:
+                probabilities[:, mask.array == 0] = np.eye(len(order), 1, dtype=np.float32)
         segments = {v: LABELS[v].key for v in names}
         return SegmentationResult(labels=ct.with_array(labels.array, segments=segments), probabilities=probabilities,
                                   model_id=self.model_id, class_names=names)
