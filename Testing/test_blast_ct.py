@@ -151,28 +151,32 @@ def test_model_grid_reorients_exactly_and_spans_blast_ct_extent():
     assert window(np.array([-1000.0, -15.0, 42.5, 100.0, 3000.0])).tolist() == [-1.0, -1.0, 0.0, 1.0, 1.0]
 
 
-def test_intracranial_tiles_equal_the_full_grid_inside_the_skull(weights_dir):
-    """Only tiles touching the intracranial mask run: same labels inside it, nothing outside."""
-    ph = tilt(make_phantom(4, shape=(12, 128, 128), spacing=(1.5, 1.5, 6.0), brace=True), 15, 0)
-    inside = intracranial_mask(ph.ct).array > 0
-    net = [weights_dir / "model_1.pt"]
-    masked = BlastCTSegmenter(net).predict(ph.ct).labels.array
-    full = BlastCTSegmenter(net, intracranial=False).predict(ph.ct).labels.array
-    assert (full[inside] > 0).sum() > 100
-    np.testing.assert_array_equal(masked[inside], full[inside])
-    assert not masked[~inside].any()
+def test_tiles_where_the_mask_is_equal_the_full_grid_there(net):
+    """`where` runs only tiles holding a True voxel: those equal the full grid, the rest keep the
+    constant background answer."""
+    image = np.full((60, 75, 60), -1.0, np.float32)
+    image[5:55, 10:65, 10:50] = _noise((50, 55, 40), seed=2)
+    where = np.zeros(image.shape, bool)
+    where[20:28, 30:40, 12:20] = True
+    full = predict_probabilities([net], image, tile_max=30)
+    part = predict_probabilities([net], image, tile_max=30, where=where)
+    np.testing.assert_allclose(part[:, where], full[:, where], atol=1e-5)
+    far = part[:, 45:, :, 35:]  # no tile there: one constant answer
+    assert np.ptp(far.reshape(5, -1), axis=1).max() == 0 and not np.allclose(full[:, 45:, :, 35:], far)
 
 
 def test_no_skull_falls_back_to_the_whole_grid_and_says_so(weights_dir):
     ph = make_phantom(3, shape=(8, 96, 96), spacing=(2.0, 2.0, 6.0))
     stripped = ph.ct.with_array(np.where(ph.ct.array > 200, 30, ph.ct.array).astype(np.int16))  # bone -> soft tissue
+    seg = BlastCTSegmenter([weights_dir / "model_1.pt"])
     with pytest.warns(ICHWarning, match="no skull found"):
-        res = BlastCTSegmenter([weights_dir / "model_1.pt"]).predict(stripped)
-    assert res.labels.array.any()
+        assert seg._support(stripped, model_grid(stripped)) == (None, None)
+    mask, where = seg._support(ph.ct, model_grid(ph.ct))
+    assert mask.meta["skull_found"] and where.shape == model_grid(ph.ct).shape and where.any()
 
 
 def test_segmenter_finds_the_phantom_hematoma(weights_dir):
-    ph = make_phantom(3, shape=(12, 128, 128), spacing=(1.5, 1.5, 6.0))
+    ph = tilt(make_phantom(3, shape=(12, 128, 128), spacing=(1.5, 1.5, 6.0), brace=True), 15, 0)
     seg = BlastCTSegmenter([weights_dir / "model_1.pt"], keep_probabilities=True)
     res = seg.predict(ph.ct)
     assert res.labels.same_geometry(ph.ct) and res.labels.array.dtype == np.uint8
@@ -181,6 +185,7 @@ def test_segmenter_finds_the_phantom_hematoma(weights_dir):
     assert res.probabilities.shape == (5, *ph.ct.shape)
     np.testing.assert_allclose(res.probabilities.sum(0), 1.0, atol=1e-4)
     assert (res.probabilities.argmax(0) == res.labels.array).all()  # channel c is label value c
+    assert not res.labels.array[intracranial_mask(ph.ct).array == 0].any()  # nothing outside the skull
     truth, pred = ph.labels.array == IPH, res.labels.array == IPH
     assert 2 * (truth & pred).sum() / (truth.sum() + pred.sum()) > 0.6
 
