@@ -240,3 +240,24 @@ def test_peer_pipeline_gives_the_same_mask(peer_python, weights_dir, tmp_path, t
     for label in (IPH, IVH, EDEMA, EAH):
         if (peer == label).sum() > 50:
             assert _dice(ours == label, peer == label) >= 0.99, label
+
+
+def test_segment_cli_ensemble_reports_the_members_interval_and_disagreement(ich_cache, weights_dir, tmp_path, capsys):
+    from ichkit.cli import main
+    from ichkit.models.importer import import_models
+    from ichkit.phantom import write_phantom
+
+    import_models(weights_dir)
+    files = write_phantom(make_phantom(1, shape=(16, 64, 64), spacing=(1.0, 1.0, 1.0)), tmp_path, "tiny")
+    argv = ["segment", str(files["ct"]), "-o", str(tmp_path / "out"), "--device", "cpu", "--no-progress", "--json"]
+    assert main([*argv, "--ensemble", "13"]) == 2
+    assert capsys.readouterr().err.strip().endswith("--ensemble 13: model blast-ct-v1 has 12 networks (use 1 to 12)")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert main([*argv, "--ensemble", "2"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    ens = record["ensemble"]
+    assert ens["members"] == ["model_1.pt", "model_2.pt"] and record["provenance"]["model"]["id"] == "blast-ct-v1"
+    for key, (lo, hi) in ens["interval_ml"].items():
+        assert lo <= hi and sorted(ens["member_voxel_ml"][key]) == [lo, hi]
+    dis = sitk.GetArrayFromImage(sitk.ReadImage(record["files"]["disagreement"]))
+    assert dis.shape == (16, 64, 64) and dis.min() >= 0 and dis.max() <= 1 and set(np.unique(dis)) <= {0.0, 0.5}

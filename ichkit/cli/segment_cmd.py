@@ -2,7 +2,9 @@
 
 Writes `<name>_seg.nii.gz`, `<name>.seg.nrrd` (Slicer segment names and colours),
 `<name>_volumes.json` (volumes plus the provenance sidecar: model id, version, demo flag,
-ichkit version, time) and, with --probabilities, `<name>_probabilities.nii.gz`. Every output is
+ichkit version, time) and, with --probabilities, `<name>_probabilities.nii.gz`. With
+--ensemble N > 1, `<name>_disagreement.nii.gz` (per voxel, the fraction of the N networks whose
+label differs from the ensemble's) and, in the JSON, each label's volume interval across them. Every output is
 checked for --overwrite before the model runs, and written atomically.
 """
 
@@ -28,6 +30,9 @@ def register(subparsers) -> None:
         help="drop connected components smaller than X mL, per label (default: %(default)s)",
     )
     p.add_argument("--probabilities", action="store_true", help="also write the class probabilities (4D NIfTI)")
+    p.add_argument("--ensemble", type=int, metavar="N", default=1,
+                   help="average the first N of BLAST-CT's 12 networks (model blast-ct-v1 unless --model names another "
+                        "BLAST-CT ensemble); N > 1 also reports each label's volume range across them and a disagreement map")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     add_json(p)
     add_progress(p)
@@ -45,7 +50,7 @@ def output_name(ct_path: Path) -> str:
     return name
 
 
-def output_paths(outdir: Path, name: str, probabilities: bool) -> dict[str, Path]:
+def output_paths(outdir: Path, name: str, probabilities: bool, ensemble: int = 1) -> dict[str, Path]:
     paths = {
         "labels_nifti": outdir / f"{name}_seg.nii.gz",
         "labels_seg_nrrd": outdir / f"{name}.seg.nrrd",
@@ -53,7 +58,20 @@ def output_paths(outdir: Path, name: str, probabilities: bool) -> dict[str, Path
     }
     if probabilities:
         paths["probabilities"] = outdir / f"{name}_probabilities.nii.gz"
+    if ensemble > 1:
+        paths["disagreement"] = outdir / f"{name}_disagreement.nii.gz"
     return paths
+
+
+def ensemble_record(entry, result) -> dict:
+    """Members, their voxel volumes and each label's [min, max] across them (JSON)."""
+    return {
+        "members": list(entry.members),
+        "member_voxel_ml": result.member_voxel_ml,
+        "interval_ml": {k: [min(v), max(v)] for k, v in result.member_voxel_ml.items()},
+        "note": "each network's own mask, voxel volumes before small-component removal; "
+                "disagreement: fraction of networks whose label differs from the ensemble's",
+    }
 
 
 def _device(requested: str | None) -> str:
@@ -101,6 +119,8 @@ def save_probabilities(result, grid, path: Path, model_id: str) -> Path:
 def run(args) -> int:
     from dataclasses import asdict
 
+    import SimpleITK as sitk
+
     from ..atomic import check_writable, write_json
     from ..errors import OptionError
     from ..io import load_ct, save_labelmap
@@ -112,11 +132,15 @@ def run(args) -> int:
     if args.min_component_ml < 0:
         raise OptionError(None, f"--min-component-ml {args.min_component_ml}: must be 0 or more")
     ct_path, outdir = Path(args.ct), Path(args.outdir)
-    paths = output_paths(outdir, output_name(ct_path), args.probabilities)
+    paths = output_paths(outdir, output_name(ct_path), args.probabilities, args.ensemble)
     for path in paths.values():
         check_writable(path, args.overwrite)
     registry = load_registry()
     entry = registry.get(args.model) if args.model else default_segmentation_model(registry)
+    if args.ensemble != 1:
+        from ..segment.blast_ct import MODEL_ID, ensemble_entry
+
+        entry = ensemble_entry(registry.get(args.model or MODEL_ID), args.ensemble)
     device = _device(args.device)
 
     ct = load_ct(ct_path)
@@ -130,6 +154,11 @@ def run(args) -> int:
 
     if args.probabilities:
         save_probabilities(result, labels, paths["probabilities"], entry.id)
+    if "disagreement" in paths:
+        from ..atomic import atomic_path
+
+        with atomic_path(paths["disagreement"]) as tmp:
+            sitk.WriteImage(result.disagreement.to_sitk(), str(tmp), useCompression=True)
     save_labelmap(labels, paths["labels_nifti"], overwrite=args.overwrite)
     save_labelmap(labels, paths["labels_seg_nrrd"], overwrite=args.overwrite)
     volumes = measure(labels).to_dict()
@@ -139,6 +168,8 @@ def run(args) -> int:
         "volumes": volumes,
         "provenance": provenance(entry, device, ct_path, {"min_component_ml": args.min_component_ml, "removed": asdict(removed)}),
     }
+    if args.ensemble > 1:
+        record["ensemble"] = ensemble_record(entry, result)
     write_json(paths["volumes_json"], record)
 
     lines = [f"mask produced by model {entry.id} {entry.version} on {device}"]
@@ -146,6 +177,8 @@ def run(args) -> int:
         lines.append(DEMO_NOTICE)
         record["notice"] = DEMO_NOTICE
     lines += [f"{key}: {v['mesh_ml']:.2f} mL (mesh), {v['voxel_ml']:.2f} mL (voxels)" for key, v in volumes.items()] or ["no hemorrhage found"]
+    if args.ensemble > 1:
+        lines += [f"{k}: {lo:.2f}-{hi:.2f} mL across {args.ensemble} networks" for k, (lo, hi) in record["ensemble"]["interval_ml"].items()]
     lines += [f"wrote {p}" for p in paths.values()]
     emit(args, record, "\n".join(lines))
     return 0

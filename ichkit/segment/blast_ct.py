@@ -206,6 +206,24 @@ def predict_probabilities(networks: list, image: np.ndarray, *, device="cpu", dt
     return probs / len(networks)
 
 
+def ensemble_entry(entry, n: int):
+    """`entry` (a BLAST-CT registry entry) limited to its first `n` members.
+
+    The order is the registry's (model_1 .. model_12, the published file order) and fixed once:
+    the 12 networks share one training recipe and no labelled real scans are at hand to rank
+    them, so nothing argues for another order, and model_1 first makes `--ensemble 1` the
+    blast-ct-v1-single default, each larger N a superset of the smaller ones.
+    """
+    from dataclasses import replace
+
+    names = [f.name for f in entry.member_files()]
+    if entry.architecture != "deepmedic-blast-ct":
+        raise OptionError(None, f"--ensemble: model {entry.id} is not a BLAST-CT ensemble")
+    if not 1 <= n <= len(names):
+        raise OptionError(None, f"--ensemble {n}: model {entry.id} has {len(names)} networks (use 1 to {len(names)})")
+    return replace(entry, members=tuple(names[:n]))
+
+
 def _torch_dtype(dtype):
     import torch
 
@@ -256,18 +274,27 @@ class BlastCTSegmenter:
 
         grid = model_grid(ct)
         mask, where = self._support(ct, grid)
+        image = window(grid.array)
+        lut = np.asarray(PRODUCT_LABEL, np.uint8)
+        n = len(self.networks)
         threads = torch.get_num_threads()
         torch.set_num_threads(len(os.sched_getaffinity(0)))  # all cores this process may use
         try:
-            probs = predict_probabilities(self.networks, window(grid.array), device=self.device, dtype=self.dtype,
-                                          tile_max=self.tile_max, where=where, progress=progress)
+            probs, members = None, []
+            for i, net in enumerate(self.networks):  # one at a time: each member's own labels are kept
+                def step(done, total, what, i=i):
+                    progress(i * total + done, n * total, what)
+
+                p = predict_probabilities([net], image, device=self.device, dtype=self.dtype, tile_max=self.tile_max,
+                                          where=where, progress=step)
+                probs = p if probs is None else probs + p
+                if n > 1:
+                    members.append(self._on_ct(grid.with_array(lut[p.argmax(0)]), ct, mask))
+            probs /= n
         finally:
             torch.set_num_threads(threads)
-        lut = np.asarray(PRODUCT_LABEL, np.uint8)
         names = {int(v): name for v, name in zip(PRODUCT_LABEL, MODEL_CLASSES) if v}
-        labels = resample_like(grid.with_array(lut[probs.argmax(0)]), ct, is_label=True)
-        if mask is not None:
-            labels.array[mask.array == 0] = 0  # every class lies inside the skull
+        labels = self._on_ct(grid.with_array(lut[probs.argmax(0)]), ct, mask)
         probabilities = None
         if self.keep_probabilities:
             order = np.argsort(PRODUCT_LABEL)  # channel c = product label value c
@@ -275,5 +302,20 @@ class BlastCTSegmenter:
             if mask is not None:
                 probabilities[:, mask.array == 0] = np.eye(len(order), 1, dtype=np.float32)
         segments = {v: LABELS[v].key for v in names}
-        return SegmentationResult(labels=ct.with_array(labels.array, segments=segments), probabilities=probabilities,
-                                  model_id=self.model_id, class_names=names)
+        member_ml, disagreement = {}, None
+        if members:
+            voxel_ml = float(np.prod(ct.spacing)) / 1000.0
+            member_ml = {LABELS[v].key: [float((m == v).sum()) * voxel_ml for m in members] for v in sorted(names)}
+            disagree = sum((m != labels).astype(np.float32) for m in members) / len(members)
+            disagreement = ct.with_array(disagree.astype(np.float32), kind="ensemble_disagreement")
+        return SegmentationResult(labels=ct.with_array(labels, segments=segments), probabilities=probabilities,
+                                  model_id=self.model_id, class_names=names, member_voxel_ml=member_ml,
+                                  disagreement=disagreement)
+
+    @staticmethod
+    def _on_ct(labels: Volume, ct: Volume, mask: Volume | None) -> np.ndarray:
+        """Model-grid labels onto the CT grid (nearest neighbour), nothing outside the skull."""
+        out = resample_like(labels, ct, is_label=True).array
+        if mask is not None:
+            out[mask.array == 0] = 0  # every class lies inside the skull
+        return out
