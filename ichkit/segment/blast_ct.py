@@ -37,7 +37,7 @@ WINDOW_HU = (-15.0, 100.0)  # config.json IntensityWindowNormalization bounds
 MODEL_CLASSES = ("background", "IPH", "EAH", "oedema", "IVH")  # network output channels, in order
 PRODUCT_LABEL = (0, IPH, EAH, EDEMA, IVH)  # product label value of each network channel
 MASK_MARGIN_MM = 3.0  # the intracranial mask is grown by this on the model grid before choosing tiles
-TILE_MAX = 120  # output voxels per tile axis: ~1.2 GB of activations in float32 on CPU
+TILE_MAX = 90  # output voxels per tile axis: ~0.5 GB of activations in float32 (120: ~1 GB, about as fast)
 MODEL_ID = "blast-ct-v1"
 
 
@@ -150,7 +150,7 @@ def _mask_tiles(where: np.ndarray, tile_max: int, grid: int) -> list:
         for y in _splits(*extent(slab.any(axis=(0, 2)), where.shape[1]), tile_max, grid):
             strip = slab[:, y[0] : y[0] + y[1]]
             tiles += [(z, y, x) for x in _splits(*extent(strip.any(axis=(0, 1)), where.shape[2]), tile_max, grid)]
-    return tiles
+    return [t for t in tiles if where[tuple(slice(s, s + n) for s, n in t)].any()]
 
 
 def predict_probabilities(networks: list, image: np.ndarray, *, device="cpu", dtype=None,
@@ -160,8 +160,9 @@ def predict_probabilities(networks: list, image: np.ndarray, *, device="cpu", dt
 
     Equal, voxel for voxel, to BLAST-CT's 30^3-patch inference with edge padding (up to float
     rounding); outputs that see only the image's constant background value are filled in. With
-    `where` (bool, image shape) only tiles holding a True voxel are computed (each reads its own
-    receptive-field context from the whole image); the rest keep that constant background answer.
+    `where` (bool, image shape) only True voxels are computed (in tiles that hold one; each tile
+    reads its own receptive-field context from the whole image); the rest keep that constant
+    background answer.
     """
     import torch
 
@@ -197,10 +198,14 @@ def predict_probabilities(networks: list, image: np.ndarray, *, device="cpu", dt
                 start = [s for s, _ in tile]
                 size = tuple(n for _, n in tile)
                 need = DeepMedic.input_shape(size)
-                x = padded[tuple(slice(s, s + n) for s, n in zip(start, need))].to(device)[None, None]
-                out = torch.softmax(net(x, size).float(), 1)[0].cpu().numpy()
                 region = (slice(None), *(slice(s, s + n) for s, n in zip(start, size)))
-                probs[region] += out - constant
+                x = padded[tuple(slice(s, s + n) for s, n in zip(start, need))].to(device)[None, None]
+                if where is None:
+                    probs[region] += torch.softmax(net(x, size).float(), 1)[0].cpu().numpy() - constant
+                else:
+                    w = where[region[1:]]
+                    out = torch.softmax(net(x, size, torch.from_numpy(w).to(device)).float(), 1)[0].cpu().numpy()
+                    probs[region][:, w] += out[:, w] - constant[:, :, 0, 0]
                 done += 1
                 progress(done, total, "BLAST-CT tiles")
     return probs / len(networks)
