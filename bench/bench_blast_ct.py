@@ -4,7 +4,8 @@
 Input: a real-geometry phantom (skull, scalp, head holder, 0.48 x 0.48 x 5 mm, 512 x 512 x 28,
 int16 HU) written with an oblique direction (gantry tilted 15 degrees about x by default), as a
 NIfTI file every run reads. Each run is its own process (wall seconds and peak RSS of its process
-tree, bench/measure.py), on every core this process may use. Agreement of the masks: multi-class
+tree, bench/measure.py; CPU seconds of the tree, the steadier figure on a shared machine), on
+every core this process may use. Agreement of the masks: multi-class
 Dice, per-label Dice against the peer, IPH volume difference, voxels labelled outside the
 intracranial mask. The machine's load is printed: compare runs of the same invocation only.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -113,17 +115,20 @@ def main() -> None:
                                                           "--image", str(ct_path), "--out", str(tmp / "peer.nii.gz")], "peer.nii.gz"))
         for name, cmd, out in runs:
             print(f"running {name} ...", flush=True)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             wall, gb = run_measured(cmd)
-            rows.append((name, wall, gb, out))
-            print(f"  {wall:.1f} s, {gb:.2f} GB", flush=True)
-        masks = {out: read(tmp / out) for _, _, _, out in rows}
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            rows.append((name, wall, cpu, gb, out))
+            print(f"  {wall:.1f} s wall, {cpu:.1f} s CPU, {gb:.2f} GB", flush=True)
+        masks = {out: read(tmp / out) for *_, out in rows}
     if "peer.nii.gz" in masks:  # the peer writes network class indices; map them to product labels
         masks["peer.nii.gz"] = np.asarray(PRODUCT_LABEL, np.uint8)[masks["peer.nii.gz"].astype(int)]
     voxel_ml = float(np.prod(SPACING)) / 1000.0
     base = {"full.nii.gz": "full grid", "peer.nii.gz": "peer"}
-    ref_wall = {out: wall for _, wall, _, out in rows}
-    print(f"\n{'run':34s} {'seconds':>8s} {'peak GB':>8s} {'IPH mL':>7s} {'outside':>8s}  agreement")
-    for name, wall, gb, out in rows:
+    ref_cpu = {out: (wall, cpu) for _, wall, cpu, _, out in rows}
+    print(f"\n{'run':34s} {'wall s':>7s} {'CPU s':>7s} {'peak GB':>8s} {'IPH mL':>7s} {'outside':>8s}  agreement")
+    for name, wall, cpu, gb, out in rows:
         m = masks[out]
         notes = []
         for ref, label in base.items():
@@ -131,10 +136,10 @@ def main() -> None:
                 r = masks[ref]
                 iph = (r == IPH).sum()
                 per = " ".join(f"{LABELS[v].key} {dice(m == v, r == v):.4f}" for v in (IPH, IVH, EDEMA, EAH) if (r == v).sum() + (m == v).sum())
-                notes.append(f"vs {label}: {ref_wall[ref] / wall:.2f}x time, Dice {dice(m, r):.4f} inside skull "
+                notes.append(f"vs {label}: {ref_cpu[ref][0] / wall:.2f}x wall, {ref_cpu[ref][1] / cpu:.2f}x CPU, Dice {dice(m, r):.4f} inside skull "
                              f"{dice(np.where(inside, m, 0), np.where(inside, r, 0)):.4f} [{per}], "
                              f"IPH {100 * ((m == IPH).sum() - iph) / max(iph, 1):+.2f} %")
-        print(f"{name:34s} {wall:8.1f} {gb:8.2f} {(m == IPH).sum() * voxel_ml:7.2f} {int((m[~inside] > 0).sum()):8d}  " + "; ".join(notes))
+        print(f"{name:34s} {wall:7.1f} {cpu:7.1f} {gb:8.2f} {(m == IPH).sum() * voxel_ml:7.2f} {int((m[~inside] > 0).sum()):8d}  " + "; ".join(notes))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ FULLY_CONNECTED = (250, 250)
 NUM_CLASSES = 5
 MARGIN = 40  # context voxels on each side: the factor-5 pathway sees 8 convs x 5 voxels per side
 GRID = math.lcm(*SCALE_FACTORS)  # tile origins on multiples of this keep every subsample grid aligned
-HEAD_CHUNK = 1 << 18  # voxels per slab of the 1x1x1 head (bounds its 150/250-channel buffers)
+HEAD_CHUNK = 1 << 16  # voxels per slab of the 1x1x1 head (bounds its 150/250-channel buffers)
 CHANNELS_LAST = torch.channels_last_3d  # oneDNN's fast layout: ~3x faster 3D convs on CPU than NCDHW
 
 
