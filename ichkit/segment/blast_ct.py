@@ -272,7 +272,7 @@ class BlastCTSegmenter:
             return None, None
         near = resample_like(mask, grid, is_label=True).array > 0
         r = int(math.ceil(MASK_MARGIN_MM / RESOLUTION_MM))
-        return mask, ndimage.binary_dilation(near, np.ones((2 * r + 1,) * 3, bool))
+        return mask, ndimage.maximum_filter(near, size=2 * r + 1)  # a cube dilation, separable: fast
 
     def predict(self, ct: Volume, progress: Progress = silent) -> SegmentationResult:
         import torch
