@@ -136,11 +136,12 @@ def run(args) -> int:
     for path in paths.values():
         check_writable(path, args.overwrite)
     registry = load_registry()
-    entry = registry.get(args.model) if args.model else default_segmentation_model(registry)
     if args.ensemble != 1:
         from ..segment.blast_ct import MODEL_ID, ensemble_entry
 
         entry = ensemble_entry(registry.get(args.model or MODEL_ID), args.ensemble)
+    else:
+        entry = registry.get(args.model) if args.model else default_segmentation_model(registry)
     device = _device(args.device)
 
     ct = load_ct(ct_path)
