@@ -11,6 +11,7 @@ from ichkit.preprocess import (
     brain_mask,
     foreground_stats,
     head_mask,
+    intracranial_mask,
     percentile_clip_zscore,
     resample,
     resample_like,
@@ -135,3 +136,37 @@ def test_apply_mask(braced, head):
     assert np.all(apply_mask(braced.ct, head, fill=-1024).array[head.array == 0] == -1024)
     with pytest.raises(GeometryMismatchError):
         apply_mask(braced.ct, resample(head, (2.0, 2.0, 5.0), is_label=True))
+
+
+def test_intracranial_mask_keeps_everything_inside_the_skull_and_nothing_outside(braced, head):
+    t, lab = braced.tissue.array, braced.labels.array
+    ic = intracranial_mask(braced.ct)
+    m = ic.array > 0
+    assert ic.meta["skull_found"] and ic.same_geometry(braced.ct)
+    assert not np.any(m[np.isin(t, (SKULL, SCALP, BRACE))]) and not np.any(m[t == 0])
+    assert np.all(m[lab > 0]) and np.all(m[t == BRAIN]) and m[t == CSF].mean() > 0.999
+    assert np.all(m[brain_mask(braced.ct, head=head).array > 0])  # the brain mask nests inside it
+
+
+def test_intracranial_mask_survives_a_craniectomy(braced):
+    """A 60 mm bone flap removed on 8 slices (replaced by scalp-density tissue): the brain under it stays in."""
+    t = braced.tissue.array
+    a = braced.ct.array.copy()
+    flap = np.zeros_like(t, bool)
+    flap[8:16, :, :] = True
+    flap[:, :, 160:] = False  # the patient's left side only (x < 160 voxels = 1 mm each)
+    flap[:, 60:, :] = False  # ... and the front (y < 60)
+    a[flap & (t == SKULL)] = 30
+    m = intracranial_mask(braced.ct.with_array(a)).array > 0
+    brain = t == BRAIN
+    assert m[8:16][brain[8:16]].mean() > 0.999
+    assert not np.any(m[t == SCALP])
+
+
+def test_intracranial_mask_without_a_skull_is_the_head_and_says_so(braced, head):
+    stripped = apply_mask(braced.ct, brain_mask(braced.ct, head=head))
+    ic = intracranial_mask(stripped)
+    assert ic.meta["skull_found"] is False
+    assert np.array_equal(ic.array > 0, head_mask(stripped).array > 0)
+    air = braced.ct.with_array(np.full(braced.ct.shape, -1000, np.int16))
+    assert intracranial_mask(air).meta["skull_found"] is False

@@ -4,6 +4,7 @@ Used by Testing/test_blast_ct.py and bench/bench_blast_ct.py through a subproces
 code never shares a process (or a venv) with ichkit. Two commands:
 
   patch WEIGHTS IN.npy OUT.npy         the peer's DeepMedic on patches (N, 1, D, H, W) -> softmax
+  grid CT.nii.gz OUT.npy               the peer's reoriented 1 mm input grid (voxels; geometry in OUT.npy.json)
   infer WEIGHTS... --image CT.nii.gz --out MASK.nii.gz
                                        the peer's own test-time pipeline (reorient, 1 mm, 30^3
                                        tiles, back to native), as its `blast-ct` command runs it
@@ -32,6 +33,16 @@ def run_patch(args: argparse.Namespace) -> None:
     with torch.no_grad():
         logits, _ = model(x)
     np.save(args.output, torch.softmax(logits, dim=1).numpy())
+
+
+def run_grid(args: argparse.Namespace) -> None:
+    import SimpleITK as sitk
+    from blast_ct.nifti.rescale import reorient_image, rescale
+
+    img = rescale([1.0, 1.0, 1.0], reorient_image(sitk.ReadImage(args.image), False))
+    np.save(args.output, sitk.GetArrayFromImage(img))
+    with open(args.output + ".json", "w") as f:
+        json.dump({"origin": img.GetOrigin(), "direction": img.GetDirection()}, f)
 
 
 def run_infer(args: argparse.Namespace) -> None:
@@ -67,6 +78,10 @@ def main() -> None:
     p.add_argument("input")
     p.add_argument("output")
     p.set_defaults(func=run_patch)
+    p = sub.add_parser("grid")
+    p.add_argument("image")
+    p.add_argument("output")
+    p.set_defaults(func=run_grid)
     p = sub.add_parser("infer")
     p.add_argument("weights", nargs="+")
     p.add_argument("--image", required=True)

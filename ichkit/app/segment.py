@@ -49,7 +49,7 @@ def output_name(ct_path: Path) -> str:
     return name
 
 
-def output_paths(outdir: Path, name: str, probabilities: bool = False) -> dict[str, Path]:
+def output_paths(outdir: Path, name: str, probabilities: bool = False, ensemble: int = 1) -> dict[str, Path]:
     paths = {
         "labels_nifti": outdir / f"{name}{MASK_SUFFIX}",
         "labels_seg_nrrd": outdir / f"{name}{SEG_SUFFIX}",
@@ -57,7 +57,20 @@ def output_paths(outdir: Path, name: str, probabilities: bool = False) -> dict[s
     }
     if probabilities:
         paths["probabilities"] = outdir / f"{name}_probabilities.nii.gz"
+    if ensemble > 1:
+        paths["disagreement"] = outdir / f"{name}_disagreement.nii.gz"
     return paths
+
+
+def ensemble_record(entry, result) -> dict:
+    """Members, their voxel volumes and each label's [min, max] across them (JSON)."""
+    return {
+        "members": list(entry.members),
+        "member_voxel_ml": result.member_voxel_ml,
+        "interval_ml": {k: [min(v), max(v)] for k, v in result.member_voxel_ml.items()},
+        "note": "each network's own mask, voxel volumes before small-component removal; "
+                "disagreement: fraction of networks whose label differs from the ensemble's",
+    }
 
 
 def model_record(entry) -> dict:

@@ -2,8 +2,10 @@
 
 Writes `<name>_seg.nii.gz`, `<name>.seg.nrrd` (Slicer segment names and colours),
 `<name>_volumes.json` (volumes plus the provenance sidecar: model id, version, demo flag,
-ichkit version, time) and, with --probabilities, `<name>_probabilities.nii.gz`. Every output is
-checked for --overwrite before the model runs; the set is written all or nothing.
+ichkit version, time) and, with --probabilities, `<name>_probabilities.nii.gz`. With
+--ensemble N > 1, `<name>_disagreement.nii.gz` (per voxel, the fraction of the N networks whose
+label differs from the ensemble's) and, in the JSON, each label's volume interval across them.
+Every output is checked for --overwrite before the model runs; the set is written all or nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ def register(subparsers) -> None:
         help="drop connected components smaller than X mL, per label (default: %(default)s)",
     )
     p.add_argument("--probabilities", action="store_true", help="also write the class probabilities (4D NIfTI)")
+    p.add_argument("--ensemble", type=int, metavar="N", default=1,
+                   help="average the first N of BLAST-CT's 12 networks (model blast-ct-v1 unless --model names another "
+                        "BLAST-CT ensemble); N > 1 also reports each label's volume range across them and a disagreement map")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     add_ct_options(p)
     add_json(p)
@@ -55,7 +60,9 @@ def save_probabilities(result, grid, path: Path, model_id: str) -> Path:
 def run(args) -> int:
     from dataclasses import asdict
 
-    from ..app.segment import output_name, output_paths, provenance
+    import SimpleITK as sitk
+
+    from ..app.segment import ensemble_record, output_name, output_paths, provenance
     from ..atomic import atomic_files, check_writable, write_json
     from ..errors import OptionError
     from ..io import load_ct, save_labelmap
@@ -67,11 +74,16 @@ def run(args) -> int:
     if args.min_component_ml < 0:
         raise OptionError(None, f"--min-component-ml {args.min_component_ml}: must be 0 or more")
     ct_path, outdir = Path(args.ct), Path(args.outdir)
-    paths = output_paths(outdir, output_name(ct_path), args.probabilities)
+    paths = output_paths(outdir, output_name(ct_path), args.probabilities, args.ensemble)
     for path in paths.values():
         check_writable(path, args.overwrite)
     registry = load_registry()
-    entry = registry.get(args.model) if args.model else default_segmentation_model(registry)
+    if args.ensemble != 1:
+        from ..segment.blast_ct import MODEL_ID, ensemble_entry
+
+        entry = ensemble_entry(registry.get(args.model or MODEL_ID), args.ensemble)
+    else:
+        entry = registry.get(args.model) if args.model else default_segmentation_model(registry)
     device = resolve_device(args.device)
 
     ct = load_ct(ct_path, ct_policy(args))
@@ -90,9 +102,13 @@ def run(args) -> int:
         "volumes": volumes,
         "provenance": provenance(entry, device, ct_path, {"min_component_ml": args.min_component_ml, "removed": asdict(removed)}),
     }
+    if args.ensemble > 1:
+        record["ensemble"] = ensemble_record(entry, result)
     with atomic_files(paths) as tmp:  # the whole set or none of it (checked for --overwrite above)
         if args.probabilities:
             save_probabilities(result, labels, tmp["probabilities"], entry.id)
+        if "disagreement" in paths:
+            sitk.WriteImage(result.disagreement.to_sitk(), str(tmp["disagreement"]), useCompression=True)
         save_labelmap(labels, tmp["labels_nifti"], overwrite=True)
         save_labelmap(labels, tmp["labels_seg_nrrd"], overwrite=True)
         write_json(tmp["volumes_json"], record)
@@ -102,6 +118,8 @@ def run(args) -> int:
         lines.append(DEMO_NOTICE)
         record["notice"] = DEMO_NOTICE
     lines += [f"{key}: {v['mesh_ml']:.2f} mL (mesh), {v['voxel_ml']:.2f} mL (voxels)" for key, v in volumes.items()] or ["no hemorrhage found"]
+    if args.ensemble > 1:
+        lines += [f"{k}: {lo:.2f}-{hi:.2f} mL across {args.ensemble} networks" for k, (lo, hi) in record["ensemble"]["interval_ml"].items()]
     lines += [f"wrote {p}" for p in paths.values()]
     emit(args, record, "\n".join(lines))
     return 0

@@ -1,4 +1,9 @@
-"""Head mask without the fixation brace (spec 1, from 004) and the optional brain mask (skull strip).
+"""Head mask without the fixation brace (spec 1, from 004), the intracranial mask and the brain mask.
+
+Three nested masks, one place: `head_mask` (scalp included, brace dropped) contains
+`intracranial_mask` (everything the skull's inner table encloses: brain, CSF, and blood of every
+compartment, extra-axial included; what segmentation, read-outs and brain volumes use), which
+contains `brain_mask` (its soft-tissue voxels only, bridges cut: the optional skull strip).
 
 004's recipe on each axial slice: binarise, erode with a disk, zero the edge columns, flood-fill
 to a head mask, apply it. Here the flood fill is "keep the largest 3D connected component, fill
@@ -22,6 +27,9 @@ BONE_HU = 200.0  # the skull (diploe included) is above this
 BRAIN_HU = (-20.0, 100.0)  # intracranial soft tissue: CSF, brain and acute blood
 BONE_CLOSE_MM = 2.0  # closes small gaps in the skull ring (sutures, foramina) before filling it
 BRAIN_OPEN_MM = 1.0  # cuts thin soft-tissue bridges through skull gaps
+MIN_SKULL_ML = 5.0  # less bone than this in the head: no skull (skull-stripped input, phantom, other body part)
+SCALP_MAX_MM = 8.0  # scalp and muscle over the skull are thinner than this (open-ring slices only)
+RING_CLOSED_FRACTION = 0.5  # a slice whose filled ring covers less of its bone's convex hull has an open skull
 
 
 def _disk(radius_mm: float, spacing) -> np.ndarray:
@@ -86,6 +94,52 @@ def head_mask(
     return vol.with_array(out, kind="head_mask")
 
 
+def _cavity_slice(bone: np.ndarray, head: np.ndarray, spacing) -> np.ndarray:
+    """What one slice's skull encloses: the filled (closed) ring; where the ring is open
+    (craniectomy, skull base, vertex) the bone's convex hull plus the head deeper than
+    SCALP_MAX_MM below the skin, so brain bulging through a bone defect is kept."""
+    from skimage.morphology import convex_hull_image  # deferred: scikit-image is slow to import
+
+    ring = ndimage.binary_fill_holes(bone) & ~bone
+    if bone.sum() < 3:
+        return ring
+    hull = convex_hull_image(bone) & head
+    if ring.sum() >= RING_CLOSED_FRACTION * hull.sum():
+        return ring
+    deep = ndimage.distance_transform_edt(head, sampling=(spacing[1], spacing[0])) > SCALP_MAX_MM
+    return (hull | deep) & ~bone
+
+
+def _cavity(vol: Volume, head: Volume, bone_hu: float = BONE_HU, bone_close_mm: float = BONE_CLOSE_MM):
+    """(box, cavity, bone mL): the skull-enclosed voxels inside the head's bounding box."""
+    close = _disk(bone_close_mm, vol.spacing)
+    box = _bbox(head.array > 0, (close.shape[1], close.shape[2]))  # work on the head only
+    inside = head.array[box] > 0
+    bone = ndimage.binary_closing((vol.array[box] >= bone_hu) & inside, close)
+    bone_ml = float(bone.sum()) * float(np.prod(vol.spacing)) / 1000.0
+    cavity = np.stack([_cavity_slice(b, h, vol.spacing) for b, h in zip(bone, inside)]) if bone.size else bone
+    return box, cavity, bone_ml
+
+
+def intracranial_mask(ct: Volume) -> Volume:
+    """uint8 mask of the intracranial space: everything inside the skull's inner table.
+
+    Per axial slice, the (closed) skull ring is filled; where it is open (craniectomy, skull base)
+    see `_cavity_slice`: there the mask is a superset (it may take in facial soft tissue), never
+    losing brain under a bone defect. The largest 3D component is kept. When the head holds less
+    than MIN_SKULL_ML of bone (skull-stripped input, a phantom without skull, another body part)
+    the mask is the head itself and meta["skull_found"] is False, so callers can say so.
+    """
+    head = head_mask(ct)
+    box, cavity, bone_ml = _cavity(ct, head)
+    out = np.zeros(ct.shape, np.uint8)
+    if bone_ml < MIN_SKULL_ML or not cavity.any():
+        out[:] = head.array
+        return ct.with_array(out, kind="intracranial_mask", skull_found=False)
+    out[box] = _largest_component(cavity)
+    return ct.with_array(out, kind="intracranial_mask", skull_found=True)
+
+
 def brain_mask(
     vol: Volume,
     *,
@@ -97,15 +151,12 @@ def brain_mask(
 ) -> Volume:
     """uint8 mask of the intracranial soft tissue (brain, CSF, blood): the optional skull strip.
 
-    The cavity is what the (closed) skull ring encloses on each slice; inside it, voxels in the
+    The cavity is `intracranial_mask`'s (what the skull encloses); inside it, voxels in the
     `brain_hu` range, opened to cut bridges, largest component, holes filled (calcifications).
     """
     head = head if head is not None else head_mask(vol)
-    close = _disk(bone_close_mm, vol.spacing)
-    box = _bbox(head.array > 0, (close.shape[1], close.shape[2]))  # work on the head only
+    box, cavity, _ = _cavity(vol, head, bone_hu, bone_close_mm)
     a = vol.array[box]
-    bone = ndimage.binary_closing((a >= bone_hu) & (head.array[box] > 0), close)
-    cavity = _fill_holes_slices(bone) & ~bone
     soft = cavity & (a >= brain_hu[0]) & (a <= brain_hu[1])
     brain = _open_largest(soft, _disk(open_mm, vol.spacing)) if soft.any() else soft
     out = np.zeros(vol.shape, np.uint8)

@@ -29,7 +29,7 @@ FULLY_CONNECTED = (250, 250)
 NUM_CLASSES = 5
 MARGIN = 40  # context voxels on each side: the factor-5 pathway sees 8 convs x 5 voxels per side
 GRID = math.lcm(*SCALE_FACTORS)  # tile origins on multiples of this keep every subsample grid aligned
-HEAD_CHUNK = 1 << 18  # voxels per slab of the 1x1x1 head (bounds its 150/250-channel buffers)
+HEAD_CHUNK = 1 << 16  # voxels per slab of the 1x1x1 head (bounds its 150/250-channel buffers)
 CHANNELS_LAST = torch.channels_last_3d  # oneDNN's fast layout: ~3x faster 3D convs on CPU than NCDHW
 
 
@@ -135,10 +135,13 @@ class DeepMedic(nn.Module):
         reach = len(FEATURE_MAPS)
         return tuple(max(o + 2 * MARGIN, *(sample_slice(s, reach, o).stop for s in SCALE_FACTORS)) for o in out_shape)
 
-    def forward(self, image: torch.Tensor, out_shape: tuple[int, ...] | None = None) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, out_shape: tuple[int, ...] | None = None,
+                where: torch.Tensor | None = None) -> torch.Tensor:
         """Class logits (N, classes, *out_shape) for an input tile (N, 1, *input_shape(out_shape)).
 
-        `out_shape` defaults to input - 2 * MARGIN (BLAST-CT's 110^3 -> 30^3 patches).
+        `out_shape` defaults to input - 2 * MARGIN (BLAST-CT's 110^3 -> 30^3 patches). `where`
+        (bool, out_shape) limits the 1x1x1 head, a third of the work, to those voxels; the
+        logits elsewhere are left at 0 and mean nothing.
         """
         if out_shape is None:
             out_shape = tuple(n - 2 * MARGIN for n in image.shape[2:])
@@ -147,10 +150,12 @@ class DeepMedic(nn.Module):
         if any(n < m for n, m in zip(image.shape[2:], need)):
             raise ValueError(f"input {tuple(image.shape[2:])} too small for output {out_shape}: need {need}")
         features = [(p.scale, p(image, out_shape)) for p in self.pathways]
-        return self.head(features, out_shape)
+        return self.head(features, out_shape, where)
 
-    def head(self, features: list[tuple[int, torch.Tensor]], out_shape: tuple[int, ...]) -> torch.Tensor:
-        """1x1x1 blocks on the concatenated pathways, slab by slab along the first spatial axis.
+    def head(self, features: list[tuple[int, torch.Tensor]], out_shape: tuple[int, ...],
+             where: torch.Tensor | None = None) -> torch.Tensor:
+        """1x1x1 blocks on the concatenated pathways, slab by slab along the first spatial axis
+        (only at `where`'s voxels when given; zeros elsewhere).
 
         Slabs keep the 150/250-channel full-resolution buffers to HEAD_CHUNK voxels; the coarse
         pathways are upsampled (nearest) only for the slab being processed.
@@ -158,14 +163,20 @@ class DeepMedic(nn.Module):
         n, _, _, _, _ = features[-1][1].shape
         d, h, w = out_shape
         ref = features[-1][1]
-        logits = torch.empty((n, d, h, w, self.fully_connected[-1].conv.out_channels), dtype=ref.dtype, device=ref.device)
+        classes = self.fully_connected[-1].conv.out_channels
+        logits = torch.empty((n, d, h, w, classes), dtype=ref.dtype, device=ref.device)
         step = max(1, HEAD_CHUNK // (n * h * w))
         for z0 in range(0, d, step):
             z1 = min(d, z0 + step)
             x = torch.cat([_upsample_rows(f, s, z0, z1, (h, w)) for s, f in features], dim=-1)
             x = x.reshape(-1, x.shape[-1])
+            keep = None if where is None else where[z0:z1].reshape(-1).repeat(n)
+            if keep is not None:
+                x = x[keep]
             for block in self.fully_connected:
                 x = block.pointwise(x)
+            if keep is not None:
+                x = x.new_zeros((keep.numel(), classes)).index_put_((keep,), x)
             logits[:, z0:z1] = x.view(n, z1 - z0, h, w, -1)
         return logits.permute(0, 4, 1, 2, 3)
 
