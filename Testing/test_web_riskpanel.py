@@ -86,6 +86,7 @@ def test_2_read_out_completes_the_scores_and_draws_the_overlays(page):
     expect(page.locator("#readout-overlays")).to_be_visible(timeout=READOUT_TIMEOUT_MS)
     expect(page.locator("#status")).to_contain_text(re.compile(r"Read out base_ct in [\d.]+ s"))
     expect(page.locator("#panel-readout")).to_contain_text("Midline shift")
+    expect(page.locator("#readout-overlays")).to_contain_text("midline ideal line")
     expect(page.locator("#score-ich_score")).not_to_contain_text("incomplete")
     expect(page.locator("#score-bat")).not_to_contain_text("incomplete")
     ich, bat = _total(page, "ich_score"), _total(page, "bat")
@@ -122,11 +123,11 @@ def test_3_demo_classifiers_hidden_until_asked_then_marked(page):
         expect(page.locator(f"#classifier-text-{task}")).to_contain_text(re.compile(r"\d+ % \(90 % interval \d+-\d+ %\)"))
         expect(page.locator(f"#classifier-demo-{task}")).to_have_text(DEMO_WARNING)
     expect(page.locator("#cam-show")).to_be_visible()
+    page.locator("#panel-readout").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "web_risk_panel.png"))  # docs/screenshots/ holds a copy
     expect(page.locator("#classifier-he details")).to_contain_text("model card")
     page.locator("#classifier-he summary").click()
     expect(page.locator("#classifier-he details")).to_contain_text("Training data")
-    page.locator("#panel-readout").scroll_into_view_if_needed()
-    page.screenshot(path=str(ARTIFACTS / "web_risk_panel.png"))  # docs/screenshots/ holds a copy
     page.uncheck("#show-demo")
     expect(page.locator("#classifier-text-he")).to_contain_text("hidden")
     expect(page.locator("#cam-show")).to_have_count(0)

@@ -384,13 +384,14 @@ def test_readout_regions_once_staleness_and_demo_hiding(cases, monkeypatch):
     monkeypatch.setattr(signs, "expansion_signs", fake_signs)
     present = {"present": True, "value": 20.0, "threshold": 12.0, "comparison": ">=", "unit": "HU", "slice": 5}
     readout = {"signs": {"status": "determined", "signs": {"hypodensity": present, "blend": present, "swirl": {**present, "present": False}}},
-               "midline": {"status": "determined", "shift_mm": 2.0, "direction": "left", "slice": 5}}
+               "midline": {"status": "determined", "shift_mm": 2.0, "direction": "left", "slice": 5,
+                           "ideal_line": {"start": {"mm_lps": [0, -90, 0]}, "end": {"mm_lps": [0, 90, 0]}}}}
     scan.set_readout(readout, scan.labels)
     for show_demo in (False, True, False):
         session.show_demo = show_demo
         panel = session.panel()
     assert len(calls) == 1 and set(scan.sign_regions) == {"hypodensity"}  # swirl absent, blend's region empty
-    assert panel["has_readout"] and panel["signs_shown"] == ["hypodensity"] and not panel["readout_stale"]
+    assert panel["has_readout"] and panel["overlays"] == ["hypodensity region", "midline ideal line"] and not panel["readout_stale"]
     texts = [r["text"] for s in panel["risk_panel"]["sections"] if s["id"] == "readout" for r in s["rows"]]
     assert "Midline shift: 2.0 mm toward the left (slice 5)" in texts
     grown = scan.labels.array.copy()

@@ -47,12 +47,12 @@ from .overlay import SliceOverlay
 from .panel import CLINICAL_STATE, FORM_DEFAULTS, WINDOW_PRESETS, build_edit_status, build_panel
 from .report import BRAIN_WINDOW, key_slice
 from .risk import CAM_VISIBLE_FROM, RiskJob, heat_note, heated_slices, load_heatmap
-from .state import Session
+from .state import MIDLINE_LINES, Session
 from .tools import fill_between_slices, grow, remove_islands
 from .upload import save_upload
 
 POLL_S = 0.25  # how often a running job's progress is read
-MIDLINE_COLORS = {"ideal_line": (0.2, 0.8, 1.0), "septum_line": (1.0, 0.9, 0.1)}  # as ICHPredict draws them
+MIDLINE_COLORS = dict(zip(MIDLINE_LINES, ((0.2, 0.8, 1.0), (1.0, 0.9, 0.1))))  # ideal cyan, septum yellow, as ICHPredict draws them
 
 
 def layouts() -> dict[str, Layout]:

@@ -171,11 +171,11 @@ def _build_risk(ctrl) -> None:
     _error("readout")
     v3.VProgressLinear(indeterminate=True, v_if=("ich.reading",), id="readout-progress", height=8, color="primary", classes="mt-1")
     html.Div("mask changed since the read-out: read out again", id="readout-stale", v_if=("ich.readout_stale",), classes="text-caption text-warning")
-    html.Div("overlays: {{ ich.signs_shown.length ? ich.signs_shown.join(', ') + ' regions, ' : '' }}midline lines",
+    html.Div("on the slice views: {{ ich.overlays.length ? ich.overlays.join(', ') : 'nothing to draw' }}",
              id="readout-overlays", v_if=("ich.has_readout",), classes="text-caption")
     with html.Div(classes="d-flex flex-wrap mt-1", style="gap: 4px;"):
         for key, (label, hint) in CLINICAL_FIELDS.items():
-            v3.VTextField(v_model=(CLINICAL_STATE[key],), label=label, placeholder=hint, id=f"clinical-{key.replace('_', '-')}",
+            v3.VTextField(v_model=(CLINICAL_STATE[key],), label=label, placeholder=hint, persistent_placeholder=True, id=f"clinical-{key.replace('_', '-')}",
                           density="compact", hide_details="auto", style="min-width: 150px;",
                           error_messages=(f"ich.clinical_errors.{key} || []",))
     for section in ("readout", "scores"):

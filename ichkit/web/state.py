@@ -28,6 +28,7 @@ from ..measure import HEMORRHAGE_LABELS, TOTAL_KEY
 PANEL_REGIONS = tuple(lab.key for lab in LABELS.values()) + (TOTAL_KEY,)
 REGION_TITLES = {TOTAL_KEY: "total hemorrhage (" + " + ".join(LABELS[v].key for v in HEMORRHAGE_LABELS) + ")"}
 PANEL_VOLUMES = ("mesh_ml", "voxel_ml", "abc2_ml")
+MIDLINE_LINES = ("ideal_line", "septum_line")  # the read-out's midline lines (LPS mm end points)
 OVERWRITE_BOX = "replace existing files"  # the Save section's checkbox, named in the refusal
 
 
@@ -89,6 +90,11 @@ class Scan:
     def set_mask(self, labels: Volume, source: MaskSource) -> None:
         self.labels, self.original, self.source = labels, labels, source
         self.measurements = measure_dict(labels)
+
+    def overlays(self) -> list[str]:
+        """What the read-out draws over the slice views (the app draws exactly these)."""
+        lines = [k for k in MIDLINE_LINES if ((self.readout or {}).get("midline") or {}).get(k)]
+        return [f"{k.replace('_', ' ')} region" for k in sorted(self.sign_regions)] + [f"midline {k.split('_')[0]} line" for k in lines]
 
     def edit(self, labels: Volume) -> None:
         self.labels = labels
@@ -191,7 +197,7 @@ class Session:
             "risk_stale": bool(scan and scan.risk_stale),
             "has_readout": bool(scan and scan.readout is not None),
             "readout_stale": bool(scan and scan.readout_stale),
-            "signs_shown": sorted(scan.sign_regions) if scan else [],
+            "overlays": scan.overlays() if scan else [],
             "cam_tasks": [{"title": titles.get(t, t), "value": t} for t in TASKS if t in shown],
             "predicting": self.predicting,
             "reading": self.reading,
