@@ -251,8 +251,8 @@ def test_segment_button_runs_the_model(browser, tmp_path):
 
 
 def test_risk_panel_and_gradcam_overlay(phantoms, browser, tmp_path):
-    """Predict on the sample: three probabilities with intervals and the demo warning, the HE verdict
-    beside the HE risk, then the Grad-CAM overlay: shown, more opaque, another task's heatmap."""
+    """Predict on the sample: the demo classifiers hidden, then (ticked) three probabilities with
+    intervals and the demo warning, the HE verdict beside the HE risk, then the Grad-CAM overlay: shown, more opaque, another task's heatmap."""
     folder, base, follow = phantoms
     ARTIFACTS.mkdir(exist_ok=True)
     server = Server([str(base["ct"]), "--mask", str(base["labels"]), "--followup", str(follow["ct"]),
@@ -265,15 +265,16 @@ def test_risk_panel_and_gradcam_overlay(phantoms, browser, tmp_path):
         expect(page.locator("#followup")).to_contain_text("follow_ct")
 
         page.click("#predict-btn")
+        expect(page.locator("#classifier-text-he")).to_contain_text("hidden", timeout=PREDICT_TIMEOUT_MS)  # demo models: hidden until asked
+        page.check("#show-demo")
         for task in ("he", "ht", "location"):
-            expect(page.locator(f"#risk-p-{task}")).to_be_visible(timeout=PREDICT_TIMEOUT_MS)
-            assert 0.0 <= _number(page, f"#risk-p-{task}") <= 100.0
-            low, high = (float(v) for v in page.locator(f"#risk-interval-{task}").inner_text().split("-"))
-            assert 0.0 <= low <= high <= 100.0
-            assert page.locator(f"#risk-class-{task}").inner_text().strip()
-            expect(page.locator(f"#risk-warning-{task}")).to_have_text(DEMO_WARNING)
-        expect(page.locator("#risk-guided-location")).to_have_text("heatmap trained toward the hematoma")  # the guided demo model
-        expect(page.locator("#risk-guided-he")).to_have_count(0)
+            expect(page.locator(f"#classifier-demo-{task}")).to_have_text(DEMO_WARNING)
+            found = re.search(r"(\d+) % \(90 % interval (\d+)-(\d+) %\), (.+?) - ", page.locator(f"#classifier-text-{task}").inner_text())
+            assert found, page.locator(f"#classifier-text-{task}").inner_text()
+            p, low, high = (float(v) for v in found.groups()[:3])
+            assert 0.0 <= low <= high <= 100.0 and 0.0 <= p <= 100.0 and found.group(4).strip()
+        expect(page.locator("#classifier-text-location")).to_contain_text("heatmap trained toward the hematoma")  # the guided demo model
+        expect(page.locator("#classifier-text-he")).not_to_contain_text("heatmap trained")
         expect(page.locator("#risk-he-observed")).to_contain_text("expansion")
         status = page.locator("#status").inner_text()
         assert re.search(r"Predicted base_ct in [\d.]+ s", status), status

@@ -20,6 +20,7 @@ from ichkit.web.report import key_slice, overlay_rgb
 from ichkit.app import jobs, predict, segment
 from ichkit.app.measurements import measure_dict
 from ichkit.app.source import MaskSource
+from ichkit.classify.predict import DEMO_MODELS
 from ichkit.models.registry import DEMO_NOTICE as DEMO_WARNING
 from ichkit.web.state import Session, case_name, volume_rows
 
@@ -189,7 +190,7 @@ def test_he_blocker_gives_the_backend_reason(cases):
 
 def test_risk_rows_errors_and_staleness(cases, tmp_path):
     result = {"output": str(tmp_path), "results": {
-        "ht": {"probability": 0.25, "interval": [0.2, 0.3], "class": "no transformation", "model": "m", "warning": DEMO_WARNING, "heatmap": "ht_gradcam.nii.gz"},
+        "ht": {"probability": 0.25, "interval": [0.2, 0.3], "class": "no transformation", "model": "m", "warning": DEMO_WARNING, "demo": True, "heatmap": "ht_gradcam.nii.gz"},
         "location": {"probability": 0.6, "interval": [0.5, 0.7], "class": "lobar", "model": "m"}}}
     rows = {r["task"]: r for r in predict.risk_rows(result, {"he": "no ROI"})}
     assert rows["he"]["error"] == "no ROI" and rows["ht"]["warning"] == DEMO_WARNING and rows["ht"]["heatmap"]
@@ -199,9 +200,11 @@ def test_risk_rows_errors_and_staleness(cases, tmp_path):
 
     session = _session(cases)
     scan = session.baseline
-    scan.set_risk(list(rows.values()), predict.heatmap_paths(result), scan.labels)
+    scan.set_risk(result, {"he": "no ROI"}, scan.labels)
     panel = session.panel()
-    assert not panel["risk_stale"] and panel["cam_tasks"] == [{"title": predict.TASK_TITLES["ht"], "value": "ht"}]
+    assert not panel["risk_stale"] and panel["has_risk"] and panel["cam_tasks"] == []  # the demo HT model's heatmap is hidden with it
+    session.show_demo = True
+    assert session.panel()["cam_tasks"] == [{"title": predict.TASK_TITLES["ht"], "value": "ht"}]
     grown = scan.labels.array.copy()
     grown[key_slice(scan), 10:20, 10:20] = IPH
     scan.edit(scan.labels.with_array(grown))
@@ -342,3 +345,63 @@ def test_slice_numbers_on_a_tilted_scan(cases):
         view[:3, 3] = overlay.slice_point(tilted, view, number)
         assert overlay.slice_number(tilted, view) == (number, ct.shape[0])
     assert overlay.orientation_letters(view)["top"] in "AS"
+
+
+def _classifier_rows(panel: dict) -> dict[str, dict]:
+    return {r["task"]: r for s in panel["sections"] if s["id"] == "classifiers" for r in s["rows"]}
+
+
+def test_risk_panel_clinical_form_rescored_with_errors_per_field(cases):
+    """The panel is `risk_panel`'s JSON; a bad field is named and counts as unknown, the rest still scores."""
+    session = _session(cases)
+    session.clinical = {"age": "85", "gcs": "16", "onset_hours": "1.5"}
+    panel = session.panel()
+    assert set(panel["clinical_errors"]) == {"gcs"} and "Glasgow" in panel["clinical_errors"]["gcs"]
+    scores = {r["key"]: r for s in panel["risk_panel"]["sections"] if s["id"] == "scores" for r in s["rows"]}
+    assert scores["ich_score"]["status"] == "incomplete" and "GCS" in scores["ich_score"]["text"]
+    assert panel["risk_panel"]["clinical"]["age"] == 85 and panel["risk_panel"]["clinical"]["gcs"] is None
+    session.clinical = {**session.clinical, "gcs": "4"}
+    assert session.panel()["clinical_errors"] == {}
+    files, ct, labels = cases["base"]
+    session.load(ct, files["ct"], labels)
+    assert session.clinical == {}  # another case, another patient
+
+
+def test_readout_regions_once_staleness_and_demo_hiding(cases, monkeypatch):
+    """Regions of the signs present only, computed once per read-out (not per redraw); an edit
+    marks the read-out stale; demo classifiers hidden without numbers until asked."""
+    from ichkit.anatomy import signs
+
+    session = _session(cases)
+    scan = session.baseline
+    box = scan.labels.with_array((scan.labels.array == IPH).astype(np.uint8))
+    calls = []
+
+    def fake_signs(ct, mask, label=IPH):
+        calls.append(1)
+        return signs.SignResult({}, {"hypodensity": box, "swirl": box, "blend": box.with_array(np.zeros_like(box.array))})
+
+    monkeypatch.setattr(signs, "expansion_signs", fake_signs)
+    present = {"present": True, "value": 20.0, "threshold": 12.0, "comparison": ">=", "unit": "HU", "slice": 5}
+    readout = {"signs": {"status": "determined", "signs": {"hypodensity": present, "blend": present, "swirl": {**present, "present": False}}},
+               "midline": {"status": "determined", "shift_mm": 2.0, "direction": "left", "slice": 5,
+                           "ideal_line": {"start": {"mm_lps": [0, -90, 0]}, "end": {"mm_lps": [0, 90, 0]}}}}
+    scan.set_readout(readout, scan.labels)
+    for show_demo in (False, True, False):
+        session.show_demo = show_demo
+        panel = session.panel()
+    assert len(calls) == 1 and set(scan.sign_regions) == {"hypodensity"}  # swirl absent, blend's region empty
+    assert panel["has_readout"] and panel["overlays"] == ["hypodensity region", "midline ideal line"] and not panel["readout_stale"]
+    texts = [r["text"] for s in panel["risk_panel"]["sections"] if s["id"] == "readout" for r in s["rows"]]
+    assert "Midline shift: 2.0 mm toward the left (slice 5)" in texts
+    grown = scan.labels.array.copy()
+    grown[key_slice(scan), 10:20, 10:20] = IPH
+    scan.edit(scan.labels.with_array(grown))
+    assert session.panel()["readout_stale"]
+
+    scan.set_risk({"results": {"he": {"probability": 0.7, "interval": [0.6, 0.8], "class": "expansion", "model": DEMO_MODELS["he"], "demo": True}}}, {}, scan.labels)
+    hidden = _classifier_rows(session.panel()["risk_panel"])["he"]
+    assert hidden["hidden"] and "probability" not in hidden and "70 %" not in hidden["text"]
+    session.show_demo = True
+    shown = _classifier_rows(session.panel()["risk_panel"])["he"]
+    assert not shown["hidden"] and "70 %" in shown["text"] and shown["notice"] == DEMO_WARNING

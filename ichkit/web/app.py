@@ -3,8 +3,10 @@
 The `Session` (state.py) is the truth; the MRML scene mirrors it. Loading replaces the scene
 (trame-slicer 2.0.0 needs `scene.Clear()` before data is added from Python, else the effects
 crash on first use). Every change of the segmentation (an effect, undo, redo) is read back as a
-labelmap and re-measured, so the panel always shows the volumes of what the reader sees. Segment
-and Predict run the CLI in child processes that a coroutine polls, so the server stays live.
+labelmap and re-measured, so the panel always shows the volumes of what the reader sees. Segment,
+Read out and Predict run the CLI in child processes that a coroutine polls, so the server stays
+live. The read-out runs on request, not after every mask change: it costs ~3 s of CPU plus a child
+start, a reader edits in bursts, and a changed mask marks the read-out stale instead.
 """
 
 from __future__ import annotations
@@ -30,24 +32,27 @@ from trame_slicer.segmentation import BrushDiameterMode, SegmentationEffectVolum
 from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition
 
 from .. import scene as glue
-from ..app.predict import TASKS, heatmap_paths, risk_rows
+from ..app.jobs import Job
+from ..app.predict import TASKS
+from ..app.riskpanel import ReadoutRequest
 from ..app.source import MaskSource
 from ..errors import ICHError, ICHWarning
-from ..io import load_ct, load_mask
+from ..io import load_ct, load_mask, save_labelmap
 from ..labels import IPH, label_for_name
 from ..measure import HEMORRHAGE_LABELS
 from .editor import EDIT_BRUSH_MM, ReadingEditorUI
 from .export import export_scan, save_ground_truth
 from .job import SegmentJob
 from .overlay import SliceOverlay
-from .panel import FORM_DEFAULTS, WINDOW_PRESETS, build_edit_status, build_panel
+from .panel import CLINICAL_STATE, FORM_DEFAULTS, WINDOW_PRESETS, build_edit_status, build_panel
 from .report import BRAIN_WINDOW, key_slice
 from .risk import CAM_VISIBLE_FROM, RiskJob, heat_note, heated_slices, load_heatmap
-from .state import Session
+from .state import MIDLINE_LINES, Session
 from .tools import fill_between_slices, grow, remove_islands
 from .upload import save_upload
 
 POLL_S = 0.25  # how often a running job's progress is read
+MIDLINE_COLORS = dict(zip(MIDLINE_LINES, ((0.2, 0.8, 1.0), (1.0, 0.9, 0.1))))  # ideal cyan, septum yellow, as ICHPredict draws them
 
 
 def layouts() -> dict[str, Layout]:
@@ -66,6 +71,8 @@ class Workstation(TrameApp):
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="ichkit-web-"))
         self.job: SegmentJob | None = None
         self.risk_job: RiskJob | None = None
+        self.readout_job: Job | None = None
+        self._readout_nodes: dict[str, object] = {}  # the signs' segmentation and the midline lines in the scene
         self._ct_node = self._seg_node = self._edit_started = None
         self._own_workdir = workdir is None  # made here, so deleted at exit (it holds uploaded copies)
         self._cam_node = self._cam_path = None  # the heatmap in the scene and the file it holds
@@ -92,8 +99,10 @@ class Workstation(TrameApp):
         self.state.change("tool_hu_low", "tool_hu_high", "tool_hu_limit")(self._apply_hu_limit)
         self.state.change("tool_grow")(self._arm_grow)
         self.state.change("cam_show", "cam_task", "cam_opacity")(self._show_cam)
+        self.state.change(*CLINICAL_STATE.values())(self._on_clinical)
+        self.state.change("show_demo")(self._on_show_demo)
         for name in ("ich_load", "ich_load_followup", "ich_segment", "ich_predict", "ich_cancel", "ich_cancel_predict", "ich_export", "ich_ground_truth",
-                     "ich_fill_between", "ich_remove_islands"):
+                     "ich_fill_between", "ich_remove_islands", "ich_read_out"):
             self.ctrl[name] = getattr(self, name[4:])
         self._build_ui()
         self.layout_manager.set_layout(FORM_DEFAULTS["layout"])
@@ -144,6 +153,7 @@ class Workstation(TrameApp):
         scene = self.slicer.scene
         scene.Clear()
         self._seg_node = self._cam_node = self._cam_path = None
+        self._readout_nodes = {}
         self._ct_node = glue.volume_to_node(scene, scan.ct, scan.name)
         self._ct_node.GetDisplayNode().AutoWindowLevelOff()
         self._apply_window()
@@ -162,6 +172,7 @@ class Workstation(TrameApp):
         self.slicer.display_manager.reset_views()
         self._centre_on(self._clot_centre())
         self._show_cam()
+        self._show_readout()
         self.overlay.refresh(None)
 
     def _apply_window(self, **_) -> None:
@@ -178,7 +189,7 @@ class Workstation(TrameApp):
     def _show_cam(self, **_) -> None:
         """The selected task's heatmap as the slice views' foreground, or no foreground."""
         scan = self.session.baseline
-        path = scan.heatmaps.get(self.state.cam_task) if scan else None
+        path = self.session.shown_heatmaps().get(self.state.cam_task) if scan else None
         if not (self.state.cam_show and path):
             self.slicer.display_manager.show_volume_in_slice_foreground(None)
             self.state.cam_note = ""
@@ -198,6 +209,45 @@ class Workstation(TrameApp):
         for view in self.slicer.view_manager.get_slice_views():
             view.set_foreground_opacity(float(self.state.cam_opacity))
         self._note_heat()
+
+    def _show_readout(self) -> None:
+        """The regions of the signs present (one segment each) and the midline's ideal and septum
+        lines (markups, LPS mm as the read-out gives them) over the CT, or none without a read-out."""
+        scan, scene = self.session.baseline, self.slicer.scene
+        readout = scan.readout if scan is not None else None
+        for key in [k for k in self._readout_nodes if readout is None or (k != "signs" and not (readout.get("midline") or {}).get(k))]:
+            scene.RemoveNode(self._readout_nodes.pop(key))
+        if readout is None:
+            return
+        self._readout_nodes["signs"] = glue.masks_to_segmentation(scene, scan.sign_regions, self._ct_node, self._readout_nodes.get("signs"),
+                                                                  f"{scan.name} NCCT signs")
+        for key, color in MIDLINE_COLORS.items():
+            line = (readout.get("midline") or {}).get(key)
+            if line:
+                self._readout_nodes[key] = glue.line_node(scene, f"midline {key.split('_')[0]}", line["start"]["mm_lps"], line["end"]["mm_lps"],
+                                                          self._readout_nodes.get(key), color)
+        for view in self.slicer.view_manager.get_slice_views():
+            view.schedule_render()  # new nodes alone do not send a new frame
+
+    def _centre_on_midline(self, readout: dict) -> None:
+        """Views to the slice the shift was measured on, where the lines are drawn (a line shows
+        only on the slice it lies in)."""
+        line = (readout.get("midline") or {}).get("ideal_line")
+        if line:
+            self._centre_on(glue.LPS_TO_RAS * (np.asarray(line["start"]["mm_lps"], float) + line["end"]["mm_lps"]) / 2)
+
+    def _on_clinical(self, **_) -> None:
+        """Every keystroke re-scores (pure arithmetic); a bad field is named under itself."""
+        self.session.clinical = {key: self.state[name] for key, name in CLINICAL_STATE.items()}
+        self._push()
+
+    def _on_show_demo(self, show_demo=False, **_) -> None:
+        self.session.show_demo = bool(show_demo)
+        self._push()
+        shown = self.session.shown_heatmaps()
+        if self.state.cam_task not in shown and shown:
+            self.state.cam_task = next(iter(shown))
+        self._show_cam()  # a hidden demo model's heatmap goes with its numbers
 
     def _note_heat(self) -> None:
         """Whether the heatmap shown has heat on the axial slice on screen, and where it has."""
@@ -320,7 +370,8 @@ class Workstation(TrameApp):
         self.session.load(ct, ct_path, labels, mask_path=mask_path or "", warnings=notes)
         self._loaded = (str(ct_path), str(mask_path or ""))
         self.state.update({"ct_path": str(ct_path), "mask_path": str(mask_path or ""), "gt_case": self.session.baseline.name,
-                           "followup_path": "", "exported": [], "export_dir": self.export_default, "cam_show": False})
+                           "followup_path": "", "exported": [], "export_dir": self.export_default, "cam_show": False,
+                           **{name: "" for name in CLINICAL_STATE.values()}})  # another patient
         self._show()
         self._push()
 
@@ -434,6 +485,46 @@ class Workstation(TrameApp):
         if scan is self.session.baseline:
             self._show()
 
+    def read_out(self) -> None:
+        """`ich readout` (location, NCCT signs, midline shift) on the baseline CT and its mask as
+        edited now, in a child process."""
+        scan = self.session.baseline
+        if scan is None or scan.labels is None or self.readout_job is not None:
+            return
+        folder = self.workdir / "readout" / scan.name / str(time.time_ns())
+        folder.mkdir(parents=True, exist_ok=True)
+        labels = scan.labels
+        try:
+            mask = save_labelmap(labels, folder / "mask.nii.gz", overwrite=True)
+        except ICHError as exc:
+            self._fail(exc, "readout")
+            return
+        self.readout_job = job = Job(ReadoutRequest(scan.path, mask).argv()).start()
+        self.timings["readout_started"] = time.perf_counter()
+        self.session.reading, self.session.status = True, f"Reading out {scan.name}..."
+        self.session.clear_error("readout")
+        self._push()
+        create_task(self._watch_readout(scan, job, labels))
+
+    async def _watch_readout(self, scan, job: Job, labels) -> None:
+        while self.readout_job is job:
+            for kind, payload in job.poll():
+                if kind in ("done", "failed"):
+                    self.readout_job, self.session.reading = None, False
+                    seconds = time.perf_counter() - self.timings.pop("readout_started")
+                if kind == "failed":
+                    self.session.status = "Read-out failed"
+                    self.session.errors = {**self.session.errors, "readout": payload}
+                elif kind == "done":
+                    scan.set_readout(payload.get("readout") or {}, labels)
+                    self.timings["readout_s"] = seconds
+                    self.session.status = f"Read out {scan.name} in {seconds:.1f} s"
+                    if scan is self.session.baseline:
+                        self._show_readout()
+                        self._centre_on_midline(scan.readout)
+            self._push()
+            await asyncio.sleep(POLL_S)
+
     def predict(self) -> None:
         """HE, HT and location risks of the baseline CT and its current mask, in a child process."""
         scan = self.session.baseline
@@ -463,13 +554,14 @@ class Workstation(TrameApp):
     def _accept_risk(self, scan, job: RiskJob, result: dict, failure: str) -> None:
         """Rows for the panel (a failed command's one line on every task it ran), heatmaps for the overlay."""
         errors = {**({task: failure for task in TASKS} if failure else {}), **job.blocked}
-        scan.set_risk(risk_rows(result, errors), heatmap_paths(result), job.labels)
+        scan.set_risk(result, errors, job.labels)
         self.risk_job, self.session.predicting = None, False
         self.timings["predict_s"] = time.perf_counter() - self.timings.pop("predict_started")
         self.session.status = f"Prediction failed: {failure}" if failure else f"Predicted {scan.name} in {self.timings['predict_s']:.1f} s"
         if scan is self.session.baseline:
-            if self.state.cam_task not in scan.heatmaps and scan.heatmaps:
-                self.state.cam_task = next(iter(scan.heatmaps))
+            shown = self.session.shown_heatmaps()
+            if self.state.cam_task not in shown and shown:
+                self.state.cam_task = next(iter(shown))
             self._show_cam()
 
     def cancel(self) -> None:

@@ -1,5 +1,6 @@
-"""The ICH side panel (right drawer): load, segment, live volumes, verdict, risks with their
-Grad-CAM overlay, export, ground truth.
+"""The ICH side panel (right drawer): load, segment, live volumes, verdict, the risk panel
+(read-out, clinical inputs and scores, then the classifiers with their Grad-CAM overlay), export,
+ground truth.
 
 Pure layout: every widget reads the `ich` state dict (`Session.panel()`) or a form field, and
 every button calls a controller method the app defines. Ids are stable for the browser tests.
@@ -11,7 +12,7 @@ import numpy as np
 from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
-from ..classify.explain import GUIDED_NOTE
+from ..app.riskpanel import CLINICAL_FIELDS
 from ..scene import HEAT_RAMP
 from .risk import CAM_VISIBLE_FROM
 from .tools import BLOOD_HU, ISLAND_MIN_ML
@@ -21,6 +22,7 @@ from .tools import BLOOD_HU, ISLAND_MIN_ML
 WINDOW_PRESETS = {"brain": (40, 80), "subdural / blood": (75, 215), "bone": (600, 2800)}
 BRUSH_STATE = "PaintEffectState__"  # trame-slicer's brush state (shared by the brush and the eraser)
 SEGMENTS = "SegmentEditorState__segment_list__SegmentListState__"
+CLINICAL_STATE = {key: f"clinical_{key}" for key in CLINICAL_FIELDS}  # Clinical field -> its form's state key
 
 FORM_DEFAULTS = {
     "ct_path": "",
@@ -45,6 +47,8 @@ FORM_DEFAULTS = {
     "cam_show": False,
     "cam_task": "he",
     "cam_opacity": 0.5,
+    "show_demo": False,
+    **{name: "" for name in CLINICAL_STATE.values()},
 }
 
 
@@ -157,9 +161,30 @@ def _build_tools(ctrl) -> None:
 
 
 def _build_risk(ctrl) -> None:
-    """Predict, one block per task (probability, 90 % interval, class, demo warning, or the error)
-    and the Grad-CAM overlay controls."""
-    _section("Risk (classifiers)")
+    """The risk panel: read-out and clinical scores first, the learned classifiers below (demo
+    ones hidden until asked, then marked), then the Grad-CAM overlay controls."""
+    _section("Read-out and clinical scores")
+    with html.Div(classes="d-flex align-center"):
+        v3.VBtn("Read out", id="readout-btn", click=ctrl.ich_read_out, size="small", variant="tonal",
+                disabled=("!ich.has_mask || ich.reading || ich.progress !== null",))
+        html.Span("location, NCCT signs, midline shift (~3 s)", classes="text-caption ml-2")
+    _error("readout")
+    v3.VProgressLinear(indeterminate=True, v_if=("ich.reading",), id="readout-progress", height=8, color="primary", classes="mt-1")
+    html.Div("mask changed since the read-out: read out again", id="readout-stale", v_if=("ich.readout_stale",), classes="text-caption text-warning")
+    html.Div("on the slice views: {{ ich.overlays.length ? ich.overlays.join(', ') : 'nothing to draw' }}",
+             id="readout-overlays", v_if=("ich.has_readout",), classes="text-caption")
+    with html.Div(classes="d-flex flex-wrap mt-1", style="gap: 4px;"):
+        for key, (label, hint) in CLINICAL_FIELDS.items():
+            v3.VTextField(v_model=(CLINICAL_STATE[key],), label=label, placeholder=hint, persistent_placeholder=True, id=f"clinical-{key.replace('_', '-')}",
+                          density="compact", hide_details="auto", style="min-width: 150px;",
+                          error_messages=(f"ich.clinical_errors.{key} || []",))
+    for section in ("readout", "scores"):
+        with html.Div(v_for=f"s in ich.risk_panel.sections.filter(s => s.id === '{section}')", key="s.id", id=f"panel-{section}"):
+            html.Div("{{ s.title }}", classes="text-body-2 font-weight-medium mt-1")
+            html.Div("{{ r.text }}", v_for="(r, i) in s.rows", key="i", classes="text-caption",
+                     id=(f"r.key ? `score-${{r.key}}` : `{section}-${{i}}`",))
+
+    _section("Learned classifiers")
     with html.Div(classes="d-flex align-center"):
         v3.VBtn("Predict", id="predict-btn", click=ctrl.ich_predict, size="small", variant="tonal",
                 disabled=("!ich.has_ct || ich.predicting || ich.progress !== null",))
@@ -167,18 +192,17 @@ def _build_risk(ctrl) -> None:
     _error("predict")
     v3.VProgressLinear(indeterminate=True, v_if=("ich.predicting",), id="risk-progress", height=8, color="primary", classes="mt-1")
     html.Div("mask changed since the prediction: predict again", id="risk-stale", v_if=("ich.risk_stale",), classes="text-caption text-warning")
-    with html.Div(v_for="r in ich.risk", key="r.task", id=("`risk-${r.task}`",), classes="mt-1"):
-        html.Div("{{ r.title }}", classes="text-body-2 font-weight-medium")
-        html.Div("{{ r.error }}", v_if=("r.error",), id=("`risk-error-${r.task}`",), classes="text-caption text-error")
-        with html.Div(v_else=True, classes="text-body-2"):
-            html.Span("{{ (100 * r.probability).toFixed(1) }}", id=("`risk-p-${r.task}`",))
-            html.Span(" % (90 % interval ")
-            html.Span("{{ (100 * r.low).toFixed(1) }}-{{ (100 * r.high).toFixed(1) }}", id=("`risk-interval-${r.task}`",))
-            html.Span(" %): ")
-            html.Span("{{ r.label }}", id=("`risk-class-${r.task}`",), classes="font-weight-bold")
-            html.Div("{{ r.warning }}", v_if=("r.warning",), id=("`risk-warning-${r.task}`",), classes="text-caption text-error")
-            html.Div(GUIDED_NOTE, v_if=("r.cam_guided",), id=("`risk-guided-${r.task}`",), classes="text-caption")
-        html.Div("observed at follow-up: {{ ich.verdict }}", v_if=("r.task === 'he' && ich.verdict",), id="risk-he-observed", classes="text-caption")
+    v3.VCheckbox(v_model=("show_demo",), label="show demo model outputs", id="show-demo", density="compact", hide_details=True)
+    with html.Div(v_for="s in ich.risk_panel.sections.filter(s => s.id === 'classifiers')", key="s.id", id="panel-classifiers", v_if=("ich.has_risk",)):
+        with html.Div(v_for="r in s.rows", key="r.task", id=("`classifier-${r.task}`",), classes="mt-1"):
+            html.Div("{{ r.text }}", id=("`classifier-text-${r.task}`",),
+                     classes=("r.hidden ? 'text-caption text-medium-emphasis' : (r.error ? 'text-caption text-error' : 'text-body-2')",))
+            html.Div("{{ r.notice }}", v_if=("r.notice && !r.hidden",), id=("`classifier-demo-${r.task}`",), classes="text-caption text-error")
+            with html.Details(v_if=("r.card && (r.card.training_data || r.card.figures)",), classes="text-caption"):
+                html.Summary("model card: {{ r.card.model }}")
+                html.Div("Training data: {{ r.card.training_data }}", v_if=("r.card.training_data",), style="white-space: pre-wrap;")
+                html.Div("{{ r.card.figures }}", v_if=("r.card.figures",), style="white-space: pre-wrap; font-family: monospace;")
+            html.Div("observed at follow-up: {{ ich.verdict }}", v_if=("r.task === 'he' && ich.verdict",), id="risk-he-observed", classes="text-caption")
     with html.Div(v_if=("ich.cam_tasks.length",), classes="mt-2"):
         v3.VCheckbox(v_model=("cam_show",), label="Grad-CAM overlay", id="cam-show", density="compact", hide_details=True)
         v3.VSelect(v_model=("cam_task",), items=("ich.cam_tasks",), label="heatmap of", id="cam-task", density="compact", hide_details=True)

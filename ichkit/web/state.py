@@ -1,8 +1,9 @@
 """The workstation's state and actions, free of trame and slicer so tests need no browser.
 
 A `Session` holds the case being read: the CT, the current mask (as segmented, then as edited),
-where the mask came from, its measurements, the classifiers' risks with their Grad-CAM heatmaps
-and, with a follow-up scan, the expansion verdict.
+where the mask came from, its measurements, the imaging read-out (with its signs' regions), the
+clinician's inputs, the classifiers' results with their Grad-CAM heatmaps and, with a follow-up
+scan, the expansion verdict. The risk panel itself is `ichkit.app.riskpanel.risk_panel`'s JSON.
 The app turns user events into these actions and shows `panel()`; the scene only mirrors it.
 """
 
@@ -15,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..app.measurements import measure_dict, verdict_dict, verdict_text
+from ..app.predict import TASKS, heatmap_paths
+from ..app.riskpanel import parse_clinical_fields, risk_panel
 from ..app.source import MaskSource
 from ..errors import ICHError, OutputExistsError
 from ..image import Volume
@@ -25,6 +28,7 @@ from ..measure import HEMORRHAGE_LABELS, TOTAL_KEY
 PANEL_REGIONS = tuple(lab.key for lab in LABELS.values()) + (TOTAL_KEY,)
 REGION_TITLES = {TOTAL_KEY: "total hemorrhage (" + " + ".join(LABELS[v].key for v in HEMORRHAGE_LABELS) + ")"}
 PANEL_VOLUMES = ("mesh_ml", "voxel_ml", "abc2_ml")
+MIDLINE_LINES = ("ideal_line", "septum_line")  # the read-out's midline lines (LPS mm end points)
 OVERWRITE_BOX = "replace existing files"  # the Save section's checkbox, named in the refusal
 
 
@@ -38,9 +42,13 @@ class Scan:
     original: Volume | None = None
     source: MaskSource | None = None
     measurements: dict[str, dict] = field(default_factory=dict)
-    risk: list[dict] = field(default_factory=list)  # `app.predict.risk_rows`, one per task
+    prediction: dict | None = None  # `ich predict --json`'s result
+    risk_errors: dict[str, str] = field(default_factory=dict)  # task -> why it has no result
     heatmaps: dict[str, Path] = field(default_factory=dict)  # task -> Grad-CAM NIfTI on the CT grid
     risk_labels: Volume | None = None  # the mask the risks were predicted on
+    readout: dict | None = None  # `ich readout --json`'s "readout"
+    sign_regions: dict[str, Volume] = field(default_factory=dict)  # the signs present -> their voxels
+    readout_labels: Volume | None = None  # the mask the read-out read
 
     @property
     def name(self) -> str:
@@ -51,24 +59,52 @@ class Scan:
         return self.labels is not None and self.original is not None and not np.array_equal(self.labels.array, self.original.array)
 
     @property
+    def has_risk(self) -> bool:
+        return self.prediction is not None or bool(self.risk_errors)
+
+    @property
     def risk_stale(self) -> bool:
         """The mask changed since the prediction (HE reads it), so the risks may no longer hold."""
-        if not self.risk or self.labels is self.risk_labels:
-            return False
-        if self.labels is None or self.risk_labels is None:
-            return True
-        return not np.array_equal(self.labels.array, self.risk_labels.array)
+        return self.has_risk and _changed(self.labels, self.risk_labels)
 
-    def set_risk(self, rows: list[dict], heatmaps: dict[str, Path], labels: Volume | None) -> None:
-        self.risk, self.heatmaps, self.risk_labels = rows, heatmaps, labels
+    @property
+    def readout_stale(self) -> bool:
+        """The mask changed since the read-out (signs, location and scores read it)."""
+        return self.readout is not None and _changed(self.labels, self.readout_labels)
+
+    def set_risk(self, result: dict, errors: dict[str, str], labels: Volume | None) -> None:
+        """`ich predict`'s result (and why tasks have none: a failed command, a blocked HE)."""
+        self.prediction, self.risk_errors, self.heatmaps, self.risk_labels = result, errors, heatmap_paths(result), labels
+
+    def set_readout(self, readout: dict, labels: Volume) -> None:
+        """The read-out and, once per read-out, the voxels of each sign present (the JSON keeps
+        only their boxes; ~0.3 s, so not on every redraw)."""
+        from ..anatomy.signs import expansion_signs  # scipy work, only once a read-out arrives
+
+        signs = (readout.get("signs") or {}).get("signs") or {}
+        present = {k for k, e in signs.items() if isinstance(e, dict) and e.get("present")}
+        regions = expansion_signs(self.ct, labels).regions if present else {}
+        self.readout, self.readout_labels = readout, labels
+        self.sign_regions = {k: v for k, v in regions.items() if k in present and v.array.any()}
 
     def set_mask(self, labels: Volume, source: MaskSource) -> None:
         self.labels, self.original, self.source = labels, labels, source
         self.measurements = measure_dict(labels)
 
+    def overlays(self) -> list[str]:
+        """What the read-out draws over the slice views (the app draws exactly these)."""
+        lines = [k for k in MIDLINE_LINES if ((self.readout or {}).get("midline") or {}).get(k)]
+        return [f"{k.replace('_', ' ')} region" for k in sorted(self.sign_regions)] + [f"midline {k.split('_')[0]} line" for k in lines]
+
     def edit(self, labels: Volume) -> None:
         self.labels = labels
         self.measurements = measure_dict(labels)
+
+
+def _changed(labels: Volume | None, used: Volume | None) -> bool:
+    if labels is used:
+        return False
+    return labels is None or used is None or not np.array_equal(labels.array, used.array)
 
 
 def case_name(path: str | Path) -> str:
@@ -86,6 +122,9 @@ class Session:
     followup: Scan | None = None
     progress: float | None = None  # 0..1 while a segmentation runs, else None
     predicting: bool = False  # while `ich predict` runs
+    reading: bool = False  # while `ich readout` runs
+    clinical: dict[str, str] = field(default_factory=dict)  # the risk panel's form, as typed
+    show_demo: bool = False  # "show demo model outputs" ticked
     status: str = "Load a CT to start."
     warnings: list[str] = field(default_factory=list)  # about the scans loaded (e.g. thick slices)
     errors: dict[str, str] = field(default_factory=dict)  # control -> why its last action failed
@@ -100,7 +139,7 @@ class Session:
             self.followup = scan
             self.warnings = [w for w in self.warnings if not w.startswith("follow-up")] + [f"follow-up: {w}" for w in warnings]
         else:
-            self.baseline, self.followup, self.errors = scan, None, {}
+            self.baseline, self.followup, self.errors, self.clinical = scan, None, {}, {}
             self.warnings = list(warnings)
         self.status = f"Loaded {scan.name}" + (" (follow-up)" if followup else "")
         return scan
@@ -118,9 +157,29 @@ class Session:
             return None
         return verdict_dict(self.baseline.measurements, self.followup.measurements)
 
+    def risk_panel(self) -> tuple[dict, dict[str, str]]:
+        """`risk_panel` of the baseline as it is now, and the clinical fields' errors (a bad field
+        counts as unknown, so the rest still scores)."""
+        scan = self.baseline
+        clinical, errors = parse_clinical_fields(self.clinical)
+        if scan is None:
+            return risk_panel({}, None, clinical, None, show_demo=self.show_demo), errors
+        return risk_panel(scan.measurements, scan.readout, clinical, scan.prediction, errors=scan.risk_errors or None,
+                          show_demo=self.show_demo), errors
+
+    def shown_heatmaps(self, panel: dict | None = None) -> dict[str, Path]:
+        """Task -> heatmap of the classifiers shown: a hidden demo model's heatmap is its output too."""
+        if self.baseline is None:
+            return {}
+        rows = _classifiers(panel or self.risk_panel()[0])
+        return {t: p for t, p in self.baseline.heatmaps.items() if not any(r["task"] == t and r["hidden"] for r in rows)}
+
     def panel(self) -> dict[str, Any]:
         """Everything the side panel shows, as plain JSON for the trame state."""
         scan = self.baseline
+        riskpanel, clinical_errors = self.risk_panel()
+        shown = self.shown_heatmaps(riskpanel)
+        titles = {r["task"]: r["title"] for r in _classifiers(riskpanel)}
         return {
             "case": scan.name if scan else "",
             "has_ct": scan is not None,
@@ -132,15 +191,25 @@ class Session:
             "followup": self.followup.name if self.followup else "",
             "followup_pending": bool(self.followup and self.followup.labels is None),
             "verdict": verdict_text(self.verdict()),
-            "risk": scan.risk if scan else [],
+            "risk_panel": riskpanel,
+            "clinical_errors": clinical_errors,
+            "has_risk": bool(scan and scan.has_risk),
             "risk_stale": bool(scan and scan.risk_stale),
-            "cam_tasks": [{"title": r["title"], "value": r["task"]} for r in (scan.risk if scan else []) if r["task"] in scan.heatmaps],
+            "has_readout": bool(scan and scan.readout is not None),
+            "readout_stale": bool(scan and scan.readout_stale),
+            "overlays": scan.overlays() if scan else [],
+            "cam_tasks": [{"title": titles.get(t, t), "value": t} for t in TASKS if t in shown],
             "predicting": self.predicting,
+            "reading": self.reading,
             "status": self.status,
             "warnings": self.warnings,
             "errors": self.errors,
             "progress": None if self.progress is None else round(100 * self.progress),
         }
+
+
+def _classifiers(panel: dict) -> list[dict]:
+    return next(s["rows"] for s in panel["sections"] if s["id"] == "classifiers")
 
 
 def volume_rows(measurements: dict[str, dict]) -> list[dict]:
