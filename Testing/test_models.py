@@ -12,7 +12,7 @@ from ichkit.cli import main
 from ichkit.errors import ModelError
 from ichkit.models import cache, load_registry
 from ichkit.models.download import download
-from ichkit.models.engines import DEMO_SEGMENTATION, default_segmentation_model
+from ichkit.segment.engines import DEMO_SEGMENTATION, default_segmentation_model
 from ichkit.models.importer import import_models
 from ichkit.models.registry import load_manifest, validate_manifest
 from ichkit.resources import resource_path

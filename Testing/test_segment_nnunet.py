@@ -189,7 +189,8 @@ def test_export_turns_back_into_an_nnunet_model_folder(smoke, tmp_path):
 
 def test_demo_model_is_shipped_and_registered(ich_cache):
     """The embedded demo model: <= 10 MB, sha256 as registered, segments a phantom on its grid."""
-    from ichkit.models import create_segmenter, load_registry
+    from ichkit.models import load_registry
+    from ichkit.segment.engines import create_segmenter
     from ichkit.models.checksum import sha256_file
     from ichkit.resources import resource_path
 
@@ -212,7 +213,8 @@ def test_demo_model_is_shipped_and_registered(ich_cache):
 def test_demo_model_reaches_the_acceptance_dice(ich_cache):
     """One held-out phantom (cohort seed 1, never trained on); bench/eval_demo_model.py runs all 20.
     The default path (body crop, one whole-volume pass) gives the mask of nnU-Net's whole-field windows."""
-    from ichkit.models import create_segmenter, load_registry
+    from ichkit.models import load_registry
+    from ichkit.segment.engines import create_segmenter
 
     segmenter = create_segmenter(load_registry().get("ich-demo-phantom"))
     seed = int(np.random.SeedSequence(1).spawn(1)[0].generate_state(1)[0])

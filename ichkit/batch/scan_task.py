@@ -88,7 +88,8 @@ _SEGMENTERS: dict = {}
 
 def _segment(ct, config: TaskConfig):
     """Segment with one loaded network per worker process (loaded on first use)."""
-    from ..models import create_segmenter, default_segmentation_model, load_registry
+    from ..models import load_registry
+    from ..segment.engines import create_segmenter, default_segmentation_model
     from ..segment.run import segment_ct
 
     key = (config.model, config.device)

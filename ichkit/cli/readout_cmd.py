@@ -47,7 +47,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..anatomy.atlas import load_atlas
-    from ..anatomy.key_images import readout_images
+    from ..report.key_images import readout_images
     from ..anatomy.readout import run_readout
     from ..atomic import atomic_path, check_writable, write_json
     from ..io import load_ct, load_mask

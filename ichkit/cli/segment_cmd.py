@@ -67,7 +67,8 @@ def run(args) -> int:
     from ..errors import OptionError
     from ..io import load_ct, save_labelmap
     from ..measure import measure
-    from ..models import default_segmentation_model, load_registry
+    from ..models import load_registry
+    from ..segment.engines import default_segmentation_model
     from ..progress import tqdm_bar
     from ..segment.run import segment_ct
 

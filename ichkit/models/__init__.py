@@ -1,6 +1,6 @@
-"""Model registry: manifest + schema, per-user cache, download, offline import, checksums, engines."""
+"""Model registry: manifest + schema, per-user cache, download, offline import, checksums (the
+engines that run a registry entry live with them, in `ichkit.segment.engines`)."""
 
-from .engines import create_segmenter, default_segmentation_model
 from .registry import ModelEntry, ModelFile, Registry, load_registry
 
-__all__ = ["ModelEntry", "ModelFile", "Registry", "load_registry", "create_segmenter", "default_segmentation_model"]
+__all__ = ["ModelEntry", "ModelFile", "Registry", "load_registry"]

@@ -62,14 +62,14 @@ def draw_line(rgb: np.ndarray, p0, p1, colour, width: int = 2) -> None:
             rgb[yi[ok], xi[ok]] = colour
 
 
-def _label_outlines(rgb: np.ndarray, label_slice: np.ndarray) -> None:
+def label_outlines(rgb: np.ndarray, label_slice: np.ndarray) -> None:
     for value, lab in LABELS.items():
         where = label_slice == value
         if where.any():
             rgb[outline(where)] = lab.color
 
 
-def _head_box(ct_slice: np.ndarray, margin: int = 8) -> tuple[slice, slice]:
+def head_box(ct_slice: np.ndarray, margin: int = 8) -> tuple[slice, slice]:
     """The slice cropped to what is not air (head, holder), so the print shows the brain large."""
     ys, xs = np.nonzero(ct_slice > HEAD_HU)
     if ys.size == 0:
@@ -101,13 +101,13 @@ def timepoint_images(name: str, ct, labels, readout: dict | None, key: int | Non
 
     def image(z: int, title: str, caption: str, signs: dict, lines: dict) -> None:
         rgb = windowed(ct.array[z])
-        _label_outlines(rgb, labels.array[z])
+        label_outlines(rgb, labels.array[z])
         for sign, region in sorted(signs.items(), key=lambda kv: not kv[0].startswith("barras")):  # named signs drawn last, on top
             if region[z].any():
                 rgb[outline(region[z])] = SIGN_COLOURS.get(sign, (1.0, 1.0, 1.0))
         for line, (p0, p1) in lines.items():
             draw_line(rgb, p0, p1, MIDLINE_COLOURS.get(line, (1.0, 1.0, 1.0)))
-        rgb = rgb[_head_box(ct.array[z])]
+        rgb = rgb[head_box(ct.array[z])]
         out.append({"title": title, "caption": caption, "slice": int(z), "png": png_base64((255 * rgb).round().astype(np.uint8))})
 
     if key is not None:

@@ -28,7 +28,8 @@ def segment_ct(ct: Volume, model=None, device: str = "cpu", *, min_component_ml:
     the best installed one. `segmenter` lets a long-lived caller (a batch worker) reuse a loaded
     network for that entry.
     """
-    from ..models import ModelEntry, create_segmenter, default_segmentation_model, load_registry
+    from ..models import ModelEntry, load_registry
+    from .engines import create_segmenter, default_segmentation_model
 
     if isinstance(model, ModelEntry):
         entry = model

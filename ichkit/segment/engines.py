@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Callable, Protocol
 
 from ..errors import ModelError, warn
 from ..progress import Progress, silent
-from . import cache
-from .download import ensure_installed
-from .registry import ModelEntry, Registry, load_registry
+from ..models import cache
+from ..models.download import ensure_installed
+from ..models.registry import ModelEntry, Registry, load_registry
 
 if TYPE_CHECKING:
     from ..image import Volume
@@ -41,7 +41,7 @@ def register_segmenter(architecture: str) -> Callable[[SegmenterFactory], Segmen
 
 @register_segmenter("deepmedic-blast-ct")
 def _blast_ct(entry: ModelEntry, device: str, probabilities: bool) -> Segmenter:
-    from ..segment.blast_ct import BlastCTSegmenter
+    from .blast_ct import BlastCTSegmenter
 
     paths = cache.verified_paths(entry)
     members = [paths[f.name] for f in entry.member_files()]
@@ -51,7 +51,7 @@ def _blast_ct(entry: ModelEntry, device: str, probabilities: bool) -> Segmenter:
 @register_segmenter("nnunet-v2")
 def _nnunet(entry: ModelEntry, device: str, probabilities: bool) -> Segmenter:
     """An imported nnU-Net v2 results folder, run by nnU-Net's own predictor (all folds)."""
-    from ..segment.nnunet_predict import NnUNetSegmenter
+    from .nnunet_predict import NnUNetSegmenter
 
     if probabilities:
         raise ModelError(entry.id, "nnU-Net results folders report labels only; run without --probabilities")
@@ -63,7 +63,7 @@ def _nnunet(entry: ModelEntry, device: str, probabilities: bool) -> Segmenter:
 @register_segmenter("nnunet-torchscript")
 def _nnunet_torchscript(entry: ModelEntry, device: str, probabilities: bool) -> Segmenter:
     """An nnU-Net network exported to TorchScript (network.pt + preprocessing.json): the lean path."""
-    from ..segment.lean import LeanSegmenter
+    from .lean import LeanSegmenter
 
     paths = cache.verified_paths(entry)
     facts = next(p for name, p in paths.items() if name.endswith("preprocessing.json"))

@@ -14,10 +14,10 @@ import re
 import numpy as np
 
 from ..image import Volume
-from ..report.images import _head_box, _label_outlines, png_base64, timepoint_images, windowed
-from .atlas import DEEP, INFRATENTORIAL, INTRAVENTRICULAR, LOBAR, Atlas, load_atlas
-from .location import atlas_index
-from .registration import Registration
+from ..anatomy.atlas import DEEP, INFRATENTORIAL, INTRAVENTRICULAR, LOBAR, Atlas, load_atlas
+from ..anatomy.location import atlas_index
+from ..anatomy.registration import Registration
+from .images import head_box, label_outlines, png_base64, timepoint_images, windowed
 
 CLASS_COLOURS = {DEEP: (0.1, 0.8, 0.9), LOBAR: (0.3, 0.85, 0.3), INFRATENTORIAL: (0.9, 0.4, 0.9), INTRAVENTRICULAR: (0.3, 0.4, 1.0)}
 TINT = 0.22
@@ -45,8 +45,8 @@ def location_png(ct: Volume, mask: Volume, z: int, atlas: Atlas, reg: Registrati
             rgb[where] = (1 - TINT) * rgb[where] + TINT * colour
             edge = where & ~np.roll(where, 1, 0) | where & ~np.roll(where, 1, 1)
             rgb[edge] = 0.5 * rgb[edge] + 0.5 * colour
-    _label_outlines(rgb, mask.array[z])
-    rgb = rgb[_head_box(ct.array[z])]
+    label_outlines(rgb, mask.array[z])
+    rgb = rgb[head_box(ct.array[z])]
     return base64.b64decode(png_base64((255 * rgb).round().astype(np.uint8)))
 
 
