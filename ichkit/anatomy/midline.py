@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from ..errors import GeometryMismatchError
 from ..image import Volume
-from ..preprocess.headmask import brain_mask
+from .registration import intracranial as intracranial_of
 from .shape import disk
 
 MIDLINE_VERSION = "ichkit-midline-1"
@@ -112,15 +112,14 @@ def midline_shift(ct: Volume, mask: Volume | None = None, *, intracranial: Volum
     """Midline shift in mm with the slice and the two lines to draw (module docstring); JSON-able.
 
     `mask`: hemorrhage labels, kept out of the CSF search; `intracranial`: a cavity mask the caller
-    already has (the read-out computes one for the atlas), else `brain_mask(ct)` is computed here.
+    already has (the read-out computes one for the atlas), else the read-out's own (`registration.intracranial`).
     """
     if mask is not None and not ct.same_geometry(mask):
         raise GeometryMismatchError(mask.meta.get("source"), f"mask grid {mask.shape} does not match the CT grid {ct.shape}")
     sx, sy, _ = ct.spacing
     if intracranial is not None and not ct.same_geometry(intracranial):
         raise GeometryMismatchError(intracranial.meta.get("source"), "intracranial mask grid does not match the CT grid")
-    # the one call choosing the intracranial mask (the lead may switch it to intracranial_mask)
-    cavity = (intracranial if intracranial is not None else brain_mask(ct)).array > 0
+    cavity = (intracranial if intracranial is not None else intracranial_of(ct)).array > 0
     cavity_ml = float(cavity.sum()) * ct.voxel_volume_ml
     if cavity_ml < MIN_CAVITY_ML:
         return _undetermined(f"the scan does not cover the brain (intracranial soft tissue {cavity_ml:.0f} ml "

@@ -29,7 +29,9 @@ SCALE_RANGE = (0.7, 1.4)  # plausible axis scales of an adult head against the t
 
 
 def intracranial(ct: Volume) -> Volume:
-    """The scan's intracranial mask: the one place that chooses how it is computed."""
+    """The mask registered onto the template: the intracranial soft tissue (`brain_mask`), like
+    BLAST-CT's template mask. `intracranial_mask` (the whole cavity inside the inner table, what
+    BLAST-CT segments in) takes in more at the skull base and broke 1 of 6 planted locations."""
     return brain_mask(ct)
 
 
