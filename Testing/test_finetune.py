@@ -61,7 +61,7 @@ def parent(ich_cache, shared_dir, tmp_path) -> str:
 def test_finetune_registers_a_model_that_segments(parent, dataset, tmp_path, capsys):
     out = tmp_path / "ft"
     assert main(["train", "finetune", "--from", parent, "--dataset", str(dataset), "-o", str(out), "--name", "site A",
-                 *FAST, "--no-compare", "--json"]) == 0
+                 *FAST, "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["model_id"] == "blast-ct-v1-ft-site-a" and payload["epochs_done"] == 2
     assert [h["epoch"] for h in payload["history"]] == [0, 1, 2]  # epoch 0: the parent's held-out loss
@@ -70,8 +70,12 @@ def test_finetune_registers_a_model_that_segments(parent, dataset, tmp_path, cap
     assert entry.user and entry.architecture == parent_entry.architecture and entry.spacing == parent_entry.spacing
     assert "blast-ct-v1-single" in entry.card_text() and "8 training case(s), 2 held-out" in entry.card_text()
     assert (out / "card.md").read_text() == entry.card_text()
-    kept = torch.load(out / "model.pt", weights_only=True)
-    assert set(kept) == set(torch.load(out / "checkpoint.pt", weights_only=True)["state"])
+    assert "Whole held-out scans" in entry.card_text() and "blast-ct-v1-ft-site-a IPH: Dice" in entry.card_text()
+    compare = (out / "compare" / "compare.md").read_text()  # parent and fine-tuned on the held-out scans, paired
+    assert "Paired against blast-ct-v1-single" in compare and (out / "compare" / "bland_altman_IPH.png").stat().st_size > 1000
+    assert {(r["model"], r["label"]) for r in payload["comparison"]} == {(m, k) for m in (parent, entry.id) for k in ("IPH", "IVH")}
+    assert main(["bench-seg", str(dataset), "--models", parent, "-o", str(tmp_path / "cmp"), "--no-progress"]) == 2
+    assert "at least two different models" in capsys.readouterr().err and not (tmp_path / "cmp").exists()
     ct = tmp_path / "ct.nii.gz"
     ph = make_phantom(7, **SMALL)
     import SimpleITK as sitk
@@ -93,28 +97,28 @@ def _cli(*args) -> list[str]:
     return [sys.executable, "-m", "ichkit", "train", "finetune", *args]
 
 
-def test_resume_after_sigkill_continues_from_the_last_checkpoint(parent, dataset, tmp_path, ich_cache):
+def test_resume_after_sigkill_continues_from_the_last_checkpoint(parent, dataset, tmp_path, ich_cache, capsys):
     out = tmp_path / "ft"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ICHKIT_CACHE": str(ich_cache), "OMP_NUM_THREADS": "1"}
-    args = ["--from", parent, "--dataset", str(dataset), "-o", str(out), "--name", "kill", "--epochs", "4", "--patches", "2",
+    args = ["--from", parent, "--dataset", str(dataset), "-o", str(out), "--name", "kill", "--epochs", "3", "--patches", "2",
             "--val-patches", "1", "--batch-size", "2", "--patch", "6", "--patience", "9", "--no-compare", "--no-progress"]
     proc = subprocess.Popen(_cli(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     ckpt = out / "checkpoint.pt"
     deadline = time.monotonic() + 600
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
     epoch = torch.load(ckpt, weights_only=True)["epoch"]
-    assert 1 <= epoch < 4 and not (out / "model.pt").exists()
-    again = subprocess.run(_cli(*args), env=env, capture_output=True, text=True)
-    assert again.returncode == 2 and "--resume" in again.stderr  # an existing checkpoint is never silently replaced
-    done = subprocess.run(_cli(*args, "--resume", "--json"), env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    payload = json.loads(done.stdout)
-    assert payload["resumed_from_epoch"] == epoch + 1 and payload["epochs_done"] == 4
-    assert [h["epoch"] for h in payload["history"]] == [0, 1, 2, 3, 4]
+    assert 1 <= epoch < 3 and not (out / "model.pt").exists()
+    assert main(["train", "finetune", *args]) == 2  # an existing checkpoint is never silently replaced
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", "finetune", *args, "--resume", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["resumed_from_epoch"] == epoch + 1 and payload["epochs_done"] == 3
+    assert [h["epoch"] for h in payload["history"]] == [0, 1, 2, 3]
+    assert torch.load(ckpt, weights_only=True)["history"][: epoch + 1] == payload["history"][: epoch + 1]
 
 
 @pytest.mark.parametrize("problem", ["few", "labels", "spacing"])
