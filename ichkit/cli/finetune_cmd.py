@@ -26,6 +26,7 @@ def add_finetune_trainer(kinds) -> None:
     f.add_argument("--batch-size", type=int, default=d.batch_size, help=f"patches per step (default {d.batch_size})")
     f.add_argument("--patch", type=int, default=d.out_patch, help=f"output patch edge in voxels (default {d.out_patch}, BLAST-CT's)")
     f.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr:g}, a tenth of BLAST-CT's)")
+    f.add_argument("--warmup", type=int, default=d.warmup_steps, help=f"steps of linear learning-rate warm-up (default {d.warmup_steps})")
     f.add_argument("--patience", type=int, default=d.patience, help=f"stop after this many epochs without a lower held-out loss (default {d.patience})")
     f.add_argument("--freeze-context", action="store_true", help="train only the 1 mm pathway and the head")
     f.add_argument("--seed", type=int, default=d.seed, help="patch sampling seed")
@@ -49,13 +50,14 @@ def run_finetune_cmd(args) -> int:
     from ..segment.finetune.settings import FinetuneSettings
 
     for flag, value in (("--epochs", args.epochs), ("--patches", args.patches), ("--val-patches", args.val_patches),
-                        ("--batch-size", args.batch_size), ("--patch", args.patch), ("--patience", args.patience)):
+                        ("--batch-size", args.batch_size), ("--patch", args.patch), ("--patience", args.patience),
+                        ("--warmup", args.warmup)):
         if value < 1:
             raise OptionError(None, f"{flag} {value}: must be at least 1")
     if not 0 < args.lr < 1:
         raise OptionError(None, f"--lr {args.lr:g}: must be between 0 and 1")
     settings = FinetuneSettings(epochs=args.epochs, patches_per_epoch=args.patches, val_patches=args.val_patches,
-                                batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+                                batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup, patience=args.patience,
                                 freeze_context=args.freeze_context, out_patch=args.patch, seed=args.seed)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     name = args.name or Path(args.dataset).name.split("_", 1)[-1]

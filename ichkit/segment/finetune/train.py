@@ -160,9 +160,12 @@ def finetune(parent_weights: Path, gt: GroundTruth, out: str | Path, settings: F
             break
         t0 = time.monotonic()
         loss_sum, nb = 0.0, 0
-        for x, y in batches(train_cases, settings.patches_per_epoch, settings.batch_size, settings.seed * 100_003 + epoch,
-                            out_size=settings.out_patch):
+        for i, (x, y) in enumerate(batches(train_cases, settings.patches_per_epoch, settings.batch_size, settings.seed * 100_003 + epoch,
+                                           out_size=settings.out_patch)):
             t = time.monotonic()
+            step = (epoch - 1) * n_train_batches + i + 1  # from the epoch, so a resumed run warms up as an uninterrupted one
+            for group in optimizer.param_groups:
+                group["lr"] = settings.lr * min(1.0, step / max(settings.warmup_steps, 1))
             x, y = x.to(device), y.to(device)
             optimizer.zero_grad(set_to_none=True)
             loss = F.cross_entropy(net(x, (settings.out_patch,) * 3).float(), y, ignore_index=IGNORE)
