@@ -75,6 +75,9 @@ def main() -> int:
     if rc:
         return rc
     history = json.loads((work / "history.json").read_text())
+    if not (work / "compare" / "compare.csv").is_file():  # run with -- --no-compare
+        print(json.dumps(history["epochs"], indent=1))
+        return 0
     rows = {(r["model"], r["label"]): r for r in _read_csv(work / "compare" / "compare.csv")}
     parent, tuned = (rows[("blast-ct-v1-single", "IPH")], rows[("blast-ct-v1-ft-acceptance", "IPH")])
     summary = {

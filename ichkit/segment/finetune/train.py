@@ -153,7 +153,6 @@ def finetune(parent_weights: Path, gt: GroundTruth, out: str | Path, settings: F
     done = 1 + (start_epoch - 1) * (n_train_batches + 1)
     progress(done, steps, "held-out loss of the parent" if resumed is None else f"resumed at epoch {resumed}")
     began, step_times = time.monotonic(), []
-    epoch = start_epoch - 1
     stopped = bad >= settings.patience
     for epoch in range(start_epoch, total_epochs + 1):
         if stopped:
