@@ -35,6 +35,9 @@ def register(sub) -> None:
     from .synth_cmd import add_synth_trainer
 
     add_synth_trainer(kinds)
+    from .finetune_cmd import add_finetune_trainer
+
+    add_finetune_trainer(kinds)
 
 
 def _fold(text: str) -> int | str:
