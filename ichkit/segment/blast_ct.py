@@ -292,7 +292,10 @@ class BlastCTSegmenter:
 
                 p = predict_probabilities([net], image, device=self.device, dtype=self.dtype, tile_max=self.tile_max,
                                           where=where, progress=step)
-                probs = p if probs is None else probs + p
+                if probs is None:
+                    probs = p
+                else:
+                    probs += p  # in place: one probability volume, not two
                 if n > 1:
                     members.append(self._on_ct(grid.with_array(lut[p.argmax(0)]), ct, mask))
             probs /= n
