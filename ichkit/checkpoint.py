@@ -8,6 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import OutputExistsError, UnreadableFileError
+
+
+def resume_checkpoint(path: Path, resume: bool, what: str) -> Path:
+    """The checkpoint a resumable training continues from: an existing one is refused without
+    --resume (never trained over), and --resume without one is an error; `what` names the run."""
+    if path.exists() and not resume:
+        raise OutputExistsError(path, f"holds {what}; pass --resume to continue it or choose another output folder")
+    if resume and not path.is_file():
+        raise UnreadableFileError(path, "no checkpoint to resume from")
+    return path
+
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     import numpy as np

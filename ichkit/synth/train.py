@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path, write_json
-from ..errors import ModelError, OptionError, OutputExistsError, UnreadableFileError, warn
+from ..checkpoint import resume_checkpoint
+from ..errors import ModelError, OptionError, warn
 from ..progress import Progress, silent
 from .images import load_resized
 from .manifest import class_label, image_path, read_manifest, real_rows_of_class
@@ -139,11 +140,7 @@ def train(manifest: str | Path, out_dir: str | Path, preset: SynthPreset = PRESE
     from .schedule import make_scheduler
 
     out_dir = Path(out_dir)
-    ckpt_path = out_dir / CHECKPOINT
-    if ckpt_path.exists() and not resume:
-        raise OutputExistsError(ckpt_path, "a training run is already here; pass --resume to continue it or choose another folder")
-    if resume and not ckpt_path.exists():
-        raise UnreadableFileError(ckpt_path, "no checkpoint to resume from")
+    ckpt_path = resume_checkpoint(out_dir / CHECKPOINT, resume, "a training run")
     data, paths = load_class_images(manifest, cls, preset.model.image_size)
 
     with torch.random.fork_rng(devices=[]):  # seeded weight initialisation, caller's RNG untouched

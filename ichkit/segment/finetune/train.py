@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ...atomic import atomic_path, write_json
-from ...checkpoint import load_checkpoint
+from ...checkpoint import load_checkpoint, resume_checkpoint
 from ...errors import OptionError, OutputExistsError
 from ...progress import Progress, silent
 from .data import IGNORE, GroundTruth, batches, load_cases
@@ -115,17 +115,12 @@ def finetune(parent_weights: Path, gt: GroundTruth, out: str | Path, settings: F
              parent_id: str = "", resume: bool = False, device: str = "cpu", progress: Progress = silent) -> FinetuneResult:
     """Train from `parent_weights` on `gt.train`, stop on `gt.val`; OUT gets checkpoint.pt (each
     epoch, atomically), model.pt (the kept state_dict) and history.json."""
-    import torch
-    import torch.nn.functional as F
+    import torch.nn.functional as F  # deferred: torch loads only when training runs
 
     from ..blast_ct import load_weights
 
     out = Path(out)
-    ckpt_path = out / CHECKPOINT
-    if ckpt_path.exists() and not resume:
-        raise OutputExistsError(ckpt_path, "holds an earlier fine-tuning; pass --resume to continue it or choose another -o")
-    if resume and not ckpt_path.is_file():
-        raise OptionError(ckpt_path, "no checkpoint to resume from")
+    ckpt_path = resume_checkpoint(out / CHECKPOINT, resume, "an earlier fine-tuning")
     for name in (WEIGHTS, HISTORY):
         if (out / name).exists() and not resume:
             raise OutputExistsError(out / name, "already exists; choose another -o")
