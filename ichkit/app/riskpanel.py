@@ -93,7 +93,7 @@ def _sign_rows(signs: dict) -> list[dict]:
             continue
         value = "not measured" if e.get("value") is None else f"{e['value']:g}"
         rule = f"{e.get('comparison', '')} {e.get('threshold')} {e.get('unit', '')}".strip()
-        where = f", slice {e['slice']}" if e.get("slice") is not None else ""
+        where = f", slice {e['slice'] + 1}" if e.get("slice") is not None else ""  # 1-based, as the views count
         rows.append({"part": "signs", "sign": name, "present": bool(e["present"]), "value": e.get("value"), "threshold": e.get("threshold"),
                      "comparison": e.get("comparison"), "unit": e.get("unit"), "slice": e.get("slice"),
                      "text": f"{name.replace('_', ' ')}: {'present' if e['present'] else 'absent'} ({value} vs {rule}{where})"})
@@ -105,7 +105,7 @@ def _midline_row(mid: dict) -> dict:
         return {"part": "midline", "status": "undetermined", "text": f"Midline shift: undetermined ({mid.get('reason') or 'no read-out'})"}
     toward = f" toward the {mid['direction']}" if mid.get("direction") else ""
     return {"part": "midline", "status": mid["status"], "shift_mm": mid["shift_mm"], "direction": mid.get("direction"), "slice": mid.get("slice"),
-            "text": f"Midline shift: {mid['shift_mm']:.1f} mm{toward} (slice {mid.get('slice')})"}
+            "text": f"Midline shift: {mid['shift_mm']:.1f} mm{toward}" + (f" (slice {mid['slice'] + 1})" if mid.get("slice") is not None else "")}
 
 
 def readout_rows(readout: dict | None) -> list[dict]:
