@@ -163,32 +163,31 @@ def _run_steps(scan: Scan, folder: Path, config: TaskConfig) -> list[str]:
         write_json(folder / RADIOMICS, features)
         outputs.append(RADIOMICS)
         result["radiomics_features"] = len(features)
-    if config.readout:
-        outputs.append(_write_readout(ct, labels, folder, result))
-    if config.report:
-        outputs += _write_report(scan, ct, labels, provenance, folder)
+    if config.readout or config.report:
+        from ..report import run_readout_safely
+
+        readout = run_readout_safely(ct, labels)  # once for both outputs
+        if config.readout:
+            outputs.append(_write_readout(readout, folder, result))
+        if config.report:
+            outputs += _write_report(scan, ct, labels, provenance, readout, folder)
     write_json(folder / RESULT, result)
     outputs.append(RESULT)
     return outputs
 
 
-def _write_readout(ct, labels, folder: Path, result: dict) -> str:
-    """readout.json, and the read-out's summary columns in the result (undetermined without blood)."""
-    from ..anatomy.readout import run_readout, summary_columns
-    from ..errors import EmptyMaskError
+def _write_readout(readout: dict, folder: Path, result: dict) -> str:
+    """readout.json, and the read-out's summary columns in the result."""
+    from ..anatomy.readout import summary_columns
 
-    try:
-        readout = run_readout(ct, labels)
-    except EmptyMaskError as exc:
-        readout = {part: {"status": "undetermined", "reason": exc.message} for part in ("location", "signs", "midline")}
     write_json(folder / READOUT, readout)
     result["readout"] = summary_columns(readout)
     return READOUT
 
 
-def _write_report(scan: Scan, ct, labels, provenance: dict, folder: Path) -> list[str]:
+def _write_report(scan: Scan, ct, labels, provenance: dict, readout: dict, folder: Path) -> list[str]:
     """The scan's clinical report; clinical inputs from the cohort's optional columns."""
-    from ..report import TimePoint, build_report, mask_source, render, run_readout_safely, write_report
+    from ..report import TimePoint, build_report, mask_source, render, write_report
     from ..scores import Clinical
 
     clinical = Clinical.from_row(scan.extra)
@@ -196,5 +195,5 @@ def _write_report(scan: Scan, ct, labels, provenance: dict, folder: Path) -> lis
         source = {"kind": "model", "model_id": provenance["model_id"], "model_version": provenance["model_version"], "demo": provenance["demo"]}
     else:
         source = mask_source(scan.mask)
-    tp = TimePoint("baseline", ct, labels, source, run_readout_safely(ct, labels))
+    tp = TimePoint("baseline", ct, labels, source, readout)
     return list(write_report(render([tp], build_report([tp], clinical)), folder, overwrite=True))
