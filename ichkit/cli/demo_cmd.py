@@ -29,25 +29,10 @@ def _dice(a, b) -> float:
     return 2 * int((a & b).sum()) / total if total else 1.0
 
 
-def _readout_lines(report: dict) -> list[str]:
-    """The read-out and the scores in a few lines (the report's HTML has them in full)."""
-    readout = report["timepoints"][0].get("readout") or {}
-    loc, mid = readout.get("location", {}), readout.get("midline", {})
-    iph = (loc.get("labels") or {}).get("IPH", {})
-    lines = [f"location: {iph.get('class', '?')}, {iph.get('side', '?')} (largest region {iph.get('largest_region', '?')}, registration Dice {loc['registration']['dice']:.2f})" if loc.get("status") == "determined"
-             else f"location: undetermined ({loc.get('reason', '')})"]
-    signs = readout.get("signs", {})
-    present = [k for k, v in signs.get("signs", {}).items() if v.get("present")]
-    lines.append(f"NCCT expansion signs present: {', '.join(present) or 'none'}" if signs.get("status") == "determined"
-                 else f"signs: undetermined ({signs.get('reason', '')})")
-    lines.append(f"midline shift: {mid['shift_mm']:.1f} mm" if mid.get("status") == "determined" else f"midline shift: undetermined ({mid.get('reason', '')})")
-    lines += [f"{s['name']}: {s['status']}" + (f", {s['total']} / {s['max_total']}" if s["total"] is not None else f"; missing: {', '.join(s['missing'])}")
-              for s in report["scores"].values()]
-    return lines
-
-
 def run(args) -> int:
     from ..app.segment import model_record, output_paths
+    from .readout_cmd import summary_lines
+    from .report_cmd import summary_text
     from ..atomic import check_writable, write_json
     from ..io import load_ct, load_mask, save_labelmap
     from ..labels import IPH
@@ -98,7 +83,7 @@ def run(args) -> int:
     report = build_report([point], Clinical())  # no clinical inputs: the scores say what they miss
     write_report(render([point], report), outdir, overwrite=True)
     result["readout"], result["scores"] = report["timepoints"][0].get("readout"), report["scores"]
-    lines += _readout_lines(report)
+    lines += summary_lines(report["timepoints"][0]["readout"]) + [summary_text(report)]
     write_json(outdir / f"{name}_result.json", result)
     lines.append(f"all results in {outdir}/{name}_result.json; the clinical report in {outdir}/report.html")
     emit(args, {k: v for k, v in result.items() if k != "radiomics"} | {"n_features": len(result.get("radiomics", {}))}, "\n".join(lines))

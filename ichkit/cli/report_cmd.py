@@ -45,7 +45,8 @@ def _pairs(args) -> list[tuple[str, str]]:
     return [(args.ct, args.mask), *[tuple(p) for p in args.followup]]
 
 
-def _summary(report: dict) -> str:
+def summary_text(report: dict) -> str:
+    """The scores (and the follow-up verdicts) in a few lines; `ich demo` prints it too."""
     lines = []
     for s in report["scores"].values():
         total = s["total"] if s["total"] is not None else f"{s['possible_totals'][0]}-{s['possible_totals'][1]} possible"
@@ -87,5 +88,5 @@ def run(args) -> int:
         files[SR_FILE] = dicom_sr_bytes(report, args.ct)
     paths = write_report(files, args.outdir, overwrite=args.overwrite)
     emit(args, {"files": {k: str(v) for k, v in paths.items()}, "scores": report["scores"], "followup": report["followup"]},
-         _summary(report) + "\n" + "wrote " + ", ".join(str(p) for p in paths.values()))
+         summary_text(report) + "\n" + "wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
