@@ -187,12 +187,12 @@ def _write_readout(readout: dict, folder: Path, result: dict) -> str:
 
 def _write_report(scan: Scan, ct, labels, provenance: dict, readout: dict, folder: Path) -> list[str]:
     """The scan's clinical report; clinical inputs from the cohort's optional columns."""
-    from ..report import TimePoint, build_report, mask_source, render, write_report
+    from ..report import TimePoint, build_report, mask_source, model_source, render, write_report
     from ..scores import Clinical
 
     clinical = Clinical.from_row(scan.extra)
     if provenance["source"] == "model":
-        source = {"kind": "model", "model_id": provenance["model_id"], "model_version": provenance["model_version"], "demo": provenance["demo"]}
+        source = model_source(provenance["model_id"], provenance["model_version"], provenance["demo"])
     else:
         source = mask_source(scan.mask)
     tp = TimePoint("baseline", ct, labels, source, readout)

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from ..atomic import _jsonable, atomic_path, check_writable, write_text
-from .build import TimePoint, build_report, key_slice, mask_source, run_readout_safely
+from .build import TimePoint, build_report, key_slice, mask_source, model_source, run_readout_safely
 from .html import report_html
 from .images import timepoint_images
 

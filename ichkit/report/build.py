@@ -35,6 +35,11 @@ class TimePoint:
     inputs: dict = field(default_factory=dict)  # file paths; only reported with identifiers=True
 
 
+def model_source(model_id: str, model_version: str, demo: bool) -> dict:
+    """A mask made by a model, as the report records it."""
+    return {"kind": "model", "model_id": model_id, "model_version": model_version or "", "demo": bool(demo)}
+
+
 def mask_source(mask_path: str | Path) -> dict:
     """The model that made a mask, from `ich segment`'s sidecar (`<name>_volumes.json` beside
     `<name>_seg.nii.gz` or `<name>.seg.nrrd`); a mask without one is a user's file."""
@@ -44,7 +49,7 @@ def mask_source(mask_path: str | Path) -> dict:
         if name.endswith(suffix):
             try:
                 model = json.loads((path.parent / f"{name[: -len(suffix)]}_volumes.json").read_text())["provenance"]["model"]
-                return {"kind": "model", "model_id": model["id"], "model_version": model.get("version", ""), "demo": bool(model.get("demo"))}
+                return model_source(model["id"], model.get("version", ""), model.get("demo"))
             except (OSError, ValueError, KeyError, TypeError):
                 break
     return {"kind": "file", "model_id": None, "model_version": None, "demo": False}
