@@ -1,0 +1,53 @@
+"""A fine-tuning job as the front ends offer it after "save as ground truth": how many cases the
+dataset holds, whether that is enough, and the one command line that starts `ich train finetune`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import OptionError
+from ..segment.dataset import FILE_ENDING
+from ..segment.finetune.settings import MIN_CASES
+from .jobs import ich_argv
+
+PARENT = "blast-ct-v1-single"
+
+
+def dataset_cases(dataset: str | Path) -> int:
+    """Cases with a label map in DATASET/labelsTr (0 for a folder that is not a dataset yet)."""
+    labels = Path(dataset) / "labelsTr"
+    return len(list(labels.glob(f"*{FILE_ENDING}"))) if labels.is_dir() else 0
+
+
+def finetune_offer(dataset: str | Path) -> dict:
+    """What the "save as ground truth" panel shows: the count, the minimum, and whether to offer it."""
+    n = dataset_cases(dataset)
+    ready = n >= MIN_CASES
+    text = (f"{n} cases saved: enough to fine-tune {PARENT} on them" if ready
+            else f"{n} of the {MIN_CASES} cases needed before fine-tuning is offered")
+    return {"cases": n, "minimum": MIN_CASES, "ready": ready, "text": text}
+
+
+@dataclass(frozen=True)
+class FinetuneRequest:
+    """`ich train finetune` as a background job; `argv()` builds its command line once."""
+
+    dataset: Path
+    outdir: Path
+    name: str | None = None  # the model becomes blast-ct-v1-ft-NAME (default: the dataset's name)
+    parent: str = PARENT
+    resume: bool = False
+    device: str | None = None
+    python: str | None = None  # desktop Slicer's PythonSlicer; default: this interpreter
+
+    def __post_init__(self):
+        n = dataset_cases(self.dataset)
+        if n < MIN_CASES:
+            raise OptionError(Path(self.dataset), f"holds {n} cases; fine-tuning needs at least {MIN_CASES}")
+
+    def argv(self) -> list[str]:
+        argv = ich_argv("train", "finetune", "--from", self.parent, "--dataset", self.dataset, "-o", self.outdir, "--json",
+                        python=self.python)
+        return (argv + (["--name", self.name] if self.name else []) + (["--resume"] if self.resume else [])
+                + (["--device", self.device] if self.device else []))
