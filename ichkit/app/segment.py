@@ -15,6 +15,7 @@ from .source import MaskSource
 
 MASK_SUFFIX = "_seg.nii.gz"  # the label map `ich segment` writes beside `<name>.seg.nrrd`
 DEVICES = ("cpu", "cuda")
+ENSEMBLE_MAX = 12  # BLAST-CT's networks
 
 
 @dataclass(frozen=True)
@@ -26,18 +27,21 @@ class SegmentRequest:
     model: str | None = None
     device: str | None = None
     overwrite: bool = False
+    ensemble: int = 1  # BLAST-CT networks averaged; > 1 adds each label's volume interval and a disagreement map
     python: str | None = None  # desktop Slicer's PythonSlicer; default: this interpreter
 
     def __post_init__(self):
         if not str(self.ct).strip():
             raise OptionError(None, "no CT given")
+        if not 1 <= self.ensemble <= ENSEMBLE_MAX:
+            raise OptionError(None, f"ensemble {self.ensemble}: choose 1 to {ENSEMBLE_MAX} networks")
         if self.device not in (None, *DEVICES):
             raise OptionError(None, f"device {self.device!r}: choose one of {', '.join(DEVICES)}")
 
     def argv(self) -> list[str]:
         argv = ich_argv("segment", self.ct, "-o", self.outdir, "--json", python=self.python)
         return (argv + (["--overwrite"] if self.overwrite else []) + (["--model", self.model] if self.model else [])
-                + (["--device", self.device] if self.device else []))
+                + (["--device", self.device] if self.device else []) + (["--ensemble", str(self.ensemble)] if self.ensemble > 1 else []))
 
 
 def output_name(ct_path: Path) -> str:
