@@ -10,12 +10,14 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
 from ..errors import ModelError
 from ..image import Volume
+from ..models import cache, load_registry
 
 ATLAS_ID = "blast-ct-atlas"
 LABELS_FILE, REGIONS_FILE, MASK_FILE = "atlas_labels.csv", "atlas_template_space.nii.gz", "ct_template_mask.nii.gz"
@@ -83,8 +85,6 @@ def _read(path) -> Volume:
 
 def read_atlas(folder, version: str = "local") -> Atlas:
     """The atlas from a folder holding BLAST-CT's three localisation files."""
-    from pathlib import Path
-
     folder = Path(folder)
     with open(folder / LABELS_FILE, newline="", encoding="utf-8") as fh:
         table = {int(r["ROIIndex"]): parse_region(int(r["ROIIndex"]), r["ROIName"].strip()) for r in csv.DictReader(fh)}
@@ -99,8 +99,6 @@ def read_atlas(folder, version: str = "local") -> Atlas:
 @lru_cache(maxsize=1)
 def load_atlas() -> Atlas:
     """The installed, SHA-256-checked atlas; a one-line ModelError naming the install command if absent."""
-    from ..models import cache, load_registry
-
     entry = load_registry().get(ATLAS_ID)
     paths = cache.verified_paths(entry)
     return read_atlas(paths[REGIONS_FILE].parent, entry.version)

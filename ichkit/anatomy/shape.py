@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from skimage.measure import marching_cubes, mesh_surface_area
 
 PIECE_MAX_DIAMETER_MM = 10.0  # satellite: "no more than 10 mm in maximum diameter" (Shimoda 2017)
 PIECE_MAX_GAP_MM = 20.0  # satellite: "separated from the main hematoma by no more than 20 mm"
@@ -51,8 +52,6 @@ def max_diameter_mm(mask2d: np.ndarray, sx: float, sy: float) -> float:
 
 def sphericity(mask: np.ndarray, spacing) -> float:
     """pi^(1/3) (6V)^(2/3) / A on the marching-cubes surface: 1 for a ball, lower when irregular."""
-    from skimage.measure import marching_cubes, mesh_surface_area
-
     padded = np.pad(mask.astype(np.float32), 1)
     verts, faces, _, _ = marching_cubes(padded, 0.5, spacing=(spacing[2], spacing[1], spacing[0]))
     area = mesh_surface_area(verts, faces)
@@ -66,6 +65,7 @@ def lobulations(slice_mask: np.ndarray, sx: float, sy: float) -> int:
     A round or oval outline has none; two lobes make two concavities, n lobes n. One concavity
     alone (a kidney shape) counts as one lobulation.
     """
+    # deferred: scikit-image's morphology takes ~0.3 s to import and only the lobulation count needs it
     from skimage.morphology import convex_hull_image
 
     if slice_mask.sum() < 3:
