@@ -20,7 +20,6 @@ from scipy import ndimage
 from ..errors import GeometryMismatchError
 from ..image import Volume
 from .registration import intracranial as intracranial_of
-from .shape import disk
 
 MIDLINE_VERSION = "ichkit-midline-1"
 MIN_CAVITY_ML = 300.0  # less intracranial soft tissue than this: the scan does not cover the brain
