@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from .errors import OutputExistsError, UnreadableFileError
 
 
@@ -22,7 +24,7 @@ def resume_checkpoint(path: Path, resume: bool, what: str) -> Path:
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    import numpy as np
+    # deferred: torch loads only when a checkpoint is read
     import torch
 
     scalar_types = [type(np.dtype(t)) for t in (np.float16, np.float32, np.float64, np.int32, np.int64, np.bool_)]

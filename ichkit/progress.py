@@ -48,6 +48,7 @@ def tqdm_bar(desc: str, enabled: bool = True) -> tuple[Progress, Callable[[], No
         return json_lines(sys.stdout), lambda: None
     if not enabled:
         return silent, lambda: None
+    # deferred: tqdm loads only when a bar is drawn (keeps `ich --help` fast)
     from tqdm import tqdm
 
     bar = tqdm(total=0, desc=desc, unit="step", file=sys.stderr, leave=False)
