@@ -10,14 +10,19 @@ from __future__ import annotations
 import csv
 import functools
 import logging
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Iterable, Mapping
 
+import numpy as np
+import SimpleITK as sitk
+
 from .atomic import atomic_path
 from .errors import EmptyMaskError, ICHError, OptionError
 from .image import Volume
+from .io import load_ct, load_mask
 from .progress import Progress, silent
 from .resources import resource_path
 
@@ -38,6 +43,7 @@ def params_file(params: str | Path) -> Path:
 
 def quiet_pyradiomics() -> None:
     """pyradiomics logs every step at INFO and many warnings at WARNING; keep only errors."""
+    # deferred: pyradiomics loads only when features are extracted
     import radiomics
 
     radiomics.setVerbosity(logging.ERROR)
@@ -46,6 +52,7 @@ def quiet_pyradiomics() -> None:
 
 @functools.lru_cache(maxsize=8)
 def _extractor(path: str):
+    # deferred: pyradiomics loads only when features are extracted
     from radiomics.featureextractor import RadiomicsFeatureExtractor
 
     quiet_pyradiomics()
@@ -57,8 +64,6 @@ def _extractor(path: str):
 
 def extract(ct: Volume, mask: Volume, params: str | Path = "default", label: int = 1) -> dict[str, float]:
     """Feature name -> value for one scan (pyradiomics' diagnostics left out)."""
-    import numpy as np
-
     extractor = _extractor(str(params_file(params)))
     if not np.any(mask.array == label):
         raise EmptyMaskError(mask.meta.get("source"), f"label {label} is not present in the mask")
@@ -69,15 +74,11 @@ def extract(ct: Volume, mask: Volume, params: str | Path = "default", label: int
 
 def _init_worker(threads: int) -> None:
     """One worker per core share: cap ITK's threads so workers do not oversubscribe the CPU."""
-    import SimpleITK as sitk
-
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
     quiet_pyradiomics()
 
 
 def _extract_row(row: Mapping, params: str) -> dict:
-    from .io import load_ct, load_mask
-
     out = {c: row.get(c, "") for c in COHORT_COLUMNS} | {"error": ""}
     try:
         ct = load_ct(row["ct"])
@@ -115,8 +116,6 @@ def extract_cohort(
     `workers` > 1 runs scans in that many processes (spawned: ITK's threads make fork unsafe).
     A scan that fails gets an `error` message and no features; `out` receives the CSV.
     """
-    import multiprocessing
-
     rows = list(rows)
     params = str(params_file(params))
     _extractor(params)  # a bad parameter file fails here, once, not once per scan
