@@ -11,6 +11,7 @@ import SimpleITK as sitk
 from ..errors import NotCTError, NotVolumeError, UnreadableFileError
 from ..image import Volume
 from ..validate import MAX_VOXELS, ValidationPolicy, check_size, validate_ct
+from .dicom import read_dicom_series
 from .formats import kind_of
 from .headers import check_header
 
@@ -72,8 +73,6 @@ def load_ct(path: str | Path, policy: ValidationPolicy | None = None) -> Volume:
         raise UnreadableFileError(path, "does not exist")
     kind = kind_of(path)
     if kind == "dicom":
-        from .dicom import read_dicom_series
-
         vol = read_dicom_series(path, policy)
     elif kind in ("volume", "seg"):
         vol = _read_itk(path)

@@ -66,6 +66,7 @@ def _check_grid(labels: Volume, series: list, folder: Path) -> None:
 
 
 def _description(number: int, value: int, model: tuple[str, str], edited: bool):
+    # deferred: highdicom comes with the [ml] extra and loads only when a DICOM SEG is written
     import highdicom as hd
     from pydicom.sr.codedict import codes
 
@@ -96,6 +97,7 @@ def save_dicom_seg(
 
     One segment per label value present, numbered 1.. in label order; `model` is (id, version).
     """
+    # deferred: highdicom comes with the [ml] extra and loads only when a DICOM SEG is written
     import highdicom as hd
 
     path = check_writable(path, overwrite)

@@ -14,7 +14,9 @@ import warnings
 import zlib
 from pathlib import Path
 
+import nrrd
 import numpy as np
+from nrrd.reader import _determine_datatype
 
 from ..errors import NotVolumeError, UnreadableFileError
 from ..validate import check_size
@@ -62,6 +64,7 @@ def _gzip_size(path: Path) -> int:
 
 
 def _check_nifti(path: Path) -> None:
+    # deferred: nibabel (~0.2 s) loads only when a NIfTI header is checked
     import nibabel as nib
 
     gz = path.name.lower().endswith(".gz")
@@ -89,9 +92,6 @@ def _check_nifti(path: Path) -> None:
 
 
 def _check_nrrd(path: Path) -> None:
-    import nrrd
-    from nrrd.reader import _determine_datatype
-
     try:
         with open(path, "rb") as f:
             header = nrrd.read_header(f)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import slicerio
 
 from ..errors import GeometryMismatchError, LabelValueError, UnreadableFileError, warn
 from ..image import Volume
@@ -19,8 +20,6 @@ from .formats import kind_of
 
 
 def _read_seg_nrrd(path: Path) -> Volume:
-    import slicerio
-
     try:
         seg = slicerio.read_segmentation(str(path))
     except Exception as exc:  # slicerio raises bare exceptions for corrupt headers

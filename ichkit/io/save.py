@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+import slicerio
 
 from ..atomic import atomic_path, check_writable
 from ..image import Volume
@@ -25,7 +26,6 @@ def save_labelmap(labels: Volume, path: str | Path, *, names: dict[int, str] | N
     path = Path(path)
     if not path.name.lower().endswith(".seg.nrrd"):
         return save_volume(labels.with_array(labels.array.astype(np.uint8)), path, overwrite=overwrite)
-    import slicerio
 
     check_writable(path, overwrite)
     names = names or labels.meta.get("segments") or {}
