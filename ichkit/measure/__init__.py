@@ -49,6 +49,7 @@ def _cube_tables() -> tuple[np.ndarray, np.ndarray]:
     diameters. The tables come from that routine run on single cubes (2x2x2) and cube pairs
     (3 long on one axis), so the volume is pyradiomics' to the last bit.
     """
+    # deferred: pyradiomics loads only when the first mesh volume is computed
     from radiomics import _cshape
 
     def six_v(cubes: np.ndarray) -> float:
@@ -115,6 +116,7 @@ ABC2_C_RULES: dict[str, Callable[[np.ndarray], float]] = {"count": _slice_count_
 
 def _axes_mm(slice_mask: np.ndarray, sx: float, sy: float) -> tuple[float, float]:
     """A = longest diameter of the region (edge to edge), B = its extent perpendicular to A."""
+    # deferred: scipy (~0.3 s) loads only when components or axes are measured (`ich --help` loads this module)
     from scipy.spatial import ConvexHull
 
     ys, xs = np.nonzero(slice_mask)
@@ -144,6 +146,7 @@ def _box(mask: np.ndarray) -> tuple[slice, slice, slice]:
 
 def _labelled(mask: np.ndarray) -> tuple[np.ndarray, list[int]]:
     """26-connected component labels and the labels ordered largest first (ties: scan order)."""
+    # deferred: scipy (~0.3 s) loads only when components or axes are measured (`ich --help` loads this module)
     from scipy import ndimage
 
     lab, n = ndimage.label(mask, structure=_FULL)
@@ -153,6 +156,7 @@ def _labelled(mask: np.ndarray) -> tuple[np.ndarray, list[int]]:
 
 def component_crops(mask: np.ndarray) -> list[np.ndarray]:
     """Each 26-connected component cropped to its bounding box, largest first."""
+    # deferred: scipy (~0.3 s) loads only when components or axes are measured (`ich --help` loads this module)
     from scipy import ndimage
 
     _require(mask, "component_crops")
