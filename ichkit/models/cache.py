@@ -12,12 +12,15 @@ import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..atomic import atomic_path, write_json
 from ..errors import ModelError
 from ..resources import resources_dir
 from .checksum import sha256_file
-from .registry import ModelEntry, ModelFile
+
+if TYPE_CHECKING:  # annotations only: the registry imports this module for the user manifest's path
+    from .registry import ModelEntry, ModelFile
 
 CACHE_ENV = "ICHKIT_CACHE"
 MARKER = "installed.json"

@@ -17,6 +17,7 @@ from .. import __version__
 from ..atomic import atomic_path
 from ..errors import ModelError
 from ..progress import Progress, silent
+from ..resources import resource_path
 from . import cache
 from .checksum import sha256_file
 from .registry import ModelEntry, ModelFile
@@ -83,8 +84,6 @@ def download(entry: ModelEntry, progress: Progress = silent, timeout_s: float = 
 
 
 def _copy_resource(url: str, f: ModelFile, entry: ModelEntry) -> None:
-    from ..resources import resource_path
-
     try:
         source = resource_path(url.removeprefix(RESOURCE_SCHEME))
     except FileNotFoundError:

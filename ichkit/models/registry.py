@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import ModelError
 from ..resources import resource_path
+from .cache import user_manifest_path
 
 MANIFEST = "models.json"
 DEMO_NOTICE = "demo model, not for clinical use"  # shown wherever a demo model's output appears
@@ -114,6 +115,7 @@ def _schema() -> dict[str, Any]:
 
 def validate_manifest(data: Any, path: str | Path) -> None:
     """Schema check plus the cross-field rules JSON Schema cannot express."""
+    # deferred: jsonschema loads only when a manifest is validated (`ich --help` loads the registry)
     from jsonschema import Draft202012Validator
 
     errors = sorted(Draft202012Validator(_schema()).iter_errors(data), key=lambda e: list(e.absolute_path))
@@ -173,8 +175,6 @@ class Registry:
 
 def load_registry() -> Registry:
     """The built-in manifest plus the user manifest in the cache (user ids never shadow built-ins)."""
-    from .cache import user_manifest_path
-
     entries = load_manifest(resource_path(MANIFEST))
     user_path = user_manifest_path()
     if user_path.exists():
