@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from ..atomic import atomic_path, check_writable, write_json
 from ..image import Volume
+from ..io import save_labelmap, save_volume
 from ..labels import IPH, IVH, LABELS
 from ..parallel import map_cases
 from ..progress import Progress, silent
@@ -267,8 +269,6 @@ def _draw_hematoma(rng, grid, A, s, hbox, d, ventricles, hematoma_ml, hu, labels
     brain kept `hematoma_margin_mm` away from the skull and the ventricles; the largest connected
     piece is kept, so the label is one clot.
     """
-    from scipy import ndimage
-
     target_ml = rng.uniform(*hematoma_ml) * s**3
     r_eq = (3 * target_ml * 1000 / (4 * np.pi)) ** (1 / 3)
     margin = A.hematoma_margin_mm * s
@@ -350,8 +350,6 @@ def write_phantom(phantom: Phantom, outdir: str | Path, name: str, *, overwrite:
 
     Every file is checked before any is written, so a refusal leaves nothing half-done.
     """
-    from ..io import save_labelmap, save_volume
-
     outdir = Path(outdir)
     paths = {"ct": outdir / f"{name}_ct.nii.gz", "labels": outdir / f"{name}_labels.nii.gz", "json": outdir / f"{name}.json"}
     for p in paths.values():
