@@ -17,6 +17,7 @@ DPI = 150
 
 
 def _save(fig, path: str | Path) -> Path:
+    # deferred: matplotlib comes with the [ml] extra and loads only when a plot is drawn
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
@@ -26,6 +27,7 @@ def _save(fig, path: str | Path) -> Path:
 
 
 def _square_axes(title: str, xlabel: str, ylabel: str):
+    # deferred: matplotlib comes with the [ml] extra and loads only when a plot is drawn
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=FIGURE_SIZE_IN)
@@ -37,6 +39,7 @@ def _square_axes(title: str, xlabel: str, ylabel: str):
 
 def plot_roc(y, scores: dict[str, np.ndarray], aucs: dict[str, float], path: str | Path) -> Path:
     """One ROC curve per model; the legend shows each AUC."""
+    # deferred: scikit-learn takes ~1.5 s to import; only the ROC plot needs it
     from sklearn.metrics import roc_curve
 
     fig, ax = _square_axes("ROC", "1 - specificity", "sensitivity")
@@ -58,6 +61,7 @@ def plot_calibration(curves: dict[str, dict], path: str | Path) -> Path:
 
 def plot_curves(curves: dict[str, list[float]], path: str | Path, title: str, xlabel: str, ylabel: str) -> Path:
     """One line per model over steps 1..n (e.g. a validation score per epoch)."""
+    # deferred: matplotlib comes with the [ml] extra and loads only when a plot is drawn
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
@@ -74,6 +78,7 @@ def plot_curves(curves: dict[str, list[float]], path: str | Path, title: str, xl
 def plot_bland_altman(pairs: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, title: str, unit: str = "ml") -> Path:
     """Difference (predicted - true) against the mean of both, per model, with its bias and 95 %
     limits of agreement (bias ± 1.96 SD) as a solid and two dashed lines in the model's colour."""
+    # deferred: matplotlib comes with the [ml] extra and loads only when a plot is drawn
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=FIGURE_SIZE_IN)

@@ -10,6 +10,7 @@ values they used.
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import binary_erosion, distance_transform_edt
 
 HD_PERCENTILE = 95
 
@@ -25,15 +26,11 @@ def iou(pred: np.ndarray, true: np.ndarray) -> float:
 
 
 def _surface(mask: np.ndarray) -> np.ndarray:
-    from scipy.ndimage import binary_erosion
-
     return mask & ~binary_erosion(mask, border_value=0)
 
 
 def hd95_mm(pred: np.ndarray, true: np.ndarray, spacing_zyx) -> float:
     """Symmetric 95th-percentile Hausdorff distance between the masks' surfaces (mm)."""
-    from scipy.ndimage import distance_transform_edt
-
     pred, true = pred.astype(bool), true.astype(bool)
     if not pred.any() and not true.any():
         return 0.0
