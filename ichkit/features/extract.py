@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..atomic import check_writable, write_json
 from ..errors import ICHError, OptionError
+from ..io import load_ct, load_mask
 from ..progress import Progress, silent
 from ..cohort import read_cohort
 from ..radiomics import extract_cohort
@@ -25,8 +26,6 @@ def cohort_rows(path: str | Path) -> list[dict]:
 
 def _per_scan(rows: list[dict], compute, what: str, progress: Progress) -> list[dict]:
     """`compute(ct, mask, label)` for every row; an error becomes the row's `error`."""
-    from ..io import load_ct, load_mask
-
     out = []
     for i, row in enumerate(rows):
         progress(i, len(rows), f"{what} {row['id']}")
@@ -76,12 +75,14 @@ def extract_features(cohort: str | Path, out_dir: str | Path, sets: tuple[str, .
             tables["shape"] = _radiomics(rows, "shape", workers, progress)
         provenance["shape"] = "pyradiomics shape features"
     if "seg" in sets:
+        # deferred: latents_seg imports torch and MONAI, which only the seg set needs
         from .latents_seg import SegEncoder, seg_latents
 
         encoder = SegEncoder(settings.seg, seg_weights)
         tables["seg"] = _per_scan(rows, lambda ct, mask, label: seg_latents(ct, encoder), "seg", progress)
         provenance["seg"] = encoder.provenance
     if "ae" in sets:
+        # deferred: vaegan imports torch, which only the ae set needs
         from .vaegan import VAEGANEncoder
 
         ae = VAEGANEncoder(ae_checkpoint)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
+from monai.networks.nets import BasicUNet
 
 from ..errors import ModelError, warn
 from ..image import Volume
@@ -27,9 +29,6 @@ class SegEncoder:
     """The encoder half of a BasicUNet, evaluated without gradients on the CPU."""
 
     def __init__(self, settings: SegLatentSettings = SegLatentSettings(), weights: str | Path | None = None):
-        import torch
-        from monai.networks.nets import BasicUNet
-
         torch.manual_seed(settings.seed)
         net = BasicUNet(spatial_dims=3, in_channels=1, out_channels=2, features=settings.features)
         if weights is None:
@@ -46,8 +45,6 @@ class SegEncoder:
 
     def __call__(self, cube: np.ndarray) -> np.ndarray:
         """[z, y, x] cube -> the last stage's channels, averaged over space."""
-        import torch
-
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(cube, dtype=np.float32))[None, None]
             return self.stages(x).mean(dim=(2, 3, 4))[0].numpy()

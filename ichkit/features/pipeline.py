@@ -34,6 +34,7 @@ from .tables import FeatureTable
 
 
 def _xgboost(s: BenchmarkSettings):
+    # deferred: xgboost comes with the [ml] extra; only the XGBoost model needs it
     from xgboost import XGBClassifier
 
     return XGBClassifier(n_estimators=s.n_trees, eval_metric="logloss", random_state=s.seed, n_jobs=s.n_jobs)

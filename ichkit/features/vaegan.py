@@ -20,8 +20,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..atomic import atomic_path, check_writable, write_json
-from ..errors import ModelError, OptionError
+from ..errors import ICHError, ModelError, OptionError
 from ..image import Volume
+from ..io import load_ct, load_mask
 from ..progress import Progress, silent
 from .crops import cube_grid, resample_to
 from .settings import VAEGANSettings
@@ -94,9 +95,6 @@ class TrainResult:
 
 def load_crops(rows, s: VAEGANSettings, progress: Progress = silent) -> tuple[list[str], np.ndarray, dict[str, str]]:
     """(ids, crops (N, S, S, S), skipped {id: error}) of cohort rows with ct, mask, label."""
-    from ..errors import ICHError
-    from ..io import load_ct, load_mask
-
     ids, crops, skipped = [], [], {}
     rows = list(rows)
     for i, row in enumerate(rows):
