@@ -15,9 +15,9 @@ import torch  # noqa: E402
 
 from ichkit.classify.guidance import allow_double_backward, cam_targets, guidance_loss  # noqa: E402
 from ichkit.classify.inputs import resize_inplane  # noqa: E402
-from ichkit.classify.models import LOCATION_CLASSES, create_model  # noqa: E402
+from ichkit.classify.models import create_model  # noqa: E402
 from ichkit.phantom.classify import location_phantom  # noqa: E402
-from ichkit.classify.tasks import TASKS  # noqa: E402
+from ichkit.classify.tasks import LOCATION_CLASSES, TASKS  # noqa: E402
 from ichkit.classify.train import SampleSet, read_manifest  # noqa: E402
 from ichkit.cli import main  # noqa: E402
 from ichkit.classify.explain import cam_activations, grad_cam  # noqa: E402

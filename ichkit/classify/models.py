@@ -23,13 +23,13 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from ..errors import ModelError, OptionError  # noqa: E402
+from .tasks import LOCATION_CLASSES  # noqa: E402
 
 log = logging.getLogger("ichkit.classify")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DROPOUT = 0.2  # in the heads only; kept on at inference for MC-dropout uncertainty
-LOCATION_CLASSES = ("deep", "lobar", "infratentorial")  # spec 7
 
 # ViT sizes: timm architecture plus overrides; "micro" is a shippable demo size (not in the papers)
 VIT_SIZES: dict[str, tuple[str, dict]] = {

@@ -24,10 +24,10 @@ from ..labels import IPH
 from ..progress import Progress, silent
 from .guidance import guide_map
 from .inputs import SliceSettings, VolumeSettings, resize_inplane, slice_inputs, volume_input, volume_layout
-from .models import LOCATION_CLASSES
 from .roi import MANIFEST_COLUMNS, RoiSettings, crop, resize2d, roi_slices, save_npy, write_manifest
 
 DATASET_JSON = "dataset.json"  # the task and input settings of a built dataset
+LOCATION_CLASSES = ("deep", "lobar", "infratentorial")  # spec 7
 ICH_SLICE_MIN_MM2 = 20.0  # a slice counts as ICH for DTViT training when it holds this much hematoma
 
 

@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from ..labels import IPH
 from . import BRAIN, CSF, SKULL, Anatomy, Phantom, make_phantom, rot_z
-from ..classify.models import LOCATION_CLASSES
+from ..classify.tasks import LOCATION_CLASSES
 
 SHAPE = (32, 256, 256)
 SPACING = (1.0, 1.0, 5.0)
