@@ -18,6 +18,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from ..atomic import atomic_path
+from .roi import resize2d
 
 CAM_DILATION_MM = 10.0  # "inside the hematoma" tolerance of the attention check
 GUIDED_NOTE = "heatmap trained toward the hematoma"  # shown wherever a guided model's map appears (ichkit.classify.guidance)
@@ -31,6 +36,7 @@ def _vit_tokens_to_grid(tensor, grid: tuple[int, int], prefix: int):
 
 def upsample_cam(cam, size: tuple[int, ...], anchor: str = "centre"):
     """(B, 1, *grid) -> (B, 1, *size), linear; `anchor` as in `ichkit.classify.models._TwoStage`."""
+    # deferred: torch loads only when a heatmap is computed (the task table and the app import this module)
     import torch
     import torch.nn.functional as F
 
@@ -60,6 +66,7 @@ def grad_cam_raw(model, logits, act, targets, *, create_graph: bool = False):
     index per sample. Only the gradient with respect to the CAM layer is taken (no parameter
     gradients); `create_graph` keeps it differentiable for guided training (`ichkit.classify.guidance`).
     """
+    # deferred: torch loads only when a heatmap is computed (the task table and the app import this module)
     import torch
 
     grad, = torch.autograd.grad(logits.gather(1, targets[:, None].to(logits.device)).sum(), act, create_graph=create_graph)
@@ -76,6 +83,7 @@ def grad_cam(model, x, target: int | list[int]) -> np.ndarray:
     `x`: (B, 1, H, W) or (B, 1, D, H, W) float tensor in [0, 1]; returns (B, H, W) or (B, D, H, W),
     upsampled linearly and scaled to [0, 1] per sample.
     """
+    # deferred: torch loads only when a heatmap is computed (the task table and the app import this module)
     import torch
 
     targets = torch.as_tensor(target if isinstance(target, (list, tuple)) else [target] * len(x))
@@ -93,8 +101,6 @@ def grad_cam(model, x, target: int | list[int]) -> np.ndarray:
 
 def backproject_roi(cams: np.ndarray, slices, box, shape) -> np.ndarray:
     """ROI heatmaps (k, S, S) -> a volume of `shape` (zero outside the ROI boxes)."""
-    from .roi import resize2d
-
     y0, y1, x0, x1 = box
     out = np.zeros(shape, np.float32)
     ny, nx = shape[1:]
@@ -108,8 +114,6 @@ def backproject_roi(cams: np.ndarray, slices, box, shape) -> np.ndarray:
 
 def near_lesion(mask: np.ndarray, spacing, dilate_mm: float = CAM_DILATION_MM) -> np.ndarray:
     """`mask` (z, y, x) dilated by `dilate_mm` (spacing x, y, z): where heat counts as on the lesion."""
-    from scipy import ndimage
-
     return ndimage.distance_transform_edt(~mask.astype(bool), sampling=(spacing[2], spacing[1], spacing[0])) <= dilate_mm
 
 
@@ -123,9 +127,6 @@ def mass_inside(heat: np.ndarray, mask: np.ndarray, spacing, dilate_mm: float = 
 
 def overlay_png(grey: np.ndarray, heat: np.ndarray, path, alpha: float = 0.5):
     """A grey [0, 1] image with a 'hot' heatmap blended on top, written atomically as PNG."""
-    from PIL import Image
-
-    from ..atomic import atomic_path
 
     h = np.clip(heat, 0, 1)[..., None]
     hot = np.clip(np.stack([3 * heat, 3 * heat - 1, 3 * heat - 2], -1), 0, 1)

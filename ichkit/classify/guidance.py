@@ -36,6 +36,7 @@ def allow_double_backward(model) -> None:
 def cam_targets(model, task, y):
     """(logit index, guided?) per sample from the targets `y` (columns in `task.targets` order):
     the true class of a multi-class head, the finding (class 1) of a binary one, as in predict."""
+    # deferred: torch loads only when a model trains (the task table imports this module)
     import torch
 
     head = task.cam_head
@@ -52,6 +53,7 @@ def guidance_loss(model, logits, act, targets, guide, rows):
     `act` is the CAM layer's output of the forward pass that gave `logits`; `guide` is
     (B, 1, *input size) in [0, 1].
     """
+    # deferred: torch loads only when a model trains (the task table imports this module)
     import torch
 
     if not bool(rows.any()):

@@ -42,6 +42,7 @@ class SliceSettings:
 
 
 def _resize3d(array: np.ndarray, shape: tuple[int, int, int], mode: str = "trilinear") -> np.ndarray:
+    # deferred: torch loads only when a volume is resized (the task table imports this module)
     import torch
     import torch.nn.functional as F
 

@@ -23,6 +23,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from ..errors import ModelError, OptionError  # noqa: E402
+from ..models.checksum import sha256_file  # noqa: E402
 from .tasks import LOCATION_CLASSES  # noqa: E402
 
 log = logging.getLogger("ichkit.classify")
@@ -53,12 +54,6 @@ class GreyToImageNet(nn.Module):
         return (x.expand(-1, 3, -1, -1) - self.mean) / self.std
 
 
-def _file_sha256(path) -> str:
-    from ..models.checksum import sha256_file
-
-    return sha256_file(path)
-
-
 def load_pretrained(net: nn.Module, path: str | os.PathLike) -> None:
     """Local ImageNet weights into `net`; heads whose shapes differ (the new classes) stay random."""
     try:
@@ -71,7 +66,7 @@ def load_pretrained(net: nn.Module, path: str | os.PathLike) -> None:
     if not kept:
         raise ModelError(path, "no tensor of these weights fits the architecture")
     net.load_state_dict(kept, strict=False)
-    log.info("pretrained weights %s sha256 %s: %d of %d tensors loaded", path, _file_sha256(path), len(kept), len(own))
+    log.info("pretrained weights %s sha256 %s: %d of %d tensors loaded", path, sha256_file(path), len(kept), len(own))
 
 
 class _TwoStage(nn.Module):
@@ -122,6 +117,7 @@ POOLS = ("token", "avg")  # the class token (the papers) or the mean of the patc
 def _timm_vit(size, img_size, patch_size, pretrained, pool: str = "token") -> nn.Module:
     """The encoder without a classifier (num_classes=0): the class token's features, or with
     pool="avg" the mean of the patch tokens (LayerNorm after the mean, timm's fc_norm)."""
+    # deferred: timm comes with the [ml] extra; only the ViT architectures need it
     import timm
 
     if size not in VIT_SIZES:
@@ -237,6 +233,7 @@ class TorchvisionClassifier(_TwoStage):
 
     def __init__(self, arch: str, num_classes: int = 2, pretrained: str | None = None, dropout: float = DROPOUT):
         super().__init__()
+        # deferred: torchvision adds ~1 s to torch's import; only the CNN baselines need it
         import torchvision
 
         self.prep = GreyToImageNet()

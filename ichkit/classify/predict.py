@@ -10,7 +10,7 @@ With no model named, the phantom-trained demo model of the task runs, with a war
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +18,12 @@ import numpy as np
 
 from ..errors import ModelError, OptionError, warn
 from ..image import Volume
+from ..models import cache, load_registry
+from ..models.download import ensure_installed
 from ..preprocess.intensity import WINDOW_LEVEL_HU, WINDOW_WIDTH_HU
+from ..resources import resources_dir
+from .explain import backproject_roi, grad_cam
+from .inputs import mask_to_ct, slice_inputs, slices_to_ct, volume_input, volume_to_ct
 from .roi import roi_slices
 from .tasks import AGGREGATE, Task, get_task, settings_from
 
@@ -44,8 +49,8 @@ class Classifier:
 
 
 def _load_checkpoint(path: Path, device: str):
+    # deferred: torch loads only when a classifier runs (the app imports this module for its model list); classify.models imports it
     import torch
-
     from .models import create_model
 
     try:
@@ -61,16 +66,10 @@ def _load_checkpoint(path: Path, device: str):
 @functools.lru_cache(maxsize=1)
 def _registry():
     """One registry read per process: `ich predict --task all` loads three models from it."""
-    from ..models import load_registry
-
     return load_registry()
 
 
 def _registry_files(model_id: str) -> tuple[list[Path], bool]:
-    from ..models import cache
-    from ..models.download import ensure_installed
-    from ..resources import resources_dir
-
     entry = _registry().get(model_id)
     if entry.task != "classification":
         raise ModelError(model_id, f"is a {entry.task} model, not a classification model")
@@ -121,29 +120,20 @@ class Prepared:
 
 
 def _prepare_he(ct, mask, settings) -> Prepared:
-    from dataclasses import replace
-
-    from ..errors import OptionError as _Opt
-    from .explain import backproject_roi
-
     if mask is None:
-        raise _Opt(ct.meta.get("source"), "the HE classifier reads ROI slices around the hematoma: pass --mask")
+        raise OptionError(ct.meta.get("source"), "the HE classifier reads ROI slices around the hematoma: pass --mask")
     stack = roi_slices(ct, mask, replace(settings, on_short="warn"))
     return Prepared(stack.images[:, None], lambda cams: backproject_roi(cams, stack.slices, stack.box, ct.shape),
                     list(zip(stack.slices, stack.images)), {"roi_slices": list(stack.slices), "roi_box_yx": list(stack.box)})
 
 
 def _prepare_ht(ct, mask, settings) -> Prepared:
-    from .inputs import mask_to_ct, volume_input, volume_to_ct
-
     inp = volume_input(ct, settings)
     return Prepared(inp.array[None, None], lambda cams: volume_to_ct(cams[0], inp, ct),
                     support=lambda: mask_to_ct(inp.support, ct))
 
 
 def _prepare_location(ct, mask, settings) -> Prepared:
-    from .inputs import mask_to_ct, slice_inputs, slices_to_ct
-
     images, head = slice_inputs(ct, settings)
     return Prepared(images[:, None], lambda cams: slices_to_ct(cams, ct), support=lambda: mask_to_ct(head, ct))
 
@@ -164,6 +154,7 @@ def _sample_weights(task: Task, probs: dict[str, np.ndarray], n: int) -> np.ndar
 
 
 def _probs(model, features) -> dict[str, np.ndarray]:
+    # deferred: torch loads only when a classifier runs (the app imports this module for its model list)
     import torch
 
     logits = model.classify(features)
@@ -173,6 +164,7 @@ def _probs(model, features) -> dict[str, np.ndarray]:
 def _sample_and_pass_probs(clf: Classifier, x, passes: int):
     """Per-sample probabilities (dropout off, ensemble mean) and the scan-level probabilities of
     each MC-dropout pass (dropout on in the heads; the trunk runs once) or of each ensemble member."""
+    # deferred: torch loads only when a classifier runs (the app imports this module for its model list)
     import torch
 
     agg = AGGREGATE[clf.task.name]
@@ -204,6 +196,7 @@ class Prediction:
 
 def predict(clf: Classifier, ct: Volume, mask: Volume | None = None, *, passes: int = MC_PASSES,
             level: float = INTERVAL, cam: bool = True, device: str = "cpu") -> Prediction:
+    # deferred: torch loads only when a classifier runs (the app imports this module for its model list)
     import torch
 
     if passes < 2 and len(clf.models) == 1:
@@ -231,8 +224,6 @@ def predict(clf: Classifier, ct: Volume, mask: Volume | None = None, *, passes: 
         result["warning"] = DEMO_WARNING
     heat, previews = None, []
     if cam:
-        from .explain import grad_cam
-
         target = _cam_target(task, model, scan)
         cams = grad_cam(model, x.clone().requires_grad_(False), target)
         cams = cams * _sample_weights(task, samples, len(cams)).reshape((-1,) + (1,) * (cams.ndim - 1))

@@ -93,6 +93,7 @@ def crop(slice_hu: np.ndarray, box, fill: float = AIR_HU) -> np.ndarray:
 
 def resize2d(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize with antialiasing (torch), float32."""
+    # deferred: torch loads only when ROI slices are resized (synth and the app import this module)
     import torch
     import torch.nn.functional as F
 

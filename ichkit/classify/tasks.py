@@ -18,10 +18,13 @@ from typing import Callable
 import numpy as np
 
 from ..atomic import check_writable, write_json
-from .explain import near_lesion
+from ..cohort import read_cohort
+from ..errors import OptionError, TableError
 from ..image import Volume
+from ..io import load_ct, load_mask
 from ..labels import IPH
 from ..progress import Progress, silent
+from .explain import near_lesion
 from .guidance import guide_map
 from .inputs import SliceSettings, VolumeSettings, resize_inplane, slice_inputs, volume_input, volume_layout
 from .roi import MANIFEST_COLUMNS, RoiSettings, crop, resize2d, roi_slices, save_npy, write_manifest
@@ -92,8 +95,6 @@ TASKS: dict[str, Task] = {
 
 
 def get_task(name: str) -> Task:
-    from ..errors import OptionError
-
     if name not in TASKS:
         raise OptionError(None, f"unknown task {name!r}; known: {', '.join(TASKS)}")
     return TASKS[name]
@@ -131,9 +132,6 @@ def build_dataset(task: Task, scans: list[dict], outdir: str | Path, settings=No
 def cohort_scans(task: Task, cohort_csv: str | Path, outcome: str) -> list[dict]:
     """`build_dataset` rows from a cohort CSV: each scan's class from column `outcome` (location
     classes by name or index); the mask is required where the task reads one."""
-    from ..cohort import read_cohort
-    from ..errors import TableError
-
     names = task.classes[task.cam_head]
     scans = []
     for scan in read_cohort(cohort_csv, require_mask=task.samples_need_mask):
@@ -150,8 +148,6 @@ def cohort_scans(task: Task, cohort_csv: str | Path, outcome: str) -> list[dict]
 
 def load_scan(row: dict) -> tuple[Volume, Volume | None]:
     """`load` for `build_dataset` on `cohort_scans` rows: the CT and its mask, if any."""
-    from ..io import load_ct, load_mask
-
     ct = load_ct(row["ct"])
     return ct, (load_mask(row["mask"], ct) if row.get("mask") else None)
 

@@ -12,8 +12,11 @@ cosine, weight decay 1e-4, 50 epochs, batch 8 (whole 28-slice volumes fill memor
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import math
+import random
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -22,7 +25,10 @@ import numpy as np
 from ..atomic import atomic_path, write_json
 from ..checkpoint import load_checkpoint
 from ..errors import OptionError, OutputExistsError, TableError, warn
+from ..evaluate.auc import auc
 from ..progress import Progress, silent
+from .explain import cam_activations
+from .guidance import allow_double_backward, cam_targets, guidance_loss
 from .tasks import AGGREGATE, DATASET_JSON, Task
 
 log = logging.getLogger("ichkit.classify")
@@ -71,6 +77,7 @@ PRESETS: dict[str, dict[str, ClassifyPreset]] = {
 
 
 def _optimizers():
+    # deferred: torch loads only when a model trains (synth reads its manifests through this module)
     import torch
 
     return {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
@@ -78,6 +85,7 @@ def _optimizers():
 
 def _augmentations():
     """Geometric transforms move an image and its guide map (a tv_tensors.Mask) alike; intensity ones leave the guide."""
+    # deferred: torchvision loads only when training augments its samples
     from torchvision.transforms import v2
 
     return {"rotate15": v2.RandomRotation(15), "sharpness2": v2.RandomAdjustSharpness(2.0), "hflip": v2.RandomHorizontalFlip()}
@@ -177,6 +185,7 @@ class SampleSet:
         return len(self.rows)
 
     def __getitem__(self, i):
+        # deferred: torch loads only when a model trains (synth reads its manifests through this module)
         import torch
 
         r = self.rows[i]
@@ -184,6 +193,7 @@ class SampleSet:
         has = bool(self.guided and r.get("guide"))
         guide = torch.from_numpy(np.load(Path(r["_base"]) / r["guide"]))[None] if has else torch.zeros(x.shape, dtype=torch.uint8)
         if self.augment:
+            # deferred: torchvision loads only when training augments its samples
             from torchvision import tv_tensors
 
             x, guide = tv_tensors.Image(x), tv_tensors.Mask(guide)
@@ -199,6 +209,7 @@ def sample_shape(rows: list[dict]) -> tuple[int, ...]:
 
 
 def head_probabilities(model, loader, device) -> dict[str, np.ndarray]:
+    # deferred: torch loads only when a model trains (synth reads its manifests through this module)
     import torch
 
     out: dict[str, list] = {h: [] for h in model.heads}
@@ -228,8 +239,6 @@ def task_auc(task: Task, scans: list[dict]) -> dict[str, float]:
     """AUC per head at the scan level: binary heads on class 1, multi-class heads one-vs-rest (macro).
     A head whose held-out scans all share one class (the ICH head when every scan bleeds) has no
     AUC and is left out, rather than a NaN that history.json could not carry as JSON."""
-    from ..evaluate.auc import auc
-
     result = {}
     for head, names in task.classes.items():
         y = np.array([s["truth"][head] for s in scans])
@@ -255,8 +264,7 @@ class TrainResult:
 
 
 def _seed_everything(seed: int) -> None:
-    import random
-
+    # deferred: torch loads only when a model trains (synth reads its manifests through this module)
     import torch
 
     random.seed(seed)
@@ -265,6 +273,7 @@ def _seed_everything(seed: int) -> None:
 
 
 def _save(obj, path: Path) -> None:
+    # deferred: torch loads only when a model trains (synth reads its manifests through this module)
     import torch
 
     with atomic_path(path, suffix=".pt") as tmp:
@@ -288,13 +297,9 @@ def train_classifier(
     progress: Progress = silent,
 ) -> TrainResult:
     """Train `arch` (default: the preset's, else the task's) on a manifest; see the module docstring."""
-    from contextlib import nullcontext
-
+    # deferred: torch loads only when a model trains (synth reads its manifests through this module)
     import torch
     from torch.utils.data import DataLoader
-
-    from .explain import cam_activations
-    from .guidance import allow_double_backward, cam_targets, guidance_loss
     from .models import create_model, is_volume_model
 
     outdir = Path(outdir)
@@ -387,7 +392,5 @@ def save_model(model, config: dict, path: Path) -> Path:
 
 
 def _dataset_info(manifest) -> dict:
-    import json
-
     info = Path(manifest).parent / DATASET_JSON
     return json.loads(info.read_text()) if info.is_file() else {}
