@@ -21,7 +21,9 @@ import numpy as np
 from ..atomic import check_writable, write_text
 from ..checkpoint import load_checkpoint
 from ..errors import OptionError
+from ..evaluate.plots import plot_bland_altman, plot_curves
 from ..evaluate.segmentation import mask_agreement, mean_sd
+from ..io import load_ct, load_mask
 from ..progress import Progress, silent
 from .dataset import check_dataset_dir, patient_folds, read_patients
 from .export import class_lookup
@@ -65,8 +67,6 @@ def _train_or_reuse(dataset_dir, work_dir, preset, arch, fold, device, progress)
 
 def _score_cases(model_dir: Path, dataset_dir: Path, cases: list[str], fold, device, progress) -> list[dict]:
     """Per case and class: `mask_agreement` of nnU-Net's prediction with the dataset's label map."""
-    from ..io import load_ct, load_mask
-
     dataset = json.loads((dataset_dir / "dataset.json").read_text())
     classes = {v: k for k, v in dataset["labels"].items()}
     lut, names = class_lookup(classes)
@@ -122,8 +122,6 @@ def _markdown(table: list[dict], class_names: list[str], preset: Preset, fold) -
 def bench_segmentation(dataset_dir: str | Path, work_dir: str | Path, out_dir: str | Path, archs: list[str], preset: Preset, *,
                        fold: int | str = 0, device: str = "cpu", overwrite: bool = False, progress: Progress = silent) -> BenchResult:
     """Train (or reuse) each arch on `fold`, score the fold's validation cases, write tables and plots into `out_dir`."""
-    from ..evaluate.plots import plot_bland_altman, plot_curves
-
     dataset_dir, out_dir = check_dataset_dir(dataset_dir), Path(out_dir)
     if not archs or len(set(archs)) != len(archs):
         raise OptionError(None, f"--archs {','.join(archs)}: name each architecture once")

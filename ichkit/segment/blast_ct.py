@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ MODEL_ID = "blast-ct-v1"
 
 def load_weights(path: str | Path, expected_sha256: str | None = None) -> dict:
     """A BLAST-CT state_dict (legacy pickle format, tensors only), checked against its sha256."""
+    # deferred: torch loads only when a network is built or run (fine-tuning's data preparation imports this module)
     import torch
 
     path = Path(path)
@@ -58,6 +60,7 @@ def load_weights(path: str | Path, expected_sha256: str | None = None) -> dict:
 
 def build_network(state_dict: dict, path: str | Path | None = None):
     """A DeepMedic in eval mode holding `state_dict` (every key and shape must match)."""
+    # deferred: deepmedic imports torch
     from .deepmedic import CHANNELS_LAST, DeepMedic
 
     net = DeepMedic()
@@ -164,8 +167,8 @@ def predict_probabilities(networks: list, image: np.ndarray, *, device="cpu", dt
     reads its own receptive-field context from the whole image); the rest keep that constant
     background answer.
     """
+    # deferred: torch loads only when a network is built or run (fine-tuning's data preparation imports this module)
     import torch
-
     from .deepmedic import GRID, MARGIN, SCALE_FACTORS, DeepMedic
 
     if tile_max % GRID or tile_max <= 0:
@@ -219,8 +222,6 @@ def ensemble_entry(entry, n: int):
     them, so nothing argues for another order, and model_1 first makes `--ensemble 1` the
     blast-ct-v1-single default, each larger N a superset of the smaller ones.
     """
-    from dataclasses import replace
-
     names = [f.name for f in entry.member_files()]
     if entry.architecture != "deepmedic-blast-ct":
         raise OptionError(None, f"--ensemble: model {entry.id} is not a BLAST-CT ensemble")
@@ -230,6 +231,7 @@ def ensemble_entry(entry, n: int):
 
 
 def _torch_dtype(dtype):
+    # deferred: torch loads only when a network is built or run (fine-tuning's data preparation imports this module)
     import torch
 
     if dtype is None or isinstance(dtype, torch.dtype):
@@ -275,6 +277,7 @@ class BlastCTSegmenter:
         return mask, ndimage.maximum_filter(near, size=2 * r + 1)  # a cube dilation, separable: fast
 
     def predict(self, ct: Volume, progress: Progress = silent) -> SegmentationResult:
+        # deferred: torch loads only when a network is built or run (fine-tuning's data preparation imports this module)
         import torch
 
         grid = model_grid(ct)

@@ -15,14 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from ..atomic import check_writable, write_text
 from ..errors import OptionError
+from ..evaluate.plots import plot_bland_altman
 from ..evaluate.segmentation import mask_agreement, mean_sd
+from ..io import load_ct, load_mask
+from ..models import ModelEntry, load_registry
 from ..progress import Progress, silent
 from .bench import BLAND_ALTMAN_PNG, METRICS, _csv
 from .dataset import check_dataset_dir, patient_folds, read_patients
+from .engines import create_segmenter
 from .export import class_lookup
+from .run import segment_ct
 
 COMPARE_CSV, COMPARE_MD, COMPARE_CASES_CSV, COMPARE_TESTS_CSV = "compare.csv", "compare.md", "compare_cases.csv", "compare_wilcoxon.csv"
 N_FOLDS = 5  # as nnunet_train.N_FOLDS and finetune.data.N_FOLDS
@@ -45,8 +51,6 @@ def held_out_cases(dataset_dir: Path, fold: int) -> list[str]:
 
 def _paired(a: list[float], b: list[float]) -> tuple[float, float, int]:
     """Median of b - a over the cases where both are finite, and the Wilcoxon p (NaN when undefined)."""
-    from scipy import stats
-
     x, y = np.asarray(a, float), np.asarray(b, float)
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
@@ -78,12 +82,6 @@ def compare_models(dataset_dir: str | Path, models: list, out_dir: str | Path, *
                    overwrite: bool = False, progress: Progress = silent) -> CompareResult:
     """Segment the held-out fold with each model (registry ids or entries; the first is the
     reference) and write the tables, the paired tests and one Bland-Altman plot per label."""
-    from ..evaluate.plots import plot_bland_altman
-    from ..io import load_ct, load_mask
-    from ..models import ModelEntry, load_registry
-    from .engines import create_segmenter
-    from .run import segment_ct
-
     dataset_dir, out_dir = check_dataset_dir(dataset_dir), Path(out_dir)
     if not (dataset_dir / "dataset.json").is_file():
         raise OptionError(dataset_dir, "is not a dataset (no dataset.json)")

@@ -14,6 +14,8 @@ from ..progress import Progress, silent
 from ..models import cache
 from ..models.download import ensure_installed
 from ..models.registry import ModelEntry, Registry, load_registry
+from .blast_ct import BlastCTSegmenter
+from .nnunet_predict import NnUNetSegmenter
 
 if TYPE_CHECKING:
     from ..image import Volume
@@ -41,8 +43,6 @@ def register_segmenter(architecture: str) -> Callable[[SegmenterFactory], Segmen
 
 @register_segmenter("deepmedic-blast-ct")
 def _blast_ct(entry: ModelEntry, device: str, probabilities: bool) -> Segmenter:
-    from .blast_ct import BlastCTSegmenter
-
     paths = cache.verified_paths(entry)
     members = [paths[f.name] for f in entry.member_files()]
     return BlastCTSegmenter(members, device, model_id=entry.id, keep_probabilities=probabilities)
@@ -51,8 +51,6 @@ def _blast_ct(entry: ModelEntry, device: str, probabilities: bool) -> Segmenter:
 @register_segmenter("nnunet-v2")
 def _nnunet(entry: ModelEntry, device: str, probabilities: bool) -> Segmenter:
     """An imported nnU-Net v2 results folder, run by nnU-Net's own predictor (all folds)."""
-    from .nnunet_predict import NnUNetSegmenter
-
     if probabilities:
         raise ModelError(entry.id, "nnU-Net results folders report labels only; run without --probabilities")
     paths = cache.verified_paths(entry)
@@ -63,6 +61,7 @@ def _nnunet(entry: ModelEntry, device: str, probabilities: bool) -> Segmenter:
 @register_segmenter("nnunet-torchscript")
 def _nnunet_torchscript(entry: ModelEntry, device: str, probabilities: bool) -> Segmenter:
     """An nnU-Net network exported to TorchScript (network.pt + preprocessing.json): the lean path."""
+    # deferred: the lean engine imports torch, which loads only when its model runs
     from .lean import LeanSegmenter
 
     paths = cache.verified_paths(entry)

@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from ..atomic import atomic_path, write_json
 from ..checkpoint import load_checkpoint
 from ..errors import ModelError
+from ..labels import label_for_name
 
 NETWORK_FILE = "network.pt"
 FACTS_FILE = "preprocessing.json"
@@ -35,10 +38,6 @@ def _read(path: Path) -> dict:
 def class_lookup(classes: dict[int, str]):
     """Network class index -> product label value (by name, `ichkit.labels`), as a uint8 lookup table,
     plus {product value: the model's class name}; unknown names keep their index."""
-    import numpy as np
-
-    from ..labels import label_for_name
-
     lut = np.zeros(256, np.uint8)
     names = {}
     for k, name in classes.items():
@@ -51,7 +50,7 @@ def class_lookup(classes: dict[int, str]):
 
 def load_network(model_dir: Path, fold: int | str, checkpoint: str = "checkpoint_final.pth"):
     """nnU-Net's network for one fold, weights loaded, deep supervision off; plus (plans, dataset, checkpoint)."""
-    import torch
+    # deferred: nnU-Net (and torch) load only when a network is loaded (the bench and the lean engine import this module)
     from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
     from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
@@ -74,8 +73,6 @@ def load_network(model_dir: Path, fold: int | str, checkpoint: str = "checkpoint
 
 def preprocessing_facts(plans: dict, dataset: dict, ckpt: dict, config) -> dict:
     """Everything the lean sliding window needs, in the network's axis order (see `transpose_forward`)."""
-    import numpy as np
-
     scheme = config.normalization_schemes[0]
     if scheme != "CTNormalization":
         raise ModelError(None, f"normalisation {scheme!r} is not supported by the TorchScript export (CT models only)")
@@ -113,6 +110,7 @@ def export_torchscript(model_dir: str | Path, fold: int | str, out_dir: str | Pa
     `half_weights` stores the weights in float16 (half the file, for models shipped in a
     repository); the lean path turns them back into float32 when it loads them.
     """
+    # deferred: torch loads only when a network is exported (the bench and the lean engine import this module)
     import torch
 
     network, plans, dataset, ckpt, config = load_network(Path(model_dir), fold, checkpoint)
@@ -137,6 +135,7 @@ def nnunet_model_folder(exported_dir: str | Path, out_dir: str | Path) -> Path:
     The traced network keeps every parameter under its original name, so its state_dict is the
     trained weights; nnU-Net's stock trainer name lets `nnUNetv2_predict_from_modelfolder` load it.
     """
+    # deferred: torch loads only when an export is turned back into a model folder (the bench and the lean engine import this module)
     import torch
 
     exported_dir, out_dir = Path(exported_dir), Path(out_dir)

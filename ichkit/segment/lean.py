@@ -21,6 +21,9 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.ndimage import gaussian_filter
 
 from ..errors import ModelError
 from ..image import Volume
@@ -31,9 +34,6 @@ from .result import SegmentationResult
 
 def gaussian_weights(patch: list[int], sigma_scale: float = 0.125, peak: float = 10.0):
     """nnU-Net's importance map: a gaussian on the patch, no zeros (they would divide by zero)."""
-    import torch
-    from scipy.ndimage import gaussian_filter
-
     delta = np.zeros(patch)
     delta[tuple(p // 2 for p in patch)] = 1
     g = gaussian_filter(delta, [p * sigma_scale for p in patch], 0, mode="constant", cval=0)
@@ -54,8 +54,6 @@ def window_starts(size: list[int], patch: list[int], step_size: float) -> list[l
 
 def pad_centred(image, size: list[int], value: float = 0.0):
     """`image` padded evenly on both sides of each axis to `size`, and the start of the original in it."""
-    import torch.nn.functional as F
-
     pad = [t - n for t, n in zip(size, image.shape)]
     lo = [p // 2 for p in pad]
     if not any(pad):
@@ -102,8 +100,6 @@ class LeanSegmenter:
 
     @cached_property
     def network(self):
-        import torch
-
         path = self.model_dir / self.facts["network"]
         try:
             net = torch.jit.load(str(path), map_location=self.device)
@@ -116,8 +112,6 @@ class LeanSegmenter:
         return (x.clamp(n["lower_hu"], n["upper_hu"]) - n["mean"]) / max(n["std"], 1e-8)
 
     def _forward(self, patch):
-        import torch
-
         logits = self.network(patch)
         if not self.tta or not self.facts["mirror_axes"]:
             return logits
@@ -129,8 +123,6 @@ class LeanSegmenter:
 
     def sliding_window(self, image, progress: Progress = silent):
         """Averaged logits [C, *shape] of a normalised image [*shape] (network axes)."""
-        import torch
-
         patch = self.facts["patch_size"]
         padded, lo = pad_centred(image, [max(p, n) for p, n in zip(patch, image.shape)])
         weights = gaussian_weights(patch, self.facts["gaussian_sigma_scale"]).to(self.device)
@@ -162,8 +154,6 @@ class LeanSegmenter:
         return logits[(slice(None), *(slice(l, l + n) for l, n in zip(lo, image.shape)))]
 
     def predict(self, ct: Volume, progress: Progress = silent) -> SegmentationResult:
-        import torch
-
         box = (None if self.nnunet_windows else body_box(ct)) or tuple(slice(0, n) for n in ct.array.shape)
         threads = torch.get_num_threads()
         torch.set_num_threads(self.threads)
@@ -186,9 +176,6 @@ class LeanSegmenter:
 
     def _logits(self, array: np.ndarray, spacing_xyz, progress: Progress):
         """Class logits [C, network axes] on the grid of `array` ([z, y, x], HU)."""
-        import torch
-        import torch.nn.functional as F
-
         f = self.facts
         image = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).permute(*f["transpose_forward"]).to(self.device)
         spacing = np.asarray(spacing_xyz[::-1])[f["transpose_forward"]]
@@ -204,8 +191,6 @@ class LeanSegmenter:
 
     def _probabilities(self, logits) -> np.ndarray:
         """Softmax on the CT grid, channel c = product label value c (as SegmentationResult defines)."""
-        import torch
-
         soft = torch.softmax(logits, 0).permute(0, *(a + 1 for a in self.facts["transpose_backward"])).cpu().numpy()
         out = np.zeros((int(self.lut.max()) + 1, *soft.shape[1:]), np.float32)
         for k in self.classes:
@@ -219,8 +204,6 @@ ANISOTROPY_RATIO = 3.0  # nnU-Net resamples the coarse axis separately beyond th
 def resample_like_nnunet(image, target: tuple[int, ...], spacing: np.ndarray):
     """Resample as nnU-Net's preprocessing does: cubic in-plane and nearest along a coarse axis
     for anisotropic grids (else trilinear), so the lean path sees the same input."""
-    import torch.nn.functional as F
-
     coarse = int(np.argmax(spacing))
     if spacing[coarse] / spacing.min() <= ANISOTROPY_RATIO:
         return F.interpolate(image[None, None], size=target, mode="trilinear", align_corners=False)[0, 0]

@@ -23,6 +23,7 @@ def _no_deep_supervision(name: str, deep_supervision: bool | None) -> None:
 
 
 def swinunetr(input_channels: int, num_classes: int, deep_supervision: bool | None = False, **kwargs):
+    # deferred: MONAI comes with the [ml] extra and takes ~5 s to import (`ich --help` loads this module)
     from monai.networks.nets import SwinUNETR
 
     _no_deep_supervision("SwinUNETR", deep_supervision)
@@ -30,6 +31,7 @@ def swinunetr(input_channels: int, num_classes: int, deep_supervision: bool | No
 
 
 def unetr(input_channels: int, num_classes: int, deep_supervision: bool | None = False, **kwargs):
+    # deferred: MONAI comes with the [ml] extra and takes ~5 s to import (`ich --help` loads this module)
     from monai.networks.nets import UNETR
 
     _no_deep_supervision("UNETR", deep_supervision)

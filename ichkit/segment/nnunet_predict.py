@@ -34,6 +34,7 @@ class NnUNetSegmenter:
         self._predictor = None
 
     def _build(self):
+        # deferred: torch and nnU-Net load only when the predictor is built (the engine table imports this module)
         import torch
         from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
         from nnunetv2.utilities.plans_handling.plans_handler import PlansManager

@@ -9,6 +9,7 @@ Under torchrun (WORLD_SIZE > 1) every rank trains its share on its own GPU (nnU-
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import random
@@ -48,8 +49,7 @@ class TrainResult:
 
 
 def _umamba_available(device: str) -> str | None:
-    import importlib.util
-
+    # deferred: torch loads only when a network trains (`ich --help` loads this module)
     import torch
 
     missing = [what for what, ok in (("a CUDA GPU (--device cuda)", device == "cuda" and torch.cuda.is_available()),
@@ -61,8 +61,6 @@ def _umamba_available(device: str) -> str | None:
 
 def _needs_monai(name: str) -> Callable[[str], str | None]:
     def check(device: str) -> str | None:
-        import importlib.util
-
         missing = [m for m in ("monai", "einops") if importlib.util.find_spec(m) is None]
         return f"{name} needs the {' and '.join(missing)} package(s): pip install 'ichkit[ml]'" if missing else None
 
@@ -102,6 +100,7 @@ def plans_name(preset: Preset, arch: str = "nnunet") -> str:
 
 def results_folder(dataset_dir: str | Path, work_dir: str | Path, preset: Preset, arch: str = "nnunet") -> Path:
     """nnU-Net's Trainer__Plans__configuration folder of a training, whether or not it ran yet."""
+    # deferred: the trainers subclass nnU-Net's trainer (torch, nnU-Net)
     from .trainers import trainer_name
 
     dataset_dir = Path(dataset_dir)
@@ -117,6 +116,7 @@ def derive_plans(plans: dict, preset: Preset, arch: str = "nnunet") -> dict:
     the network in the plans and grows the patch to one it accepts (with a warning); its
     preprocessed data is the U-Net's (same data_identifier), since only the network differs.
     """
+    # deferred: nnU-Net loads only when a training is planned (`ich --help` loads this module)
     from nnunetv2.experiment_planning.experiment_planners.network_topology import get_pool_and_conv_props
 
     plans = deepcopy(plans)
@@ -162,6 +162,7 @@ def _xyz(patch) -> str:
 def prepare(dataset_dir: Path, folders: NnUNetFolders, preset: Preset, arch: str = "nnunet", n_folds: int = N_FOLDS,
             processes: int | None = None) -> str:
     """Fingerprint, plan and preprocess once per preprocessed-data variant; returns the plans identifier."""
+    # deferred: nnU-Net loads only when a training is planned (`ich --help` loads this module)
     from nnunetv2.experiment_planning.dataset_fingerprint.fingerprint_extractor import DatasetFingerprintExtractor
     from nnunetv2.experiment_planning.experiment_planners.default_experiment_planner import ExperimentPlanner
     from nnunetv2.preprocessing.preprocessors.default_preprocessor import DefaultPreprocessor
@@ -189,6 +190,7 @@ def prepare(dataset_dir: Path, folders: NnUNetFolders, preset: Preset, arch: str
 
 
 def _seed_everything(seed: int) -> None:
+    # deferred: torch loads only when a network trains (`ich --help` loads this module)
     import torch
 
     random.seed(seed)
@@ -213,9 +215,11 @@ def train(
     progress: Progress = silent,
 ) -> TrainResult:
     """Plan, preprocess (first time only) and train one fold; `resume` continues the latest checkpoint."""
+    # deferred: torch loads only when a network trains (`ich --help` loads this module)
     import torch
     import torch.distributed as dist
 
+    # deferred: the trainers subclass nnU-Net's trainer (torch, nnU-Net)
     from .trainers import trainer_class
 
     check_architecture(arch, device)

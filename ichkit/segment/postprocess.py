@@ -32,6 +32,7 @@ def drop_small_components(
     per_label_ml: dict[int, float] | None = None,
 ) -> tuple["Volume", Removed]:
     """Set to background every connected component smaller than its label's threshold (mL)."""
+    # deferred: scipy loads only when components are dropped (`ich --help` reads MIN_COMPONENT_ML here)
     from scipy import ndimage
 
     out = labels.array.copy()

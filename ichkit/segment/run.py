@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..image import Volume
+from ..models import ModelEntry, load_registry
 from ..progress import Progress, silent
+from .engines import create_segmenter, default_segmentation_model
 from .postprocess import MIN_COMPONENT_ML, Removed, drop_small_components
 from .result import SegmentationResult
 
@@ -28,9 +30,6 @@ def segment_ct(ct: Volume, model=None, device: str = "cpu", *, min_component_ml:
     the best installed one. `segmenter` lets a long-lived caller (a batch worker) reuse a loaded
     network for that entry.
     """
-    from ..models import ModelEntry, load_registry
-    from .engines import create_segmenter, default_segmentation_model
-
     if isinstance(model, ModelEntry):
         entry = model
     else:

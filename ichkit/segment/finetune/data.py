@@ -18,12 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import SimpleITK as sitk
+import torch
 
 from ...errors import LabelValueError, OptionError, SliceSpacingError
+from ...io import load_ct, load_mask
 from ...labels import label_for_name
+from ...preprocess.resample import resample_like
 from ...progress import Progress, silent
 from ..blast_ct import MODEL_CLASSES, PRODUCT_LABEL, model_grid, window
 from ..dataset import check_dataset_dir, patient_folds, read_patients
+from ..deepmedic import MARGIN, DeepMedic
 from .settings import MIN_CASES, OUT_PATCH
 
 N_FOLDS = 5  # as `ich train segment` and `ich bench-seg` (nnunet_train.N_FOLDS): the same held-out fold
@@ -80,8 +85,6 @@ def read_ground_truth(dataset: str | Path, fold: int = 0) -> GroundTruth:
 
 def check_spacing(path: Path) -> None:
     """Refuse a scan whose voxels the 1 mm network cannot use (header only, no pixel read)."""
-    import SimpleITK as sitk
-
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
@@ -97,9 +100,6 @@ def check_spacing(path: Path) -> None:
 
 def load_case(gt: GroundTruth, case_id: str) -> GridCase:
     """One case on the network's grid, cropped to the head's bounding box."""
-    from ...io import load_ct, load_mask
-    from ...preprocess.resample import resample_like
-
     image = gt.dataset / "imagesTr" / f"{case_id}_0000.nii.gz"
     label = gt.dataset / "labelsTr" / f"{case_id}.nii.gz"
     ct = load_ct(image)
@@ -158,7 +158,6 @@ def _crop(array: np.ndarray, start: np.ndarray, size: int, mode: str, value=0) -
 def extract_patch(case: GridCase, centre: np.ndarray, out_size: int = OUT_PATCH) -> tuple[np.ndarray, np.ndarray]:
     """(windowed input, target) around `centre`: the input is what DeepMedic needs for an
     `out_size`^3 output whose voxel 0 sits at centre - out_size // 2."""
-    from ..deepmedic import MARGIN, DeepMedic  # torch: deferred so `ich train finetune --help` stays light
     in_size = DeepMedic.input_shape((out_size,) * 3)[0]
     start = centre - out_size // 2
     image = _crop(case.hu, start - MARGIN, in_size, "edge")
@@ -181,8 +180,6 @@ def batches(cases: list[GridCase], n_patches: int, batch_size: int, seed: int, *
             train: bool = True):
     """`n_patches` patches in batches (input (B,1,D,H,W), target (B,d,h,w)) drawn with `seed`:
     the same seed gives the same patches, so a resumed epoch or the validation set repeats exactly."""
-    import torch
-
     rng = np.random.default_rng(seed)
     for first in range(0, n_patches, batch_size):
         images, targets = [], []

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...atomic import write_text
+from ...models import cache, load_registry
+from ...models.download import ensure_installed
 from ...progress import Progress, silent
+from ..compare_models import COMPARE_MD, compare_models
 from .data import read_ground_truth
 from .register import check_new_id, check_parent, finetuned_id, register_finetuned
 from .train import FinetuneResult, FinetuneSettings, finetune
@@ -42,8 +45,6 @@ def _card(parent, model_id: str, result: FinetuneResult, comparison) -> str:
         *[f"| {k[len('val_'):].replace('_', ' ')} | {before.get(k, float('nan')):.3f} | {best[k]:.3f} |" for k in dice],
     ]
     if comparison is not None:
-        from ..compare_models import COMPARE_MD
-
         lines += ["", f"Whole held-out scans (`{COMPARE_DIR}/{COMPARE_MD}`), as `ich segment` outputs them:", ""]
         lines += [f"- {r['model']} {r['label']}: Dice {r['dice_mean']:.3f}, volume error {r['abs_volume_error_ml_mean']:.2f} ml"
                   for r in comparison.table]
@@ -55,9 +56,6 @@ def _card(parent, model_id: str, result: FinetuneResult, comparison) -> str:
 def run_finetune(parent_id: str, dataset: str | Path, out: str | Path, name: str, settings: FinetuneSettings = FinetuneSettings(), *,
                  fold: int = 0, resume: bool = False, overwrite: bool = False, compare: bool = True, device: str = "cpu",
                  progress: Progress = silent) -> FinetuneOutcome:
-    from ...models import cache, load_registry
-    from ...models.download import ensure_installed
-
     registry = load_registry()
     parent = registry.get(parent_id)
     check_parent(parent)
@@ -71,8 +69,6 @@ def run_finetune(parent_id: str, dataset: str | Path, out: str | Path, name: str
     entry = register_finetuned(parent, model_id, result.weights, _card(parent, model_id, result, None), source)
     comparison = None
     if compare:
-        from ..compare_models import compare_models
-
         comparison = compare_models(gt.dataset, [parent, entry], Path(out) / COMPARE_DIR, fold=fold, device=device,
                                     overwrite=True, progress=progress)
     card = _card(parent, model_id, result, comparison)

@@ -15,10 +15,15 @@ import types
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import torch
+import torch.nn.functional as F
+
 from ...atomic import atomic_path, write_json
 from ...checkpoint import load_checkpoint, resume_checkpoint
 from ...errors import OptionError, OutputExistsError
 from ...progress import Progress, silent
+from ..blast_ct import MODEL_CLASSES, build_network, load_weights
+from ..deepmedic import PreActBlock
 from .data import IGNORE, GroundTruth, batches, load_cases
 from .settings import FinetuneSettings
 
@@ -41,8 +46,6 @@ class FinetuneResult:
 def _trainable_activate(block, x, channel_dim: int):
     """`PreActBlock.activate` with gradients: frozen BatchNorm statistics, learnable scale, shift
     and PReLU slope (the inference version folds the slope into a float and works in place)."""
-    import torch
-
     bn = block.bn
     scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
     shift = bn.bias - bn.running_mean * scale
@@ -54,9 +57,6 @@ def _trainable_activate(block, x, channel_dim: int):
 
 def trainable_network(state_dict: dict, freeze_context: bool = False):
     """The parent's DeepMedic with differentiable activations (same weights, same outputs)."""
-    from ..blast_ct import build_network
-    from ..deepmedic import PreActBlock
-
     net = build_network(state_dict).requires_grad_(True)
     for module in net.modules():
         if isinstance(module, PreActBlock):
@@ -69,17 +69,12 @@ def trainable_network(state_dict: dict, freeze_context: bool = False):
 
 
 def _optimizer(net, lr: float):
-    import torch
-
     params = [p for p in net.parameters() if p.requires_grad]
     return torch.optim.RMSprop(params, lr=lr, momentum=0.6, alpha=0.9, weight_decay=1e-4)
 
 
 def _evaluate(net, cases, settings: FinetuneSettings, device) -> dict:
     """Mean cross-entropy and pooled per-class Dice on the held-out patches (the same every epoch)."""
-    import torch
-    import torch.nn.functional as F
-
     loss_sum, n, inter, pred_sum, true_sum = 0.0, 0, {}, {}, {}
     with torch.no_grad():
         for x, y in batches(cases, settings.val_patches, settings.batch_size, settings.seed + 999_983, out_size=settings.out_patch, train=False):
@@ -94,15 +89,12 @@ def _evaluate(net, cases, settings: FinetuneSettings, device) -> dict:
                 inter[c] = inter.get(c, 0) + int((p & t).sum())
                 pred_sum[c] = pred_sum.get(c, 0) + int(p.sum())
                 true_sum[c] = true_sum.get(c, 0) + int(t.sum())
-    from ..blast_ct import MODEL_CLASSES
 
     dice = {f"val_dice_{MODEL_CLASSES[c]}": 2 * inter[c] / (pred_sum[c] + true_sum[c]) for c in inter if true_sum[c]}
     return {"val_loss": loss_sum / max(n, 1), **dice}
 
 
 def _save(path: Path, state: dict) -> None:
-    import torch
-
     with atomic_path(path, suffix="") as tmp:
         torch.save(state, tmp)
 
@@ -115,10 +107,6 @@ def finetune(parent_weights: Path, gt: GroundTruth, out: str | Path, settings: F
              parent_id: str = "", resume: bool = False, device: str = "cpu", progress: Progress = silent) -> FinetuneResult:
     """Train from `parent_weights` on `gt.train`, stop on `gt.val`; OUT gets checkpoint.pt (each
     epoch, atomically), model.pt (the kept state_dict) and history.json."""
-    import torch.nn.functional as F  # deferred: torch loads only when training runs
-
-    from ..blast_ct import load_weights
-
     out = Path(out)
     ckpt_path = resume_checkpoint(out / CHECKPOINT, resume, "an earlier fine-tuning")
     for name in (WEIGHTS, HISTORY):
