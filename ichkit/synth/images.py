@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from PIL import Image
 
 from ..atomic import atomic_path
 from ..classify.roi import resize2d, save_npy
@@ -28,8 +29,6 @@ def load_image(path: str | Path) -> np.ndarray:
         if path.suffix.lower() == ".npy":
             a = np.load(path, allow_pickle=False)
         else:
-            from PIL import Image
-
             with Image.open(path) as im:
                 a = np.asarray(im.convert("L"))
     except (OSError, ValueError) as exc:
@@ -55,8 +54,6 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
 
 def save_png(path: str | Path, img: np.ndarray) -> Path:
     """An 8-bit grayscale PNG written from pixels alone (no text chunks: nothing but the image)."""
-    from PIL import Image
-
     with atomic_path(path, suffix=".png") as tmp:
         Image.fromarray(to_uint8(img), mode="L").save(tmp, format="PNG")
     return Path(path)

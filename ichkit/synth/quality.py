@@ -13,7 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from ..classify.predict import load_classifier
 from ..errors import ModelError
 from ..progress import Progress, silent
 from .frechet import KID_SUBSET_SIZE, frechet_from_features, kernel_inception_distance
@@ -45,6 +47,7 @@ def _batches(files, size: int, batch: int):
 
 def _inception(weights: Path, device: str):
     try:
+        # deferred: torch-fidelity comes with the [ml] extra; only the Inception metrics need it
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
     except ImportError:
         raise ModelError(None, "FID/IS need torch-fidelity: pip install 'ichkit[ml]'") from None
@@ -58,8 +61,6 @@ def _inception(weights: Path, device: str):
 
 def inception_features(files, weights: Path, *, device: str = "cpu", progress: Progress = silent, what: str = "") -> tuple[np.ndarray, np.ndarray]:
     """(pool features (n, 2048), logits (n, 1008)) of grey images replicated to RGB."""
-    import torch
-
     net = _inception(weights, device)
     feats, logits = [], []
     with torch.no_grad():
@@ -74,10 +75,6 @@ def inception_features(files, weights: Path, *, device: str = "cpu", progress: P
 
 def encoder_features(files, encoder: str | Path, *, device: str = "cpu", progress: Progress = silent, what: str = "") -> np.ndarray:
     """Pooled features of the trained HE classifier's encoder (its `features`), at its input size."""
-    import torch
-
-    from ..classify.predict import load_classifier
-
     clf = load_classifier("he", encoder, device)
     net, size = clf.models[0], clf.settings.size
     out = []
@@ -91,7 +88,7 @@ def encoder_features(files, encoder: str | Path, *, device: str = "cpu", progres
 
 def inception_score(logits: np.ndarray, splits: int = IS_SPLITS) -> tuple[float, float]:
     """Salimans et al. (2016): exp(E_x KL(p(y|x) || p(y))), mean and std over `splits` chunks."""
-    import torch
+    # deferred: torch-fidelity comes with the [ml] extra; only the Inception metrics need it
     from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
 
     res = isc_features_to_metric(torch.from_numpy(logits), splits=min(splits, logits.shape[0]))

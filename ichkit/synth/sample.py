@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..atomic import check_writable
 from ..classify.roi import MANIFEST_COLUMNS, write_manifest
@@ -42,8 +43,6 @@ def chain_length(sampler: str, steps: int | None, num_train_timesteps: int) -> i
 def sample_images(model, meta: dict, n: int, *, sampler: str = "ddim", steps: int | None = None, seed: int = 0,
                   batch_size: int = SAMPLE_BATCH, device: str = "cpu", progress: Progress = silent) -> np.ndarray:
     """(n, S, S) float32 images in [0, 1] drawn with seeds seed, seed + 1, ..."""
-    import torch
-
     if n < 1:
         raise OptionError(None, f"--n must be at least 1, got {n}")
     diffusion = meta["diffusion"]

@@ -22,6 +22,7 @@ class DiffusionConfig:
 
 
 def _ddpm(cfg: DiffusionConfig):
+    # deferred: MONAI comes with the [ml] extra and takes seconds to import; only sampling and training build a scheduler
     from monai.networks.schedulers import DDPMScheduler
 
     return DDPMScheduler(num_train_timesteps=cfg.num_train_timesteps, schedule="linear_beta",
@@ -29,6 +30,7 @@ def _ddpm(cfg: DiffusionConfig):
 
 
 def _ddim(cfg: DiffusionConfig):
+    # deferred: MONAI comes with the [ml] extra and takes seconds to import; only sampling and training build a scheduler
     from monai.networks.schedulers import DDIMScheduler
 
     return DDIMScheduler(num_train_timesteps=cfg.num_train_timesteps, schedule="linear_beta",

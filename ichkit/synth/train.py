@@ -11,6 +11,7 @@ so a run resumed from its checkpoint continues exactly as the uninterrupted run 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import time
@@ -18,6 +19,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch.nn import functional as F
 
 from ..atomic import atomic_path, write_json
 from ..checkpoint import resume_checkpoint
@@ -25,7 +28,7 @@ from ..errors import ModelError, OptionError, warn
 from ..progress import Progress, silent
 from .images import load_resized
 from .manifest import class_label, image_path, read_manifest, real_rows_of_class
-from .schedule import DiffusionConfig
+from .schedule import DiffusionConfig, make_scheduler
 from .ukan import UKAN, UKANConfig
 
 MODEL_FORMAT = "ichkit-diffusion-ukan/1"
@@ -80,8 +83,6 @@ def cosine_lr(epoch: int, epochs: int, lr: float, lr_min: float) -> float:
 
 def load_class_images(manifest: str | Path, cls: str, size: int):
     """(N, 1, size, size) tensor in [-1, 1] of the real images of class `cls`, and their paths."""
-    import torch
-
     rows = real_rows_of_class(manifest, read_manifest(manifest), cls)
     paths = [image_path(r) for r in rows]
     data = np.stack([load_resized(p, size) for p in paths])[:, None]
@@ -93,8 +94,6 @@ def _fingerprint(paths) -> str:
 
 
 def _epoch_generator(seed: int, epoch: int):
-    import torch
-
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
 
 
@@ -107,15 +106,11 @@ def state_digest(state: dict) -> str:
 
 
 def _save_torch(obj, path: Path) -> None:
-    import torch
-
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(obj, tmp)
 
 
 def _ema_update(ema, model, decay: float) -> None:
-    import torch
-
     with torch.no_grad():
         for pe, p in zip(ema.parameters(), model.parameters()):
             pe.lerp_(p, 1.0 - decay)
@@ -131,13 +126,8 @@ def _preset_from_dict(d: dict) -> SynthPreset:
 def train(manifest: str | Path, out_dir: str | Path, preset: SynthPreset = PRESETS["seed"], *, cls: str = "he",
           device: str = "cpu", resume: bool = False, progress: Progress = silent) -> TrainResult:
     """Train on the real `cls` rows of `manifest`; checkpoints and the EMA model go to `out_dir`."""
-    import copy
-
-    import torch
+    # deferred: MONAI comes with the [ml] extra and takes seconds to import; only training needs its inferer
     from monai.inferers import DiffusionInferer
-    from torch.nn import functional as F
-
-    from .schedule import make_scheduler
 
     out_dir = Path(out_dir)
     ckpt_path = resume_checkpoint(out_dir / CHECKPOINT, resume, "a training run")
@@ -209,8 +199,6 @@ def save_model(path: Path, ema, preset: SynthPreset, cls: str, epochs: int, n_im
 
 def load_model(path: str | Path, device: str = "cpu"):
     """(UKAN in eval mode, its metadata) from a model file or a training folder holding model.pt."""
-    import torch
-
     path = Path(path)
     path = path / MODEL_FILE if path.is_dir() else path
     if not path.is_file():
