@@ -114,7 +114,7 @@ def build_dataset(source: str | Path, out: str | Path, *, overwrite: bool = Fals
 
 
 def _load_case(case: Case):
-    # deferred: io and SimpleITK load only when cases are written (`ich --help` loads this module)
+    # deferred: io loads only when cases are read (`ich --help` loads this module)
     from ..io import load_ct, load_mask
 
     ct = load_ct(case.ct)
@@ -133,7 +133,7 @@ def _write_case(job) -> None:
 
 
 def _write_image(img, path: Path) -> None:
-    # deferred: io and SimpleITK load only when cases are written (`ich --help` loads this module)
+    # deferred: SimpleITK loads only when cases are written (`ich --help` loads this module)
     import SimpleITK as sitk
 
     with atomic_path(path) as tmp:
