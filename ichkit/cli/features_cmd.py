@@ -11,7 +11,7 @@ from .common import COUNT, add_json, add_output, add_progress, emit
 
 def register(sub) -> None:
     from ..features.settings import PRESETS
-    from ..features.tables import BASELINE_COLUMN, FOLLOWUP_COLUMN, HE_OUTCOMES, SETS
+    from ..features.settings import BASELINE_COLUMN, FOLLOWUP_COLUMN, HE_OUTCOMES, SETS
 
     p = sub.add_parser("features", help="radiomics + latent deep features and the classifier benchmark (002)")
     verbs = p.add_subparsers(dest="verb", metavar="VERB")

@@ -15,8 +15,8 @@ from ..io import load_ct, load_mask
 from ..progress import Progress, silent
 from ..cohort import read_cohort
 from ..radiomics import extract_cohort
-from .settings import FeatureSettings
-from .tables import SETS, write_table
+from .settings import SETS, FeatureSettings
+from .tables import write_table
 
 
 def cohort_rows(path: str | Path) -> list[dict]:

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+SETS = ("radiomics", "shape", "seg", "ae")  # the feature sets, each one <set>.csv in a features folder
+HE_OUTCOMES = {"he3": 3.0, "he6": 6.0, "he9": 9.0}  # name -> absolute growth threshold (mL)
+BASELINE_COLUMN = "IPH_ml"  # `ich phantom` and `ich volume` name the hematoma volume so
+FOLLOWUP_COLUMN = "followup_IPH_ml"
+
 
 @dataclass(frozen=True)
 class SegLatentSettings:

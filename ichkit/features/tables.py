@@ -18,12 +18,9 @@ import numpy as np
 from ..atomic import write_text
 from ..errors import OptionError, TableError, UnreadableFileError
 from ..measure.expansion import expansion_verdict
+from .settings import BASELINE_COLUMN, FOLLOWUP_COLUMN, HE_OUTCOMES, SETS
 
-SETS = ("radiomics", "shape", "seg", "ae")
 KEY_COLUMNS = ("id", "patient_id", "error")
-HE_OUTCOMES = {"he3": 3.0, "he6": 6.0, "he9": 9.0}  # name -> absolute growth threshold (mL)
-BASELINE_COLUMN = "IPH_ml"  # `ich phantom` and `ich volume` name the hematoma volume so
-FOLLOWUP_COLUMN = "followup_IPH_ml"
 TRUE_VALUES, FALSE_VALUES = {"1", "true", "yes"}, {"0", "false", "no"}
 
 
