@@ -19,6 +19,7 @@ import warnings
 
 from .. import __version__
 from ..errors import ICHError, ICHWarning
+from ..progress import use_json_lines
 from .common import OneLineParser, prepare_outputs
 
 # subcommand name -> module under ichkit.cli (one line per command; order is the help order)
@@ -96,8 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.debug:
         warnings.showwarning = _one_line_warnings
     if args.progress_json:
-        from ..progress import use_json_lines
-
         use_json_lines()
     try:
         prepare_outputs(args)

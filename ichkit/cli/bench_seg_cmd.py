@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..errors import OptionError
+from ..progress import tqdm_bar
+from ..segment.presets import PRESETS
 from .common import COUNT, add_device, add_json, add_output, add_progress, emit, resolve_device
 from .train_cmd import _fold
 
 
 def register(sub) -> None:
-    from ..segment.presets import PRESETS
-
     p = sub.add_parser("bench-seg", help="train several segmentation architectures alike and compare them on held-out patients")
     p.add_argument("dataset", help="dataset folder DatasetNNN_Name built by `ich dataset build`")
     p.add_argument("--archs", default="nnunet,swinunetr,unetr", help="comma-separated architectures of `ich train segment --arch` (default nnunet,swinunetr,unetr)")
@@ -28,11 +31,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from ..progress import tqdm_bar
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..segment.bench import TABLE_MD, bench_segmentation
-    from ..segment.presets import PRESETS
 
     device = resolve_device(args.device)
     if args.models is not None:
@@ -54,10 +54,7 @@ def run(args) -> int:
 
 
 def _compare(args, device: str) -> int:
-    from pathlib import Path
-
-    from ..errors import OptionError
-    from ..progress import tqdm_bar
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..segment.compare_models import COMPARE_MD, compare_models
 
     if args.fold == "all":

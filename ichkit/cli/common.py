@@ -12,6 +12,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from ..atomic import _jsonable
+from ..errors import OptionError, OutputError
+
 DEVICES = ("cpu", "cuda")
 
 
@@ -32,6 +35,7 @@ def add_ct_options(parser) -> None:
 
 def ct_policy(args, series: bool = True):
     """The `ValidationPolicy` that `add_ct_options` asked for (`series=False`: a second CT)."""
+    # deferred: validate loads SimpleITK, which `ich --help` does without
     from ..validate import ValidationPolicy
 
     return ValidationPolicy(tilt=args.tilt, series=args.series if series else None)
@@ -40,8 +44,6 @@ def ct_policy(args, series: bool = True):
 def emit(args, payload: Any, human: str) -> None:
     """Print JSON when --json was given, else the human-readable text."""
     if getattr(args, "json", False):
-        from ..atomic import _jsonable
-
         json.dump(payload, sys.stdout, indent=2, default=_jsonable)
         sys.stdout.write("\n")
     else:
@@ -90,8 +92,6 @@ def resolve_device(requested: str | None) -> str:
     """The device to run on, refused before any work when CUDA was asked for but is absent."""
     import torch  # deferred: torch is heavy and only model commands need it
 
-    from ..errors import OptionError
-
     if requested == "cuda" and not torch.cuda.is_available():
         raise OptionError(None, "--device cuda: no CUDA device is available (use --device cpu)")
     return requested or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -115,8 +115,6 @@ def prepare_outputs(args) -> None:
 
 
 def check_output(path: Path, kind: str) -> None:
-    from ..errors import OutputError
-
     if kind == "folder" and path.exists() and not path.is_dir():
         raise OutputError(path, "is a file; the output must be a folder")
     if kind == "file" and path.is_dir():

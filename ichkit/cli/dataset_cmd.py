@@ -5,6 +5,10 @@ has a hematoma in its mask)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from ..progress import tqdm_bar
+from ..segment.dataset import build_dataset as build_nnunet_dataset
 from .common import COUNT, add_json, add_output, add_progress, emit
 from .train_cmd import CLASSIFY_TASKS
 
@@ -35,13 +39,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..progress import tqdm_bar
-    from ..segment.dataset import build_dataset
-
     progress, close = tqdm_bar("dataset", enabled=not args.no_progress)
     try:
-        dataset = build_dataset(args.source, args.output, overwrite=args.overwrite, progress=progress,
-                                workers=args.workers)
+        dataset = build_nnunet_dataset(args.source, args.output, overwrite=args.overwrite, progress=progress,
+                                       workers=args.workers)
     finally:
         close()
     labels = ", ".join(f"{v} {k}" for k, v in dataset["labels"].items())
@@ -51,10 +52,8 @@ def run(args) -> int:
 
 
 def run_classify(args) -> int:
-    from dataclasses import replace
-
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..classify.tasks import build_dataset, cohort_scans, get_task, load_scan
-    from ..progress import tqdm_bar
 
     task = get_task(args.task)
     scans = cohort_scans(task, args.source, args.outcome)

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..atomic import check_writable, write_json
+from ..labels import IPH
 from .common import add_json, add_output, emit, int_range
 
 from ..models.registry import DEMO_NOTICE
+from .readout_cmd import summary_lines
+from .report_cmd import summary_text
 
 
 def register(sub) -> None:
@@ -30,12 +34,9 @@ def _dice(a, b) -> float:
 
 
 def run(args) -> int:
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..app.segment import model_record, output_paths
-    from .readout_cmd import summary_lines
-    from .report_cmd import summary_text
-    from ..atomic import check_writable, write_json
     from ..io import load_ct, load_mask, save_labelmap
-    from ..labels import IPH
     from ..measure import measure
     from ..phantom import make_phantom, write_phantom
     from ..radiomics import extract

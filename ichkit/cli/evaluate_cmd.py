@@ -4,8 +4,14 @@ plots when an output folder is given."""
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import math
 from pathlib import Path
 
+from ..atomic import check_writable, write_json
+from ..errors import OptionError, warn
+from ..evaluate.settings import BIN_STRATEGIES, EvaluationSettings
 from .common import COUNT, add_json, add_output, emit, int_range
 
 REPORT_NAME, ROC_NAME, CALIBRATION_NAME = "evaluation.json", "roc.png", "calibration.png"
@@ -13,9 +19,6 @@ REPORT_NAME, ROC_NAME, CALIBRATION_NAME = "evaluation.json", "roc.png", "calibra
 
 def _threshold(text: str) -> float | str:
     """'youden' or any finite number (scores need not be probabilities)."""
-    import argparse
-    import math
-
     if text == "youden":
         return text
     try:
@@ -28,8 +31,6 @@ def _threshold(text: str) -> float | str:
 
 
 def register(sub) -> None:
-    from ..evaluate.settings import BIN_STRATEGIES, EvaluationSettings
-
     d = EvaluationSettings()
     p = sub.add_parser("evaluate", help="AUC (DeLong + bootstrap CIs), threshold metrics, calibration, DeLong tests")
     p.add_argument("predictions", help="CSV with one row per case: a 0/1 label column and score columns")
@@ -67,11 +68,9 @@ def _summary(path: str, report: dict) -> str:
 
 
 def run(args) -> int:
-    from ..atomic import check_writable
-    from ..errors import OptionError, warn
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..evaluate.predictions import load_predictions
     from ..evaluate.report import evaluate
-    from ..evaluate.settings import EvaluationSettings
 
     score_cols = args.score_col or ["p"]
     if args.fit_on and args.threshold != "youden":
@@ -104,16 +103,12 @@ def run(args) -> int:
 
 def _write_outputs(source: str, report: dict, y, scores: dict, outputs: list[Path]) -> None:
     """Plots first (when matplotlib is installed), then the JSON report listing every file."""
-    import importlib.util
-
-    from ..atomic import write_json
-    from ..errors import warn
-
     report_path, roc_path, cal_path = outputs
     written = [report_path]
     if importlib.util.find_spec("matplotlib") is None:
         warn(source, "matplotlib is not installed: no plots (pip install matplotlib)")
     else:
+        # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
         from ..evaluate.plots import plot_calibration, plot_roc
 
         written.append(plot_roc(y, scores, {n: m["auc"] for n, m in report["models"].items()}, roc_path))

@@ -6,13 +6,17 @@ radiomics and latent deep features, and 002's classifier benchmark (spec 4).
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import TableError
+from ..features.settings import BASELINE_COLUMN, FOLLOWUP_COLUMN, HE_OUTCOMES, PRESETS, SETS, preset
+from ..progress import tqdm_bar
 from .common import COUNT, add_json, add_output, add_progress, emit
 
 
 def register(sub) -> None:
-    from ..features.settings import PRESETS
-    from ..features.settings import BASELINE_COLUMN, FOLLOWUP_COLUMN, HE_OUTCOMES, SETS
-
     p = sub.add_parser("features", help="radiomics + latent deep features and the classifier benchmark (002)")
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
@@ -49,8 +53,6 @@ def register(sub) -> None:
 
 def add_vaegan_trainer(kinds) -> None:
     """`ich train vaegan --data COHORT.csv -o DIR`: the autoencoder of the ae feature set."""
-    from ..features.settings import PRESETS
-
     v = kinds.add_parser("vaegan", help="train the VAE-GAN autoencoder on crops around the dilated hematoma (002)")
     v.add_argument("--data", required=True, metavar="COHORT.csv", help="cohort CSV with ct and mask columns")
     add_output(v, "-o", "--output", required=True, metavar="DIR", help="folder for checkpoint.pt and history.json", kind="folder")
@@ -68,9 +70,8 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def run_extract(args) -> int:
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..features.extract import extract_features
-    from ..features.settings import preset
-    from ..progress import tqdm_bar
 
     report, close = tqdm_bar("features", enabled=not args.no_progress and not args.json)
     try:
@@ -85,11 +86,7 @@ def run_extract(args) -> int:
 
 
 def _labelled(folder, labels_csv, args):
-    from pathlib import Path
-
-    import numpy as np
-
-    from ..errors import TableError
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..features.tables import load_features, outcome_labels
 
     table = load_features(folder)
@@ -102,10 +99,9 @@ def _labelled(folder, labels_csv, args):
 
 
 def run_benchmark(args) -> int:
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..features.pipeline import benchmark
     from ..features.report import check_outputs, write_benchmark
-    from ..features.settings import PRESETS
-    from ..progress import tqdm_bar
 
     check_outputs(args.output, args.overwrite)
     s = PRESETS[args.preset].benchmark
@@ -130,10 +126,9 @@ def run_benchmark(args) -> int:
 
 
 def run_train_vaegan(args) -> int:
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..features.extract import cohort_rows
-    from ..features.settings import preset
     from ..features.vaegan import train_vaegan
-    from ..progress import tqdm_bar
 
     s = preset(args.preset, epochs=args.epochs).vaegan
     report, close = tqdm_bar("vaegan", enabled=not args.no_progress and not args.json)

@@ -7,12 +7,15 @@ whose options (learning rate, patches, patience, frozen context) mean nothing th
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..errors import OptionError
+from ..progress import tqdm_bar
+from ..segment.finetune.settings import MIN_CASES, FinetuneSettings
 from .common import COUNT, add_device, add_json, add_output, add_progress, emit, int_range, resolve_device
 
 
 def add_finetune_trainer(kinds) -> None:
-    from ..segment.finetune.settings import MIN_CASES, FinetuneSettings
-
     d = FinetuneSettings()
     f = kinds.add_parser("finetune", help="fine-tune BLAST-CT's network on your own ground truth; the result is a new model")
     f.add_argument("--from", dest="parent", default="blast-ct-v1-single", help="parent model (a single BLAST-CT network; default blast-ct-v1-single)")
@@ -40,12 +43,8 @@ def add_finetune_trainer(kinds) -> None:
 
 
 def run_finetune_cmd(args) -> int:
-    from pathlib import Path
-
-    from ..errors import OptionError
-    from ..progress import tqdm_bar
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..segment.finetune.pipeline import run_finetune
-    from ..segment.finetune.settings import FinetuneSettings
 
     if not 0 < args.lr < 1:
         raise OptionError(None, f"--lr {args.lr:g}: must be between 0 and 1")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .common import add_ct_options, add_json, ct_policy, emit
 
 
@@ -14,8 +16,6 @@ def register(sub) -> None:
 
 
 def summarize(vol) -> dict:
-    import numpy as np
-
     a = vol.array
     return {
         "source": vol.meta.get("source"),
@@ -32,6 +32,7 @@ def summarize(vol) -> dict:
 
 
 def run(args) -> int:
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..io import load_ct
 
     vol = load_ct(args.ct, ct_policy(args))

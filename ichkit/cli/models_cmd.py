@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
+from ..models import cache, load_registry
+from ..models.cache import is_installed
+from ..progress import tqdm_bar
 from .common import add_json, add_progress, emit
 
 
@@ -38,8 +43,6 @@ def register(subparsers) -> None:
 
 
 def _row(entry) -> dict:
-    from ..models.cache import is_installed
-
     return {
         "id": entry.id,
         "version": entry.version,
@@ -54,8 +57,6 @@ def _row(entry) -> dict:
 
 
 def run_list(args) -> int:
-    from ..models import load_registry
-
     rows = [_row(e) for e in load_registry().list()]
     cols = ("id", "version", "task", "installed", "demo", "licence")
     widths = {c: max([len(c)] + [len(_cell(r[c])) for r in rows]) for c in cols}
@@ -70,9 +71,8 @@ def _cell(value) -> str:
 
 
 def run_download(args) -> int:
-    from ..models import load_registry
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..models.download import download
-    from ..progress import tqdm_bar
 
     entry = load_registry().get(args.model_id)
     report, close = tqdm_bar(f"download {entry.id}", enabled=not (args.no_progress or args.json))
@@ -85,10 +85,8 @@ def run_download(args) -> int:
 
 
 def run_import(args) -> int:
-    from dataclasses import asdict
-
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..models.importer import import_models
-    from ..progress import tqdm_bar
 
     report, close = tqdm_bar("import", enabled=not (args.no_progress or args.json))
     try:
@@ -104,7 +102,7 @@ def run_import(args) -> int:
 
 
 def run_remove(args) -> int:
-    from ..models import cache, load_registry
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..models.importer import remove_user_entry
 
     entry = load_registry().get(args.model_id)
@@ -120,8 +118,6 @@ def run_remove(args) -> int:
 
 
 def run_info(args) -> int:
-    from ..models import load_registry
-
     entry = load_registry().get(args.model_id)
     row = _row(entry)
     facts = [

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..errors import OptionError
+from ..progress import tqdm_bar
 from .common import COUNT, add_json, add_output, add_progress, emit, int_range
 
 
@@ -20,11 +24,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from ..errors import OptionError
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..phantom import write_phantom_cohort
-    from ..progress import tqdm_bar
 
     if args.n < 1:
         raise OptionError(None, f"--n must be at least 1, got {args.n}")

@@ -3,6 +3,10 @@ an uncertainty interval, Grad-CAM heatmaps on the CT grid (NIfTI) and PNG overla
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..atomic import check_writable, write_json
+from ..errors import OptionError, warn
 from .common import COUNT, add_ct_options, add_device, add_json, add_output, ct_policy, emit, resolve_device
 
 TASK_CHOICES = ("he", "ht", "location", "all")
@@ -25,11 +29,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from ..atomic import check_writable, write_json
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..classify.predict import MC_PASSES, load_classifier, predict
-    from ..errors import OptionError, warn
     from ..classify.explain import overlay_png
     from ..io import load_ct, load_mask, save_volume
 

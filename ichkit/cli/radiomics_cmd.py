@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from ..atomic import check_writable
+from ..errors import OptionError
+from ..progress import tqdm_bar
 from .common import COUNT, add_ct_options, add_json, add_output, add_progress, ct_policy, emit, int_range
 
 
@@ -22,9 +25,7 @@ def register(sub) -> None:
 
 
 def _cohort(args) -> int:
-    from ..atomic import check_writable
-    from ..errors import OptionError
-    from ..progress import tqdm_bar
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..cohort import read_cohort
     from ..radiomics import extract_cohort
 
@@ -44,8 +45,7 @@ def _cohort(args) -> int:
 
 
 def run(args) -> int:
-    from ..atomic import check_writable
-    from ..errors import OptionError
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..io import load_ct, load_mask
     from ..radiomics import extract, write_rows
 

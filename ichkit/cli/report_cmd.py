@@ -7,6 +7,10 @@ checked, and both outputs for --overwrite, before any work; nothing is written o
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..atomic import check_writable
+from ..errors import OptionError
 from .common import add_json, emit
 
 
@@ -29,6 +33,7 @@ def register(sub) -> None:
 
 
 def clinical_from(args):
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..scores import Clinical
 
     recurrent = None if args.recurrent_ich is None else args.recurrent_ich == "yes"
@@ -37,8 +42,6 @@ def clinical_from(args):
 
 
 def _pairs(args) -> list[tuple[str, str]]:
-    from ..errors import OptionError
-
     for pair in args.followup:
         if len(pair) != 2:
             raise OptionError(pair[0], f"--followup takes a CT and its mask (CT2 M2); got {len(pair)} path(s)")
@@ -60,11 +63,8 @@ def summary_text(report: dict) -> str:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from ..atomic import check_writable
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..io import load_ct, load_mask
-    from ..errors import OptionError
     from ..report import FILES, SR_FILE, TimePoint, build_report, mask_source, render, run_readout_safely, write_report
 
     clinical = clinical_from(args)  # bad clinical input fails before any loading
@@ -83,6 +83,7 @@ def run(args) -> int:
     report = build_report(timepoints, clinical, identifiers=args.identifiers)
     files = render(timepoints, report)
     if args.dicom_sr:
+        # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
         from ..report.dicom_sr import dicom_sr_bytes
 
         files[SR_FILE] = dicom_sr_bytes(report, args.ct)

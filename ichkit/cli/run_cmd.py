@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..errors import TableError
+from ..progress import tqdm_bar
 from .common import COUNT, add_device, add_json, add_output, add_progress, emit, resolve_device
 
 
@@ -24,12 +26,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..batch import RunConfig, read_cohort, run_cohort
     from ..batch.scan_task import TaskConfig
-    from ..errors import TableError
-    from ..progress import tqdm_bar
 
     if args.readout:
+        # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
         from ..anatomy.atlas import load_atlas
 
         load_atlas()  # a missing atlas fails the command once, not every scan

@@ -4,6 +4,10 @@ reader-study, reader-score; and `ich train synth` (registered into the `train` g
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..atomic import check_writable, write_json
+from ..progress import tqdm_bar
 from .common import COUNT, add_device, add_json, add_output, add_progress, emit, int_range, resolve_device
 
 
@@ -23,7 +27,7 @@ def add_synth_trainer(kinds) -> None:
 
 
 def run_train(args) -> int:
-    from ..progress import tqdm_bar
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..synth.train import preset_named, train
 
     preset = preset_named(args.preset).with_overrides(epochs=args.epochs)
@@ -107,10 +111,7 @@ def register(sub) -> None:
 
 
 def run_sample(args) -> int:
-    from pathlib import Path
-
-    from ..atomic import check_writable
-    from ..progress import tqdm_bar
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..synth.sample import SAMPLE_MANIFEST, chain_length, sample_images, write_samples
     from ..synth.train import load_model
 
@@ -132,6 +133,7 @@ def run_sample(args) -> int:
 
 
 def run_balance(args) -> int:
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..synth.balance import balanced_manifest
 
     r = balanced_manifest(args.real, args.synthetic, args.ratio, args.output, seed=args.seed, overwrite=args.overwrite)
@@ -141,8 +143,7 @@ def run_balance(args) -> int:
 
 
 def run_quality(args) -> int:
-    from ..atomic import check_writable, write_json
-    from ..progress import tqdm_bar
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..synth.frechet import KID_SUBSET_SIZE
     from ..synth.quality import quality, require_feature_source
 
@@ -169,6 +170,7 @@ def run_quality(args) -> int:
 
 
 def run_reader_study(args) -> int:
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..synth.reader import reader_study
 
     r = reader_study(args.real, args.synthetic, args.output, n_real=args.n_real, n_synthetic=args.n_synthetic, raters=args.raters,
@@ -179,6 +181,7 @@ def run_reader_study(args) -> int:
 
 
 def run_reader_score(args) -> int:
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..synth.reader import DIMENSIONS, reader_score
 
     r = reader_score(args.key, args.sheets, args.output, overwrite=args.overwrite)

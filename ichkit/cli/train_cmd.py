@@ -5,13 +5,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..progress import tqdm_bar
+from ..segment.nnunet_train import ARCHITECTURES
+from ..segment.nnunet_train import train as train_segmentation
+from ..segment.presets import PRESETS as SEGMENT_PRESETS
 from .common import COUNT, NON_NEGATIVE, add_device, add_json, add_output, add_progress, emit, int_range, resolve_device
+from .features_cmd import add_vaegan_trainer
+from .finetune_cmd import add_finetune_trainer
+from .synth_cmd import add_synth_trainer
 
 
 def register(sub) -> None:
-    from ..segment.nnunet_train import ARCHITECTURES
-    from ..segment.presets import PRESETS
-
     p = sub.add_parser("train", help="train models (segment; more trainers to come)")
     kinds = p.add_subparsers(dest="kind", metavar="KIND")
     kinds.required = True
@@ -19,7 +25,7 @@ def register(sub) -> None:
     s.add_argument("dataset", help="dataset folder DatasetNNN_Name (imagesTr/, labelsTr/, dataset.json, patients.csv)")
     s.add_argument("--arch", default="nnunet", choices=list(ARCHITECTURES), help="network: nnunet (nnU-Net's U-Net, default), "
                    "swinunetr or unetr (MONAI, inside nnU-Net's trainer), umamba (not bundled)")
-    s.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="seed: the methods' recipe (default); nnunet: nnU-Net defaults; smoke: tiny CI run")
+    s.add_argument("--preset", default="seed", choices=sorted(SEGMENT_PRESETS), help="seed: the methods' recipe (default); nnunet: nnU-Net defaults; smoke: tiny CI run")
     add_device(s)
     s.add_argument("--fold", default=0, type=_fold, help="cross-validation fold (patient-grouped) or 'all' (default 0)")
     s.add_argument("--epochs", type=COUNT, default=None, help="override the preset's number of epochs")
@@ -29,14 +35,8 @@ def register(sub) -> None:
     add_progress(s)
     s.set_defaults(func=run_segment)
     _register_classify(kinds)
-    from .features_cmd import add_vaegan_trainer
-
     add_vaegan_trainer(kinds)
-    from .synth_cmd import add_synth_trainer
-
     add_synth_trainer(kinds)
-    from .finetune_cmd import add_finetune_trainer
-
     add_finetune_trainer(kinds)
 
 
@@ -45,20 +45,16 @@ def _fold(text: str) -> int | str:
 
 
 def run_segment(args) -> int:
-    from pathlib import Path
-
-    from ..progress import tqdm_bar
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..segment.export import export_torchscript
-    from ..segment.nnunet_train import train
-    from ..segment.presets import PRESETS
 
     device = resolve_device(args.device)
     dataset = Path(args.dataset)
     work = Path(args.output) if args.output else dataset.parent / f"{dataset.name}_work"
-    preset = PRESETS[args.preset].with_overrides(epochs=args.epochs)
+    preset = SEGMENT_PRESETS[args.preset].with_overrides(epochs=args.epochs)
     progress, close = tqdm_bar("training", enabled=not args.no_progress)
     try:
-        result = train(dataset, work, preset, arch=args.arch, fold=args.fold, device=device, resume=args.resume, progress=progress)
+        result = train_segmentation(dataset, work, preset, arch=args.arch, fold=args.fold, device=device, resume=args.resume, progress=progress)
     finally:
         close()
     exported = export_torchscript(result.model_dir, result.fold, result.fold_dir / "torchscript")
@@ -95,9 +91,9 @@ def _register_classify(kinds) -> None:
 
 
 def run_classify(args) -> int:
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..classify.tasks import get_task
     from ..classify.train import PRESETS, train_classifier
-    from ..progress import tqdm_bar
 
     task = get_task(args.task)
     preset = PRESETS[task.name][args.preset].with_overrides(epochs=args.epochs, cam_guidance=args.cam_guidance)

@@ -7,8 +7,10 @@ network, so it needs `--allow-remote`, prints a warning and requires the printed
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 
+from ..errors import OptionError
 from .common import PORT, add_output
 
 DEFAULT_HOST = "127.0.0.1"
@@ -30,10 +32,6 @@ def register(sub) -> None:
 
 def _check_port(host: str, port: int) -> None:
     """A port in use would fail deep inside the server, after the scans were loaded."""
-    import socket
-
-    from ..errors import OptionError
-
     if port == 0:
         return
     try:
@@ -44,12 +42,13 @@ def _check_port(host: str, port: int) -> None:
 
 
 def run(args) -> int:
+    # deferred: the web workstation's modules load only when `ich view` runs, so `ich --help` stays fast
     from ..web.access import aiohttp_middleware, check_host, is_loopback, new_token
 
     check_host(args.host, args.allow_remote)
     _check_port(args.host, args.port)
+    # deferred: trame and the workstation (the [scene] extra) load only once the host and port are checked
     from trame.app import get_server
-
     from ..web.app import Workstation
 
     server = get_server("ichkit", client_type="vue3")

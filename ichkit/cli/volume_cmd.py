@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..errors import OptionError
+from ..labels import BY_KEY
 from .common import NON_NEGATIVE, add_ct_options, add_json, ct_policy, emit
 
 
@@ -24,9 +28,6 @@ def register(sub) -> None:
 
 def parse_label_map(text: str | None) -> dict[int, int]:
     """'1=IPH,2=IVH' -> {1: 1, 2: 2} (mask value -> product label value)."""
-    from ..errors import OptionError
-    from ..labels import BY_KEY
-
     if not text:
         return {}
     mapping = {}
@@ -40,8 +41,7 @@ def parse_label_map(text: str | None) -> dict[int, int]:
 
 
 def _load(ct_path, mask_path, mapping, policy=None):
-    import numpy as np
-
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..io import load_ct, load_mask
 
     ct = load_ct(ct_path, policy)
@@ -74,6 +74,7 @@ def _verdict_text(v) -> str:
 
 
 def run(args) -> int:
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..measure.expansion import expansion_verdict
     from ..measure import measure
 
