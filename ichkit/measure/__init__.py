@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
+from scipy import ndimage
+from scipy.spatial import ConvexHull
 
 from ..errors import EmptyMaskError
 from ..image import Volume
@@ -116,9 +118,6 @@ ABC2_C_RULES: dict[str, Callable[[np.ndarray], float]] = {"count": _slice_count_
 
 def _axes_mm(slice_mask: np.ndarray, sx: float, sy: float) -> tuple[float, float]:
     """A = longest diameter of the region (edge to edge), B = its extent perpendicular to A."""
-    # deferred: scipy (~0.3 s) loads only when components or axes are measured (`ich --help` loads this module)
-    from scipy.spatial import ConvexHull
-
     ys, xs = np.nonzero(slice_mask)
     corners = np.unique(np.concatenate([np.stack([(xs + dx) * sx, (ys + dy) * sy], axis=1) for dx in (-0.5, 0.5) for dy in (-0.5, 0.5)]), axis=0)
     hull = corners[ConvexHull(corners).vertices]
@@ -146,9 +145,6 @@ def _box(mask: np.ndarray) -> tuple[slice, slice, slice]:
 
 def _labelled(mask: np.ndarray) -> tuple[np.ndarray, list[int]]:
     """26-connected component labels and the labels ordered largest first (ties: scan order)."""
-    # deferred: scipy (~0.3 s) loads only when components or axes are measured (`ich --help` loads this module)
-    from scipy import ndimage
-
     lab, n = ndimage.label(mask, structure=_FULL)
     sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]
     return lab, [int(k) + 1 for k in np.argsort(-sizes, kind="stable")]
@@ -156,9 +152,6 @@ def _labelled(mask: np.ndarray) -> tuple[np.ndarray, list[int]]:
 
 def component_crops(mask: np.ndarray) -> list[np.ndarray]:
     """Each 26-connected component cropped to its bounding box, largest first."""
-    # deferred: scipy (~0.3 s) loads only when components or axes are measured (`ich --help` loads this module)
-    from scipy import ndimage
-
     _require(mask, "component_crops")
     mask = np.asarray(mask, bool)
     lab, order = _labelled(mask[_box(mask)])
