@@ -54,25 +54,24 @@ def _function_level_imports(tree: ast.AST) -> list[ast.stmt]:
 def _undeclared_deferrals(path: Path) -> list[int]:
     """Lines of function-level imports with no `# deferred: why` on their line or the line above;
     one comment above a block of consecutive import lines covers the block."""
-    lines = path.read_text().splitlines()
-    imports = {node.lineno: node.end_lineno for node in _function_level_imports(ast.parse("\n".join(lines), str(path)))}
-    all_imports = {node.end_lineno: node.lineno for node in ast.walk(ast.parse("\n".join(lines))) if isinstance(node, (ast.Import, ast.ImportFrom))}
+    text = path.read_text()
+    lines, tree = text.splitlines(), ast.parse(text, str(path))
+    starts = {node.end_lineno: node.lineno for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))}
 
-    def covered(first: int) -> bool:
-        if DEFERRED.search(lines[first - 1]):
+    def covered(line: int) -> bool:
+        if DEFERRED.search(lines[line - 1]) or (line > 1 and DEFERRED.match(lines[line - 2].strip())):
             return True
-        above = lines[first - 2].strip() if first > 1 else ""
-        if DEFERRED.match(above):
-            return True
-        return first - 1 in all_imports and covered(all_imports[first - 1])
+        return line - 1 in starts and covered(starts[line - 1])  # the import just above, in the same block
 
-    return sorted(line for line in imports if not covered(line))
+    return sorted({node.lineno for node in _function_level_imports(tree) if not covered(node.lineno)})
+
+
+def _pending(path: Path) -> bool:
+    return any(path == ROOT / p or ROOT / p in path.parents for p in PENDING)
 
 
 def test_function_level_imports_say_why_they_are_deferred():
-    folders = ("ichkit", *SLICER_MODULES, SHARED_LIB)
-    pending = lambda path: any(path == ROOT / p or ROOT / p in path.parents for p in PENDING)
-    paths = sorted(path for folder in folders for path in (ROOT / folder).rglob("*.py") if not pending(path))
+    paths = sorted(path for folder in ("ichkit", *SLICER_MODULES, SHARED_LIB) for path in (ROOT / folder).rglob("*.py") if not _pending(path))
     offenders = [f"{path.relative_to(ROOT)}:{line}" for path in paths for line in _undeclared_deferrals(path)]
     assert not offenders, "imports inside functions without a `# deferred: why` comment " \
         "(move them to module level, or say why not):\n" + "\n".join(offenders)
