@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ichkit.anatomy.text import readout_lines
 from ichkit.cli import main
 from ichkit.phantom import make_phantom, write_phantom
 from ichkit.report.delta import delta_table
@@ -73,6 +74,8 @@ def test_report_html_opens_in_chromium_with_key_images_and_tables(report):
             for table in ("#scores", "#volumes", "#followup-volumes", "#expansion"):
                 assert page.locator(f"{table} tr").count() >= 2, table
             assert "ICH score" in page.inner_text("#scores") and "BRAIN score" in page.inner_text("#scores")
+            baseline = json.loads((report / "report.json").read_text())["timepoints"][0]["readout"]
+            assert page.inner_text("#readout").splitlines() == readout_lines(baseline)  # the words `ich readout` prints
             assert page.locator("#demo-notice").count() == 0
             page.pdf(path=str(report / "report.pdf"))  # it prints (A4) without error
         finally:

@@ -393,7 +393,7 @@ def test_readout_regions_once_staleness_and_demo_hiding(cases, monkeypatch):
     assert len(calls) == 1 and set(scan.sign_regions) == {"hypodensity"}  # swirl absent, blend's region empty
     assert panel["has_readout"] and panel["overlays"] == ["hypodensity region", "midline ideal line"] and not panel["readout_stale"]
     texts = [r["text"] for s in panel["risk_panel"]["sections"] if s["id"] == "readout" for r in s["rows"]]
-    assert "Midline shift: 2.0 mm toward the left (slice 6)" in texts
+    assert "Midline shift: 2.0 mm toward the patient's left (slice 6)" in texts
     grown = scan.labels.array.copy()
     grown[key_slice(scan), 10:20, 10:20] = IPH
     scan.edit(scan.labels.with_array(grown))

@@ -30,8 +30,8 @@ def _dice(a, b) -> float:
 
 
 def run(args) -> int:
+    from ..anatomy.text import readout_lines
     from ..app.segment import model_record, output_paths
-    from .readout_cmd import summary_lines
     from .report_cmd import summary_text
     from ..atomic import check_writable, write_json
     from ..io import load_ct, load_mask, save_labelmap
@@ -83,7 +83,7 @@ def run(args) -> int:
     report = build_report([point], Clinical())  # no clinical inputs: the scores say what they miss
     write_report(render([point], report), outdir, overwrite=True)
     result["readout"], result["scores"] = report["timepoints"][0].get("readout"), report["scores"]
-    lines += summary_lines(report["timepoints"][0]["readout"]) + [summary_text(report)]
+    lines += readout_lines(report["timepoints"][0]["readout"]) + [summary_text(report)]
     write_json(outdir / f"{name}_result.json", result)
     lines.append(f"all results in {outdir}/{name}_result.json; the clinical report in {outdir}/report.html")
     emit(args, {k: v for k, v in result.items() if k != "radiomics"} | {"n_features": len(result.get("radiomics", {}))}, "\n".join(lines))

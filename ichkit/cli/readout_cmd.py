@@ -17,38 +17,13 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def summary_lines(readout: dict) -> list[str]:
-    """One line per part: what a reader needs first."""
-    loc = readout["location"]
-    lines = []
-    if loc["status"] != "determined":
-        lines.append(f"location: undetermined ({loc['reason']})")
-    for name, r in loc.get("labels", {}).items():
-        if r["status"] == "determined":
-            lines.append(f"{name} {r['volume_ml']:.1f} mL: {r['class']}, {r['side']} (most in {r['largest_region']}, "
-                         f"{100 * r['largest_region_fraction']:.0f}%; centroid in {r['centroid_region']})")
-        else:
-            lines.append(f"{name}: location undetermined ({r['reason']})")
-    if loc.get("registration", {}).get("dice") is not None:
-        lines.append(f"registration quality: Dice {loc['registration']['dice']:.3f} (minimum {loc['registration']['min_dice']})")
-    signs = readout["signs"]
-    if signs.get("status") == "undetermined":
-        lines.append(f"signs: undetermined ({signs.get('reason')})")
-    else:
-        present = [k for k, e in signs.get("signs", {}).items() if isinstance(e, dict) and e.get("present")]
-        lines.append(f"signs present: {', '.join(present) or 'none'}")
-    mid = readout["midline"]
-    lines.append(f"midline shift: undetermined ({mid.get('reason')})" if mid.get("status") == "undetermined"
-                 else f"midline shift: {mid['shift_mm']:.1f} mm{' to the ' + mid['direction'] if mid.get('direction') else ''} (slice {mid['slice']})")
-    return lines
-
-
 def run(args) -> int:
     from pathlib import Path
 
     from ..anatomy.atlas import load_atlas
     from ..report.key_images import readout_images
     from ..anatomy.readout import run_readout
+    from ..anatomy.text import readout_lines
     from ..atomic import atomic_path, check_writable, write_json
     from ..io import load_ct, load_mask
     from ..progress import tqdm_bar
@@ -64,7 +39,7 @@ def run(args) -> int:
         readout = run_readout(ct, mask, progress=report)
     finally:
         close()
-    lines = summary_lines(readout)
+    lines = readout_lines(readout)
     payload = {"readout": readout}
     if out is not None:
         images = readout_images(ct, mask, readout)

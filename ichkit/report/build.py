@@ -70,6 +70,7 @@ def run_readout_safely(ct: Volume, labels: Volume) -> dict:
     from ..anatomy.midline import midline_shift
     from ..anatomy.readout import run_readout
     from ..anatomy.signs import expansion_signs
+    from ..anatomy.text import SLICE_INDEX
 
     try:
         return run_readout(ct, labels)
@@ -78,7 +79,7 @@ def run_readout_safely(ct: Volume, labels: Volume) -> dict:
     except ModelError as exc:
         warn(None, f"location not available: {exc.message}")
         return {"location": {"status": "undetermined", "reason": exc.message},
-                "signs": expansion_signs(ct, labels), "midline": midline_shift(ct, labels)}
+                "signs": expansion_signs(ct, labels), "midline": midline_shift(ct, labels), "slice_index": SLICE_INDEX}
 
 
 def _plain(obj):
