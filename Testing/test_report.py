@@ -230,6 +230,7 @@ def test_dicom_sr_of_a_dicom_ct(tmp_path, capsys):
     from ichkit.report import TimePoint, build_report
     from ichkit.report.dicom_sr import dicom_sr_bytes
     from ichkit.scores import Clinical
+    from ichkit.segment.source import MaskSource
 
     folder = write_series(tmp_path / "ct", head_like((8, 64, 64)).astype(np.int16))
     for f in folder.glob("*.dcm"):  # the factory omits the frame of reference a real CT carries
@@ -249,7 +250,7 @@ def test_dicom_sr_of_a_dicom_ct(tmp_path, capsys):
     assert not any(ident == "clinical scores" for ident, _ in numbers)  # incomplete scores are not written
 
     readout = {"location": {"status": "determined", "labels": {"IPH": {"class": "deep"}}}, "signs": None, "midline": None}
-    report = build_report([TimePoint("baseline", ct, ct.with_array(lab), {"kind": "file", "demo": True}, readout)], Clinical(age=85, gcs=4))
+    report = build_report([TimePoint("baseline", ct, ct.with_array(lab), MaskSource("ich-demo-unet", demo=True), readout)], Clinical(age=85, gcs=4))
     (tmp_path / "sr.dcm").write_bytes(dicom_sr_bytes(report, folder))
     assert _sr_numbers(tmp_path / "sr.dcm")[("clinical scores", "ich_score")] == report["scores"]["ich_score"]["total"] == 3
     assert pydicom.dcmread(tmp_path / "sr.dcm").SeriesDescription == "ICH report (demo model, not for clinical use)"

@@ -122,7 +122,7 @@ def test_segment_job_to_scene_table_edit_verdict_exports(samples, tmp_path):
     assert np.array_equal(load_mask(paths["seg.nrrd"], ct).array == IPH, load_mask(base["labels"], ct).array == IPH)
     gt = exports.save_ground_truth(ct_node, out.segmentation, tmp_path / "Dataset903_Reviewed", "ICH_001")
     record = json.loads(gt["provenance"].read_text())
-    assert record["source"]["model_id"] == "ich-demo-phantom" and record["edited"] is True and "IVH" not in record["measurements"]
+    assert record["model"]["id"] == "ich-demo-phantom" and record["edited"] is True and "IVH" not in record["measurements"]
 
 
 def test_job_monitor_shows_failure_and_cancel(tmp_path):

@@ -39,9 +39,10 @@ def run(args) -> int:
     from ..measure import measure
     from ..phantom import make_phantom, write_phantom
     from ..radiomics import extract
-    from ..report import FILES, TimePoint, build_report, model_source, render, run_readout_safely, write_report
+    from ..report import FILES, TimePoint, build_report, render, run_readout_safely, write_report
     from ..scores import Clinical
     from ..segment.run import segment_ct
+    from ..segment.source import MaskSource
 
     outdir = Path(args.outdir)
     name = f"phantom_{args.seed:03d}"
@@ -78,7 +79,7 @@ def run(args) -> int:
         features = extract(ct, seg.labels, params="default", label=IPH)
         result["radiomics"] = features
         lines.append(f"radiomics of the segmented IPH: {len(features)} features (default parameters)")
-    point = TimePoint("baseline", ct, seg.labels, model_source(seg.entry.id, seg.entry.version, seg.entry.demo),
+    point = TimePoint("baseline", ct, seg.labels, MaskSource.from_model(model, paths["labels_nifti"]),
                       run_readout_safely(ct, seg.labels))
     report = build_report([point], Clinical())  # no clinical inputs: the scores say what they miss
     write_report(render([point], report), outdir, overwrite=True)

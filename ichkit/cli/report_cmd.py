@@ -65,7 +65,8 @@ def run(args) -> int:
     from ..atomic import check_writable
     from ..io import load_ct, load_mask
     from ..errors import OptionError
-    from ..report import FILES, SR_FILE, TimePoint, build_report, mask_source, render, run_readout_safely, write_report
+    from ..report import FILES, SR_FILE, TimePoint, build_report, render, run_readout_safely, write_report
+    from ..segment.source import MaskSource
 
     clinical = clinical_from(args)  # bad clinical input fails before any loading
     pairs = _pairs(args)
@@ -77,7 +78,7 @@ def run(args) -> int:
     for ct_path, mask_path in pairs:  # every input read and checked before the slow read-outs
         ct = load_ct(ct_path)
         loaded.append((ct, load_mask(mask_path, ct), ct_path, mask_path))
-    timepoints = [TimePoint("baseline" if i == 0 else f"follow-up {i}", ct, labels, mask_source(mask_path),
+    timepoints = [TimePoint("baseline" if i == 0 else f"follow-up {i}", ct, labels, MaskSource.of_mask(mask_path),
                             run_readout_safely(ct, labels), {"ct": ct_path, "mask": mask_path})
                   for i, (ct, labels, ct_path, mask_path) in enumerate(loaded)]
     report = build_report(timepoints, clinical, identifiers=args.identifiers)

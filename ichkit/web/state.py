@@ -18,7 +18,7 @@ import numpy as np
 from ..app.measurements import measure_dict, verdict_dict, verdict_text
 from ..app.predict import TASKS, heatmap_paths
 from ..app.riskpanel import parse_clinical_fields, risk_panel
-from ..app.source import MaskSource
+from ..segment.source import MaskSource
 from ..errors import ICHError, OutputExistsError
 from ..image import Volume
 from ..labels import LABELS
@@ -134,7 +134,7 @@ class Session:
         """A new baseline replaces the whole case: follow-up, warnings and errors of the last one go."""
         scan = Scan(ct=ct, path=Path(path))
         if labels is not None:
-            scan.set_mask(labels, MaskSource.from_file(mask_path))
+            scan.set_mask(labels, MaskSource.of_mask(mask_path))
         if followup:
             self.followup = scan
             self.warnings = [w for w in self.warnings if not w.startswith("follow-up")] + [f"follow-up: {w}" for w in warnings]
