@@ -123,6 +123,26 @@ def test_followup_without_a_mask_or_on_another_grid_is_refused(scans, tmp_path, 
     assert not any(out.glob("*")) if out.exists() else True
 
 
+def test_report_request_is_the_command_line_ich_report_checks(tmp_path):
+    """A front end's `ReportRequest` becomes a command line that `ich report` parses back into the same request."""
+    from ichkit.app.report import ReportRequest
+    from ichkit.cli import build_parser
+    from ichkit.cli.report_cmd import request_of
+    from ichkit.errors import OptionError
+    from ichkit.scores import Clinical
+
+    request = ReportRequest(Path("ct.nii.gz"), Path("m.nii.gz"), Path("out"), ((Path("ct2.nii.gz"), Path("m2.nii.gz")),),
+                            Clinical(age=80.0, gcs=12, onset_hours=1.5, anticoagulant="warfarin", recurrent_ich=False),
+                            identifiers=True, overwrite=True)
+    argv = request.argv()
+    assert argv[4:10] == ["report", "ct.nii.gz", "--mask", "m.nii.gz", "-o", "out"] and "--dicom-sr" not in argv
+    assert request_of(build_parser().parse_args(argv[3:])) == request
+    with pytest.raises(OptionError, match="--followup takes a CT and its mask"):
+        ReportRequest("ct.nii.gz", "m.nii.gz", "out", (("ct2.nii.gz",),))
+    with pytest.raises(OptionError, match="--dicom-sr needs the CT as a DICOM series folder"):
+        ReportRequest(tmp_path / "ct.nii.gz", "m.nii.gz", "out", dicom_sr=True)
+
+
 def test_an_existing_report_is_kept_without_overwrite(report, scans, capsys):
     before = (report / "report.html").read_bytes()
     assert main(["report", str(scans["ct"]), "--mask", str(scans["mask"]), "-o", str(report)]) == 2

@@ -10,12 +10,14 @@ import json
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from ichkit.app.jobs import Job
 from ichkit.app.predict import PredictRequest, heatmap_paths
+from ichkit.errors import OptionError
 from ichkit.labels import IPH, IVH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -307,18 +309,30 @@ def test_predict_panel_texts_and_overlays_of_signs_and_midline():
 # --- ICHSynth ---
 
 
+def _synth_params(work: Path) -> SimpleNamespace:
+    """The fields of ICHSynth's parameter node, as the module holds them."""
+    return SimpleNamespace(manifest=work / "m.csv", preset="seed", epochs=5, device="cpu", workFolder=work, model=work / "model.pt",
+                           sampleCount=8, seed=3, synthetic=work / "s" / "manifest.csv", readerCount=20)
+
+
 def test_synth_command_lines_and_browsing(tmp_path):
     from ICHSynthLib import logic
 
     head = [sys.executable, "-m", "ichkit", "--progress-json"]
-    assert logic.train_argv("m.csv", "out", epochs=5, device="cpu") == head + [
-        "train", "synth", "--data", "m.csv", "-o", "out", "--class", "he", "--preset", "seed", "--epochs", "5", "--device", "cpu", "--json"]
-    assert logic.sample_argv("model.pt", "s", n=8, seed=3) == head + [
-        "synth", "sample", "--model", "model.pt", "-o", "s", "--n", "8", "--seed", "3", "--sampler", "ddim", "--json"]
-    assert logic.balance_argv("m.csv", "s/manifest.csv", "b.csv") == head + [
-        "synth", "balance", "--real", "m.csv", "--synthetic", "s/manifest.csv", "--ratio", "1:2", "-o", "b.csv", "--json"]
-    assert logic.reader_study_argv("m.csv", "s/manifest.csv", "r", n=20) == head + [
-        "synth", "reader-study", "--real", "m.csv", "--synthetic", "s/manifest.csv", "-o", "r", "--n-real", "20", "--n-synthetic", "20", "--seed", "0", "--json"]
+    params, w = _synth_params(tmp_path), str(tmp_path)
+    assert logic.request("train", params).argv() == head + [
+        "train", "synth", "--data", f"{w}/m.csv", "-o", f"{w}/generator", "--class", "he", "--preset", "seed", "--epochs", "5", "--device", "cpu", "--json"]
+    assert logic.request("sample", params).argv() == head + [
+        "synth", "sample", "--model", f"{w}/model.pt", "-o", f"{w}/samples", "--n", "8", "--seed", "3", "--sampler", "ddim", "--device", "cpu", "--json"]
+    assert logic.request("balance", params).argv() == head + [
+        "synth", "balance", "--real", f"{w}/m.csv", "--synthetic", f"{w}/s/manifest.csv", "--ratio", "1:2", "-o", f"{w}/balanced/balanced.csv", "--json"]
+    assert logic.request("reader-study", params).argv() == head + [
+        "synth", "reader-study", "--real", f"{w}/m.csv", "--synthetic", f"{w}/s/manifest.csv", "-o", f"{w}/reader_study",
+        "--n-real", "20", "--n-synthetic", "20", "--seed", "3", "--json"]
+    for bad, line in (({"model": Path("")}, "sample needs model"), ({"sampleCount": 0}, "n 0: must be 1 or more"),
+                      ({"device": "tpu"}, "device 'tpu'")):
+        with pytest.raises(OptionError, match=line):  # refused before any child starts, in the backend's words
+            logic.request("sample", SimpleNamespace(**{**vars(params), **bad}))
 
     import SimpleITK as sitk
 
@@ -340,9 +354,9 @@ def test_command_lines_parse_with_the_real_cli_when_it_has_them(argv_of):
 
     if argv_of not in COMMANDS:
         pytest.skip(f"`ich {argv_of}` is not in this checkout yet")
-    from ICHSynthLib.logic import balance_argv, reader_study_argv, sample_argv, train_argv
+    from ICHSynthLib.logic import request
 
     lines = {"predict": [PredictRequest("c", "o", "m", overwrite=True).argv()],
-             "synth": [train_argv("m", "o"), sample_argv("m", "o", n=2), balance_argv("a", "b", "o"), reader_study_argv("a", "b", "o", n=2)]}
+             "synth": [request(step, _synth_params(Path("w"))).argv() for step in ("train", "sample", "balance", "reader-study")]}
     for argv in lines[argv_of]:
         build_parser().parse_args(argv[3:])

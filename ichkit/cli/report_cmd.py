@@ -7,6 +7,8 @@ checked, and both outputs for --overwrite, before any work; nothing is written o
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .common import add_json, emit
 
 
@@ -36,13 +38,13 @@ def clinical_from(args):
     return Clinical(age=args.age, gcs=gcs, onset_hours=args.onset_hours, anticoagulant=args.anticoagulant, recurrent_ich=recurrent)
 
 
-def _pairs(args) -> list[tuple[str, str]]:
-    from ..errors import OptionError
+def request_of(args):
+    """The parsed command line as the app layer's request, which checks it (the follow-up pairs,
+    --dicom-sr's DICOM folder) once for `ich report` and every front end that starts it."""
+    from ..app.report import ReportRequest
 
-    for pair in args.followup:
-        if len(pair) != 2:
-            raise OptionError(pair[0], f"--followup takes a CT and its mask (CT2 M2); got {len(pair)} path(s)")
-    return [(args.ct, args.mask), *[tuple(p) for p in args.followup]]
+    return ReportRequest(Path(args.ct), Path(args.mask), Path(args.outdir), tuple(tuple(Path(p) for p in pair) for pair in args.followup),
+                         clinical_from(args), args.dicom_sr, args.identifiers, args.overwrite)
 
 
 def summary_text(report: dict) -> str:
@@ -60,34 +62,28 @@ def summary_text(report: dict) -> str:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
     from ..atomic import check_writable
     from ..io import load_ct, load_mask
-    from ..errors import OptionError
     from ..report import FILES, SR_FILE, TimePoint, build_report, render, run_readout_safely, write_report
     from ..segment.source import MaskSource
 
-    clinical = clinical_from(args)  # bad clinical input fails before any loading
-    pairs = _pairs(args)
-    if args.dicom_sr and not Path(args.ct).is_dir():
-        raise OptionError(args.ct, "--dicom-sr needs the CT as a DICOM series folder (the SR references it)")
-    for name in (*FILES, SR_FILE) if args.dicom_sr else FILES:
-        check_writable(Path(args.outdir) / name, args.overwrite)
+    request = request_of(args)  # bad clinical input and bad pairs fail before any loading
+    for name in (*FILES, SR_FILE) if request.dicom_sr else FILES:
+        check_writable(request.outdir / name, request.overwrite)
     loaded = []
-    for ct_path, mask_path in pairs:  # every input read and checked before the slow read-outs
+    for ct_path, mask_path in request.scans():  # every input read and checked before the slow read-outs
         ct = load_ct(ct_path)
         loaded.append((ct, load_mask(mask_path, ct), ct_path, mask_path))
     timepoints = [TimePoint("baseline" if i == 0 else f"follow-up {i}", ct, labels, MaskSource.of_mask(mask_path),
-                            run_readout_safely(ct, labels), {"ct": ct_path, "mask": mask_path})
+                            run_readout_safely(ct, labels), {"ct": str(ct_path), "mask": str(mask_path)})
                   for i, (ct, labels, ct_path, mask_path) in enumerate(loaded)]
-    report = build_report(timepoints, clinical, identifiers=args.identifiers)
+    report = build_report(timepoints, request.clinical, identifiers=request.identifiers)
     files = render(timepoints, report)
-    if args.dicom_sr:
+    if request.dicom_sr:
         from ..report.dicom_sr import dicom_sr_bytes
 
-        files[SR_FILE] = dicom_sr_bytes(report, args.ct)
-    paths = write_report(files, args.outdir, overwrite=args.overwrite)
+        files[SR_FILE] = dicom_sr_bytes(report, request.ct)
+    paths = write_report(files, request.outdir, overwrite=request.overwrite)
     emit(args, {"files": {k: str(v) for k, v in paths.items()}, "scores": report["scores"], "followup": report["followup"]},
          summary_text(report) + "\n" + "wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
