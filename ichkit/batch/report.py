@@ -50,7 +50,8 @@ def write_reports(scans: list[Scan], statuses: dict, outdir: Path) -> dict:
             for label, key in VOLUME_COLUMNS:
                 if label in vols:
                     row[f"{label}_{key}"] = round(float(vols[label][key]), 4)
-            row["labels_source"] = ((res.get("provenance") or {}).get("model") or {}).get("id", "given mask")
+            record = res.get("provenance")  # absent in a scan finished before the record: its source is not known here
+            row["labels_source"] = "" if record is None else (record.get("model") or {}).get("id", "given mask")
             row.update(res.get("readout", {}))
         else:
             failures.append({"scan_id": scan.scan_id, "code": status.get("code", status["state"]), "reason": status.get("reason", "not processed")})
