@@ -107,3 +107,22 @@ def read_output(result: dict, outdir: Path) -> tuple[Path, MaskSource] | None:
     """A finished `ich segment` as (mask path, its source), None when it wrote no mask."""
     mask = find_mask(result, outdir)
     return None if mask is None else (mask, MaskSource.from_provenance(result.get("provenance"), mask))
+
+
+@dataclass(frozen=True)
+class EnsembleOutput:
+    """What a finished `ich segment --ensemble N` (N > 1) adds to a mask, as the front ends show it."""
+
+    members: int
+    interval_ml: dict[str, tuple[float, float]]  # label key -> (min, max) voxel volume across the networks
+    disagreement: Path | None  # the map, where the job wrote it
+
+
+def read_ensemble(result: dict) -> EnsembleOutput | None:
+    """The ensemble part of a finished job's result; None for one network."""
+    record = result.get("ensemble")
+    if not record:
+        return None
+    path = result.get("files", {}).get("disagreement")
+    return EnsembleOutput(len(record["members"]), {k: (float(lo), float(hi)) for k, (lo, hi) in record["interval_ml"].items()},
+                          Path(path) if path and Path(path).is_file() else None)
