@@ -21,7 +21,7 @@ import numpy as np
 
 from ichkit import scene
 from ichkit.app.segment import EnsembleOutput
-from ichkit.app.source import MaskSource
+from ichkit.segment.source import MaskSource
 from ichkit.image import Volume
 from ichkit.labels import LABELS
 from ichkit.measure import Measurements, measure
