@@ -44,6 +44,18 @@ class SegmentRequest:
                 + (["--device", self.device] if self.device else []) + (["--ensemble", str(self.ensemble)] if self.ensemble > 1 else []))
 
 
+def model_choices() -> list[tuple[str, str]]:
+    """(model id, text for a model list): every segmentation model of the registry (a fine-tuned
+    one once registered), installed ones first, demo ones flagged."""
+    from ..models import load_registry
+    from ..models.cache import is_installed
+    from ..models.registry import DEMO_NOTICE
+
+    entries = sorted(load_registry().list("segmentation"), key=lambda e: (not is_installed(e), e.id))
+    return [(e.id, f"{e.id} {e.version}" + (" (installed)" if is_installed(e) else " (download on first use)")
+             + (f" - {DEMO_NOTICE}" if e.demo else "")) for e in entries]
+
+
 def output_name(ct_path: Path) -> str:
     """The scan's name without its image suffix (a DICOM folder keeps its folder name)."""
     name = Path(ct_path).resolve().name
@@ -110,3 +122,22 @@ def read_output(result: dict, outdir: Path) -> tuple[Path, MaskSource] | None:
     """A finished `ich segment` as (mask path, its source), None when it wrote no mask."""
     mask = find_mask(result, outdir)
     return None if mask is None else (mask, MaskSource.from_model(model_of(result), mask))
+
+
+@dataclass(frozen=True)
+class EnsembleOutput:
+    """What a finished `ich segment --ensemble N` (N > 1) adds to a mask, as the front ends show it."""
+
+    members: int
+    interval_ml: dict[str, tuple[float, float]]  # label key -> (min, max) voxel volume across the networks
+    disagreement: Path | None  # the map, where the job wrote it
+
+
+def read_ensemble(result: dict) -> EnsembleOutput | None:
+    """The ensemble part of a finished job's result; None for one network."""
+    record = result.get("ensemble")
+    if not record:
+        return None
+    path = result.get("files", {}).get("disagreement")
+    return EnsembleOutput(len(record["members"]), {k: (float(lo), float(hi)) for k, (lo, hi) in record["interval_ml"].items()},
+                          Path(path) if path and Path(path).is_file() else None)
