@@ -143,7 +143,7 @@ def test_job_monitor_shows_failure_and_cancel(tmp_path):
 
 
 def test_model_choices_list_the_registry():
-    from ICHSegmentLib.logic import model_choices
+    from ichkit.app.segment import model_choices
 
     from ichkit.models import load_registry
 
@@ -222,7 +222,7 @@ def test_ground_truth_offer_and_the_finetuning_job_start_progress_cancel(ich_cac
 
     from ICHSegmentLib import exports
     from ICHSegmentLib.finetune_job import FinetuneJob
-    from ICHSegmentLib.logic import model_choices
+    from ichkit.app.segment import model_choices
     from ICHToolkitLib.jobmonitor import JobMonitor
 
     from ichkit.app.groundtruth import save_ground_truth

@@ -25,7 +25,6 @@ from ichkit.segment.source import MaskSource
 from ichkit.image import Volume
 from ichkit.labels import LABELS
 from ichkit.measure import Measurements, measure
-from ichkit.models.registry import DEMO_NOTICE as DEMO_WARNING
 
 Segmenter = Callable[[Volume], Volume]  # CT (HU) -> uint8 labels on the CT grid
 
@@ -134,20 +133,6 @@ def is_edited(volume_node: Any, segmentation_node: Any) -> bool:
 def source_text(source: MaskSource | None) -> str:
     """What the module shows under Run: the model and, for a demo model, the warning."""
     return "" if source is None else f"Source: {source.text()}"
-
-
-# --- models -------------------------------------------------------------------------------------
-
-
-def model_choices() -> list[tuple[str, str]]:
-    """(model id, text for the model list): every segmentation model of the registry, installed
-    ones first, demo ones flagged."""
-    from ichkit.models import load_registry
-    from ichkit.models.cache import is_installed
-
-    entries = sorted(load_registry().list("segmentation"), key=lambda e: (not is_installed(e), e.id))
-    return [(e.id, f"{e.id} {e.version}" + (" (installed)" if is_installed(e) else " (download on first use)")
-             + (f" - {DEMO_WARNING}" if e.demo else "")) for e in entries]
 
 
 def expansion(baseline: tuple[Any, Any], followup: tuple[Any, Any]) -> tuple[dict, str]:

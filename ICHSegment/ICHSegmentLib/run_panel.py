@@ -20,7 +20,7 @@ class RunPanel:
     def fillModels(self, select=None):
         """The registry's segmentation models (re-read: a fine-tuning job adds one); `select` or the current one chosen."""
         try:
-            from ICHSegmentLib.logic import model_choices
+            from ichkit.app.segment import model_choices
 
             choices = model_choices()
         except ImportError:  # the backend is not installed yet: Segment offers to install it

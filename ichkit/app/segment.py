@@ -43,6 +43,18 @@ class SegmentRequest:
                 + (["--device", self.device] if self.device else []) + (["--ensemble", str(self.ensemble)] if self.ensemble > 1 else []))
 
 
+def model_choices() -> list[tuple[str, str]]:
+    """(model id, text for a model list): every segmentation model of the registry (a fine-tuned
+    one once registered), installed ones first, demo ones flagged."""
+    from ..models import load_registry
+    from ..models.cache import is_installed
+    from ..models.registry import DEMO_NOTICE
+
+    entries = sorted(load_registry().list("segmentation"), key=lambda e: (not is_installed(e), e.id))
+    return [(e.id, f"{e.id} {e.version}" + (" (installed)" if is_installed(e) else " (download on first use)")
+             + (f" - {DEMO_NOTICE}" if e.demo else "")) for e in entries]
+
+
 def output_name(ct_path: Path) -> str:
     """The scan's name without its image suffix (a DICOM folder keeps its folder name)."""
     name = Path(ct_path).resolve().name
