@@ -129,7 +129,7 @@ def process_scan(scan: Scan, outdir: str | Path, config: TaskConfig) -> dict:
 
 
 def _publish(stage: Path, folder: Path) -> None:
-    """Swap the new scan folder in; `folder.recover` finishes the swap after a kill -9."""
+    """Swap the new scan folder in; `folder.recover_scans` finishes the swap after a kill -9."""
     old = stage.with_name(stage.name[: -len(".part")] + ".old")
     with signals_held():
         if folder.exists():

@@ -24,7 +24,7 @@ def run(args) -> int:
     from ..report.key_images import readout_images
     from ..anatomy.readout import run_readout
     from ..anatomy.text import readout_lines
-    from ..atomic import atomic_path, check_writable, write_json
+    from ..atomic import atomic_files, check_writable, write_json
     from ..io import load_ct, load_mask
     from ..progress import tqdm_bar
 
@@ -43,12 +43,11 @@ def run(args) -> int:
     payload = {"readout": readout}
     if out is not None:
         images = readout_images(ct, mask, readout)
-        for name in images:
-            check_writable(out / name, args.overwrite)
-        for name, png in images.items():
-            with atomic_path(out / name, suffix=".png") as tmp:
-                tmp.write_bytes(png)
-        write_json(out / "readout.json", {**readout, "images": sorted(images)})
+        paths = {name: check_writable(out / name, args.overwrite) for name in [*images, "readout.json"]}
+        with atomic_files(paths, {name: ".png" for name in images}) as tmp:  # the key images and readout.json: all or none
+            for name, png in images.items():
+                tmp[name].write_bytes(png)
+            write_json(tmp["readout.json"], {**readout, "images": sorted(images)})
         payload.update(output=out, images=sorted(images))
         lines.append(f"written to {out} (readout.json, {len(images)} key images)")
     emit(args, payload, "\n".join(lines))

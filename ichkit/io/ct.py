@@ -11,7 +11,7 @@ import SimpleITK as sitk
 from ..errors import NotCTError, NotVolumeError, UnreadableFileError
 from ..image import Volume
 from ..validate import MAX_VOXELS, ValidationPolicy, check_size, validate_ct
-from .formats import kind_of
+from .formats import existing_kind, kind_of
 from .headers import check_header
 
 
@@ -68,9 +68,7 @@ def load_ct(path: str | Path, policy: ValidationPolicy | None = None) -> Volume:
     """Load a CT in HU with its geometry and validate it (raises a named `ICHError`)."""
     path = Path(path)
     policy = policy or ValidationPolicy()
-    if not path.exists():
-        raise UnreadableFileError(path, "does not exist")
-    kind = kind_of(path)
+    kind = existing_kind(path)
     if kind == "dicom":
         from .dicom import read_dicom_series
 
