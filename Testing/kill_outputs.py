@@ -68,7 +68,7 @@ def _kill_at(proc: subprocess.Popen, out: Path, rng: random.Random, span: float,
     delay = {"anywhere": rng.uniform(0.0, span), "writes": rng.uniform(0.0, 0.02), "journal": 0.0}[aim]
     start = time.monotonic()
     if aim != "anywhere":
-        while proc.poll() is None and not _hidden(out, proc.pid, journal_only=aim == "journal") and time.monotonic() - start < 2 * span:
+        while proc.poll() is None and not _hidden(out, proc.pid, journal_only=aim == "journal") and time.monotonic() - start < 10 * span:
             pass
     time.sleep(delay)
     mid_write = _hidden(out, proc.pid)

@@ -210,13 +210,13 @@ def atomic_files(paths: dict[str, Path], suffixes: dict[str, str] | None = None)
             yield tmps
             with signals_held():
                 for tmp in tmps.values():
+                    if len(tmps) > 1:
+                        _fsync(tmp)  # whole on disk before the journal says so
                     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
                 if len(tmps) == 1:
                     (key, tmp), = tmps.items()
                     os.replace(tmp, paths[key])
                 else:
-                    for tmp in tmps.values():
-                        _fsync(tmp)
                     journal = _write_journal(folder, [[tmp.name, paths[key].name] for key, tmp in tmps.items()])
                     _roll_forward(journal)
         except OSError as exc:
