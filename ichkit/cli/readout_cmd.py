@@ -4,7 +4,7 @@ PNG key images in OUT."""
 
 from __future__ import annotations
 
-from .common import add_json, emit
+from .common import add_ct_options, add_json, ct_policy, emit
 
 
 def register(sub) -> None:
@@ -13,6 +13,7 @@ def register(sub) -> None:
     p.add_argument("--mask", required=True, help="hemorrhage labels on the CT grid (1 IPH, 2 IVH, 3 edema, 4 EAH)")
     p.add_argument("-o", "--output", default=None, help="output folder: readout.json and the key images (PNG)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_ct_options(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -32,7 +33,7 @@ def run(args) -> int:
     if out is not None:
         check_writable(out / "readout.json", args.overwrite)  # fail before the work
     load_atlas()  # a missing atlas: one line naming the install command, before reading the scan
-    ct = load_ct(args.ct)
+    ct = load_ct(args.ct, ct_policy(args))
     mask = load_mask(args.mask, ct)
     report, close = tqdm_bar("readout", enabled=not args.json)
     try:

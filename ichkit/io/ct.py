@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,11 @@ def load_ct(path: str | Path, policy: ValidationPolicy | None = None) -> Volume:
     vol.array = vol.array.astype(np.float32, copy=False) if vol.array.dtype.kind == "f" else vol.array.astype(np.int16 if _fits_int16(vol.array) else np.float32, copy=False)
     validate_ct(vol, path, policy)
     return vol
+
+
+def load_cohort_ct(row: Mapping) -> Volume:
+    """The CT of a cohort row (`cohort.Scan.as_row`): its `series` picks one series of a DICOM folder."""
+    return load_ct(row["ct"], ValidationPolicy(series=row.get("series") or None))
 
 
 def _fits_int16(a: np.ndarray) -> bool:
