@@ -122,6 +122,10 @@ def segment_state(out: Path, name: str) -> str | None:
     return MIXED
 
 
+def _old_new(found: str, old: str, new: str) -> str:
+    return "old" if found == old else "new" if found == new else found
+
+
 def segment_trials(folder: Path, points: int, seed: int) -> dict:
     from ichkit.app.segment import find_mask
 
@@ -132,7 +136,6 @@ def segment_trials(folder: Path, points: int, seed: int) -> dict:
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
     span = (out / f"{name}_volumes.json").stat().st_mtime - t0  # start to published outputs
     rng, trials, state = random.Random(seed), [], KEEP
-    old_new = lambda after: "new" if after == target and after != state else "old" if after == state else after  # noqa: E731
     for k in range(points):
         target = DROP if state == KEEP else KEEP
         trial = _kill_at(_segment(ct, out, target), out, rng, span, AIMS[k % len(AIMS)])
@@ -144,7 +147,7 @@ def segment_trials(folder: Path, points: int, seed: int) -> dict:
         except AssertionError as exc:
             raise AssertionError(f"after {trial}: {exc}") from None
         assert after in (state, target) and not _hidden(out, journal_only=True), (trial, after)
-        trial["left"], trial["after_recovery"] = old_new(on_disk), old_new(after)
+        trial["left"], trial["after_recovery"] = (_old_new(x, state, target) for x in (on_disk, after))
         trials.append(trial)
         state = after
     proc = _segment(ct, out, KEEP)
