@@ -59,7 +59,7 @@ def _two_sets(tmp_path):
     """An `ich segment`-like set (mask + sidecar) published whole, and a different new one."""
     (ct, old), (_, new) = _pair(tmp_path, "old"), _pair(tmp_path, "new", grow=3)
     for name, mask in (("old", old), ("new", new)):
-        (tmp_path / f"{name}.json").write_text(json.dumps({"mask": name}))
+        (tmp_path / f"{name}.json").write_text(json.dumps({"provenance": {"model": {"id": name}}}))  # the sidecar
     out = tmp_path / "out"
     assert _commit(out, {"s_seg.nii.gz": old, "s_volumes.json": tmp_path / "old.json"}) == 0
     return ct, out, {"s_seg.nii.gz": new, "s_volumes.json": tmp_path / "new.json"}
@@ -75,18 +75,26 @@ def _mask_of(path):
     return int(load_mask(path).array.sum())
 
 
-@pytest.mark.parametrize("reader", ["load_mask", "find_mask"])
+def _model(out):
+    return json.loads((out / "s_volumes.json").read_text())["provenance"]["model"]["id"]
+
+
+@pytest.mark.parametrize("reader", ["load_mask", "find_mask", "of_mask"])
 def test_a_set_killed_between_its_renames_is_completed_before_a_reader_reads_it(reader, tmp_path):
     from ichkit.app.segment import find_mask
+    from ichkit.segment.source import MaskSource
 
     ct, out, new = _two_sets(tmp_path)
     assert _commit(out, new, kill_at=1) == -signal.SIGKILL
     assert (out / "s_seg.nii.gz").read_bytes() == new["s_seg.nii.gz"].read_bytes()  # on disk: a mixed set
-    assert json.loads((out / "s_volumes.json").read_text()) == {"mask": "old"}
+    assert _model(out) == "old"
     assert any(name.startswith(".ichkit-journal.") for name in _hidden_files(out))
-    mask = find_mask({}, out) if reader == "find_mask" else out / "s_seg.nii.gz"
-    assert _mask_of(mask) == _mask_of(new["s_seg.nii.gz"])  # the reader rolled the journal forward first
-    assert json.loads((out / "s_volumes.json").read_text()) == {"mask": "new"}
+    if reader == "of_mask":  # the sidecar read beside a mask names the new mask's model
+        assert MaskSource.of_mask(out / "s_seg.nii.gz").model_id == "new"
+    else:
+        mask = find_mask({}, out) if reader == "find_mask" else out / "s_seg.nii.gz"
+        assert _mask_of(mask) == _mask_of(new["s_seg.nii.gz"])  # the reader rolled the journal forward first
+    assert _model(out) == "new"
     assert _hidden_files(out) == []
 
 
@@ -95,7 +103,7 @@ def test_a_set_killed_right_after_its_journal_is_completed_by_the_next_write(tmp
 
     _, out, new = _two_sets(tmp_path)
     assert _commit(out, new, kill_at=0) == -signal.SIGKILL
-    assert json.loads((out / "s_volumes.json").read_text()) == {"mask": "old"}  # nothing renamed yet
+    assert _model(out) == "old"  # nothing renamed yet
     write_text(out / "other.txt", "another output")  # the first write into the folder (this process)
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.name in new} == {k: v.read_bytes() for k, v in new.items()}
     assert _hidden_files(out) == []

@@ -5,10 +5,10 @@ sees either the old file or the new one. `atomic_files` extends this to a set of
 folder (a command's outputs), all or nothing even under SIGKILL: every temporary is written and
 fsynced, then a journal naming the renames is put in the folder (the commit point), then the
 renames are done and the journal deleted. `recover` rolls a journal that a kill left forward;
-writers run it before writing into a folder, readers of finished sets before reading (the loaders
-in `io`, `app.segment.find_mask`, `batch.folder.read_marker`), so no one ever sees a mixed set.
-Temporaries carry the writer's pid; those of a dead writer without a journal are removed by the
-next write (rolled back). A journal, not a new folder per run: a folder of outputs is the user's
+writers run it before writing into a folder, readers of finished sets before reading (the `io`
+loaders, `MaskSource.of_mask`, `app.segment.find_mask`, `batch.folder.read_marker`), so no one
+ever sees a mixed set. Temporaries carry the writer's pid; those of a dead writer without a
+journal are removed by the next write (rolled back). A journal, not a new folder per run: a folder of outputs is the user's
 layout and holds the sets of many scans, and renaming a folder fails on Windows while any file
 in it is open, where a journal left by a failed rename is simply completed later.
 """
