@@ -76,11 +76,11 @@ def _init_worker(threads: int) -> None:
 
 
 def _extract_row(row: Mapping, params: str) -> dict:
-    from .io import load_ct, load_mask
+    from .io import load_cohort_ct, load_mask
 
     out = {c: row.get(c, "") for c in COHORT_COLUMNS} | {"error": ""}
     try:
-        ct = load_ct(row["ct"])
+        ct = load_cohort_ct(row)
         label = int(row.get("label") or 1)
         out |= extract(ct, load_mask(row["mask"], ct, extra_labels=(label,)), params, label)
     except ICHError as exc:

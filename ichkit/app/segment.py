@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import __version__
+from ..atomic import recover
 from ..errors import OptionError
 from ..io.formats import SEG_SUFFIX, VOLUME_SUFFIXES
 from ..segment.source import MASK_SUFFIX, SIDECAR_SUFFIX, MaskSource
@@ -109,7 +110,9 @@ def volumes_record(ct_path: str | Path, paths: dict[str, Path], volumes: dict, p
 
 
 def find_mask(result: dict, outdir: Path) -> Path | None:
-    """The mask a finished job wrote: the `*_seg.nii.gz` among its result's files, else in OUTDIR."""
+    """The mask a finished job wrote: the `*_seg.nii.gz` among its result's files, else in OUTDIR
+    (once a set the job's kill left unfinished is completed: never a mask of another run)."""
+    recover(outdir)
     named = [Path(v) for v in result.get("files", {}).values() if str(v).endswith(MASK_SUFFIX)]
     found = [p for p in named if p.exists()] or sorted(Path(outdir).glob(f"*{MASK_SUFFIX}"))
     return found[0] if found else None

@@ -48,8 +48,9 @@ def scan_dir(outdir: Path, scan: Scan) -> Path:
 
 
 def input_fingerprint(scan: Scan) -> list:
-    """Size and mtime of the inputs: an edited input file makes a finished scan stale."""
-    out = []
+    """Size and mtime of the inputs, and the series chosen: an edited input file or another
+    series makes a finished scan stale."""
+    out = [["series", scan.series]] if scan.series else []
     for p in (scan.ct, scan.mask):
         if p is None:
             continue
@@ -129,7 +130,7 @@ def process_scan(scan: Scan, outdir: str | Path, config: TaskConfig) -> dict:
 
 
 def _publish(stage: Path, folder: Path) -> None:
-    """Swap the new scan folder in; `folder.recover` finishes the swap after a kill -9."""
+    """Swap the new scan folder in; `folder.recover_scans` finishes the swap after a kill -9."""
     old = stage.with_name(stage.name[: -len(".part")] + ".old")
     with signals_held():
         if folder.exists():
@@ -141,11 +142,11 @@ def _publish(stage: Path, folder: Path) -> None:
 
 def _run_steps(scan: Scan, folder: Path, config: TaskConfig) -> list[str]:
     from ..app.segment import model_record, provenance
-    from ..io import load_ct, load_mask, save_labelmap
+    from ..io import load_cohort_ct, load_mask, save_labelmap
     from ..measure import measure
     from ..segment.source import MaskSource
 
-    ct = load_ct(scan.ct)
+    ct = load_cohort_ct(scan.as_row())
     outputs = []
     if scan.mask:
         labels = load_mask(scan.mask, ct)

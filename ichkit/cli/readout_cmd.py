@@ -4,7 +4,7 @@ PNG key images in OUT."""
 
 from __future__ import annotations
 
-from .common import add_json, emit
+from .common import add_ct_options, add_json, ct_policy, emit
 
 
 def register(sub) -> None:
@@ -13,6 +13,7 @@ def register(sub) -> None:
     p.add_argument("--mask", required=True, help="hemorrhage labels on the CT grid (1 IPH, 2 IVH, 3 edema, 4 EAH)")
     p.add_argument("-o", "--output", default=None, help="output folder: readout.json and the key images (PNG)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_ct_options(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -24,7 +25,7 @@ def run(args) -> int:
     from ..report.key_images import readout_images
     from ..anatomy.readout import run_readout
     from ..anatomy.text import readout_lines
-    from ..atomic import atomic_path, check_writable, write_json
+    from ..atomic import atomic_files, check_writable, write_json
     from ..io import load_ct, load_mask
     from ..progress import tqdm_bar
 
@@ -32,7 +33,7 @@ def run(args) -> int:
     if out is not None:
         check_writable(out / "readout.json", args.overwrite)  # fail before the work
     load_atlas()  # a missing atlas: one line naming the install command, before reading the scan
-    ct = load_ct(args.ct)
+    ct = load_ct(args.ct, ct_policy(args))
     mask = load_mask(args.mask, ct)
     report, close = tqdm_bar("readout", enabled=not args.json)
     try:
@@ -43,12 +44,11 @@ def run(args) -> int:
     payload = {"readout": readout}
     if out is not None:
         images = readout_images(ct, mask, readout)
-        for name in images:
-            check_writable(out / name, args.overwrite)
-        for name, png in images.items():
-            with atomic_path(out / name, suffix=".png") as tmp:
-                tmp.write_bytes(png)
-        write_json(out / "readout.json", {**readout, "images": sorted(images)})
+        paths = {name: check_writable(out / name, args.overwrite) for name in [*images, "readout.json"]}
+        with atomic_files(paths, {name: ".png" for name in images}) as tmp:  # the key images and readout.json: all or none
+            for name, png in images.items():
+                tmp[name].write_bytes(png)
+            write_json(tmp["readout.json"], {**readout, "images": sorted(images)})
         payload.update(output=out, images=sorted(images))
         lines.append(f"written to {out} (readout.json, {len(images)} key images)")
     emit(args, payload, "\n".join(lines))

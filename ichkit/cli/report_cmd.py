@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_json, emit
+from .common import add_ct_options, add_json, ct_policy, emit
 
 
 def register(sub) -> None:
@@ -26,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("--identifiers", action="store_true", help="put the input file paths into the report (left out by default)")
     p.add_argument("-o", "--outdir", required=True, help="output folder for report.json and report.html")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    add_ct_options(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -71,8 +72,8 @@ def run(args) -> int:
     for name in (*FILES, SR_FILE) if request.dicom_sr else FILES:
         check_writable(request.outdir / name, request.overwrite)
     loaded = []
-    for ct_path, mask_path in request.scans():  # every input read and checked before the slow read-outs
-        ct = load_ct(ct_path)
+    for i, (ct_path, mask_path) in enumerate(request.scans()):  # every input read and checked before the slow read-outs
+        ct = load_ct(ct_path, ct_policy(args, series=i == 0))  # --series: the baseline's
         loaded.append((ct, load_mask(mask_path, ct), ct_path, mask_path))
     timepoints = [TimePoint("baseline" if i == 0 else f"follow-up {i}", ct, labels, MaskSource.of_mask(mask_path),
                             run_readout_safely(ct, labels), {"ct": str(ct_path), "mask": str(mask_path)})

@@ -25,14 +25,14 @@ def cohort_rows(path: str | Path) -> list[dict]:
 
 def _per_scan(rows: list[dict], compute, what: str, progress: Progress) -> list[dict]:
     """`compute(ct, mask, label)` for every row; an error becomes the row's `error`."""
-    from ..io import load_ct, load_mask
+    from ..io import load_cohort_ct, load_mask
 
     out = []
     for i, row in enumerate(rows):
         progress(i, len(rows), f"{what} {row['id']}")
         result = {"id": row["id"], "patient_id": row["patient_id"], "error": ""}
         try:
-            ct = load_ct(row["ct"])
+            ct = load_cohort_ct(row)
             label = int(row.get("label") or 1)
             result |= compute(ct, load_mask(row["mask"], ct, extra_labels=(label,)), label)
         except ICHError as exc:

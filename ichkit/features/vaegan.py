@@ -95,14 +95,14 @@ class TrainResult:
 def load_crops(rows, s: VAEGANSettings, progress: Progress = silent) -> tuple[list[str], np.ndarray, dict[str, str]]:
     """(ids, crops (N, S, S, S), skipped {id: error}) of cohort rows with ct, mask, label."""
     from ..errors import ICHError
-    from ..io import load_ct, load_mask
+    from ..io import load_cohort_ct, load_mask
 
     ids, crops, skipped = [], [], {}
     rows = list(rows)
     for i, row in enumerate(rows):
         progress(i, len(rows), f"crop {row['id']}")
         try:
-            ct = load_ct(row["ct"])
+            ct = load_cohort_ct(row)
             label = int(row.get("label") or 1)
             crops.append(lesion_crop(ct, load_mask(row["mask"], ct, extra_labels=(label,)), label, s))
             ids.append(row["id"])

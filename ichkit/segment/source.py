@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..atomic import recover
 from ..io.formats import SEG_SUFFIX
 from ..models.registry import DEMO_NOTICE
 
@@ -54,8 +55,11 @@ class MaskSource:
 
     @classmethod
     def of_mask(cls, path: str | Path) -> "MaskSource":
-        """A mask file's source, from its sidecar when it has a readable one, else a user's file."""
+        """A mask file's source, from its sidecar when it has a readable one, else a user's file
+        (the pair read once a commit a kill left unfinished is completed: never another run's)."""
         sidecar = sidecar_path(path)
+        if sidecar:
+            recover(sidecar.parent)
         try:
             record = json.loads(sidecar.read_text())["provenance"] if sidecar else None
         except (OSError, ValueError, KeyError, TypeError):
