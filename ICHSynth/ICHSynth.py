@@ -2,8 +2,9 @@
 balanced training sets and the reader-study kit.
 
 A thin shell: every step is an `ich` command in a child process (Cancel kills its process tree),
-the command lines and image loading are in `ICHSynthLib` (testable with slicer-core), the
-algorithms in the `ichkit` backend. Shared helpers come from ICHToolkitLib.
+its command line is `ichkit.app.synth.SynthRequest`'s, filled in from the parameters by
+`ICHSynthLib` (testable with slicer-core, as is the image loading), the algorithms in the
+`ichkit` backend. Shared helpers come from ICHToolkitLib.
 """
 
 from pathlib import Path
@@ -27,7 +28,6 @@ from ICHToolkitLib.widget import JobWidgetMixin
 
 DEVICES = ["cpu", "cuda"]
 PRESETS = ["seed", "smoke"]
-OUTPUTS = {"train": "generator", "sample": "samples", "balance": "balanced", "reader-study": "reader_study"}  # under the work folder
 
 
 class ICHSynth(ScriptedLoadableModule):
@@ -113,13 +113,13 @@ class ICHSynthWidget(JobWidgetMixin, ScriptedLoadableModuleWidget, VTKObservatio
             self._update()
 
     def _finished(self, step, result):
+        from ICHSynthLib.logic import OUTPUTS, sampled_images
+
         params = self._parameterNode
         output = Path(params.workFolder) / OUTPUTS[step]
         if step == "train":
             params.model = Path(result.get("model", output))
         elif step == "sample":
-            from ICHSynthLib.logic import sampled_images
-
             params.synthetic = output / "manifest.csv"
             self.images = sampled_images(output)
             self.ui.imageSlider.maximum = max(len(self.images) - 1, 0)
@@ -141,19 +141,11 @@ class ICHSynthLogic(ScriptedLoadableModuleLogic):
         return ICHSynthParameterNode(super().getParameterNode())
 
     def argv(self, step, params):
-        """The `ich` command line of one step; outputs go to fixed folders under the work folder."""
+        """The `ich` command line of one step (`ichkit.app.synth.SynthRequest`)."""
         from ICHToolkitLib.jobmonitor import python_executable
-        from ICHSynthLib import logic
+        from ICHSynthLib.logic import request
 
-        work, py = Path(params.workFolder), python_executable()
-        out = work / OUTPUTS[step]
-        builders = {
-            "train": lambda: logic.train_argv(params.manifest, out, preset=params.preset, epochs=params.epochs, device=params.device, python=py),
-            "sample": lambda: logic.sample_argv(params.model, out, n=params.sampleCount, seed=params.seed, device=params.device, python=py),
-            "balance": lambda: logic.balance_argv(params.manifest, params.synthetic, out / "balanced.csv", python=py),
-            "reader-study": lambda: logic.reader_study_argv(params.manifest, params.synthetic, out, n=params.readerCount, seed=params.seed, python=py),
-        }
-        return builders[step]()
+        return request(step, params, python_executable()).argv()
 
     def start(self, step, params, progressBar, statusLabel, onDone):
         from ICHToolkitLib.jobmonitor import JobMonitor
@@ -183,7 +175,7 @@ class ICHSynthTest(ScriptedLoadableModuleTest):
 
         from ichkit.io import load_ct
         from ICHToolkitLib.sampledata import sample_files
-        from ICHSynthLib.logic import sampled_images, show_image
+        from ICHSynthLib.logic import OUTPUTS, sampled_images, show_image
 
         work = Path(tempfile.mkdtemp(dir=slicer.app.temporaryPath))
         ct = load_ct(sample_files("ICHPhantomBaseline", slicer.app.temporaryPath)["ct"]).array

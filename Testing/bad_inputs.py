@@ -546,6 +546,21 @@ def _full_mask(folder: Path):
     return ["volume", str(ct), str(mask)], 0, check
 
 
+def _corrupt_journal(folder: Path):
+    """A commit journal (`ichkit.atomic`) that is not one, beside the mask: the reader cannot
+    know whether the set is whole, so it refuses (never reads a possibly mixed set)."""
+    ct, mask = _pair(folder)
+    journal = folder / ".ichkit-journal.4242.abcdefgh.json"
+    journal.write_text("[[\".s_mask.nii.gz.4242")
+    unchanged = _unchanged({journal: journal.read_bytes(), mask: mask.read_bytes()})
+
+    def check(folder: Path, err: str) -> None:
+        assert err.startswith(f"error: {journal}: is not a readable journal") and "move it away" in err, err
+        unchanged(folder, err)
+
+    return ["volume", str(ct), str(mask)], 2, check
+
+
 def _outdir_is_file(argv_fn):
     def build(folder: Path):
         ct, mask = _pair(folder)
@@ -620,6 +635,7 @@ CLI_CASES = {
     "volume_mask_label_7": _volume(7),
     "volume_mask_label_255": _volume(255),
     "volume_mask_fills_image": _full_mask,
+    "volume_mask_beside_a_corrupt_journal": _corrupt_journal,
     "segment_outdir_is_a_file": _outdir_is_file(lambda f, ct, m, t: ["segment", str(ct), "-o", str(t), "--no-progress"]),
     "run_outdir_is_a_file": _outdir_is_file(lambda f, ct, m, t: _run(_cohort_csv(f, [f"s1,{ct},{m},,"]), t)),
     "radiomics_output_under_a_file": _outdir_is_file(lambda f, ct, m, t: ["radiomics", str(ct), str(m), "-o", str(t / "f.csv")]),

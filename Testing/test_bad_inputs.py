@@ -180,13 +180,47 @@ def test_spacing_rule(gaps, accepted):
             _spacing_runs("f", np.array(gaps), 0.05)
 
 
-@pytest.mark.parametrize("command", ["inspect", "volume", "radiomics", "segment", "predict"])
+@pytest.mark.parametrize("command", ["inspect", "volume", "radiomics", "segment", "predict", "readout", "report"])
 def test_ct_loading_commands_take_series_and_tilt(command):
     from ichkit.cli import build_parser
 
-    extra = {"volume": ["m.nii.gz"], "segment": ["-o", "out"], "predict": ["--task", "he", "-o", "out"]}.get(command, [])
+    extra = {"volume": ["m.nii.gz"], "segment": ["-o", "out"], "predict": ["--task", "he", "-o", "out"],
+             "readout": ["--mask", "m.nii.gz"], "report": ["--mask", "m.nii.gz", "-o", "out"]}.get(command, [])
     args = build_parser().parse_args([command, "ct", *extra, "--series", "1.2.3", "--tilt", "refuse"])
     assert (args.series, args.tilt) == ("1.2.3", "refuse")
+
+
+def test_cohort_series_column_picks_the_series_of_ich_run(tmp_path):
+    """Two studies of one patient in one folder: the cohort's `series` column is `--series`."""
+    import csv
+    from dataclasses import replace
+
+    import pydicom
+
+    from dicom_factory import head_like
+    from ichkit.batch.scan_task import input_fingerprint
+    from ichkit.cohort import read_cohort
+    from ichkit.io import save_labelmap
+
+    folder = write_series(tmp_path / "dicom", head_like(), prefix="a")
+    write_series(folder, head_like(), positions=[40.0 + 5 * k for k in range(8)], prefix="b")  # another grid
+    uid = {p: pydicom.dcmread(next(folder.glob(f"{p}*.dcm"))).SeriesInstanceUID for p in "ab"}
+    ct_a = load_ct(folder, ValidationPolicy(series=uid["a"]))
+    labels = np.zeros(ct_a.shape, np.uint8)
+    labels[3:6, 28:36, 28:36] = 1
+    mask = save_labelmap(ct_a.with_array(labels), tmp_path / "mask_a.nii.gz")
+    cohort = tmp_path / "cohort.csv"
+    cohort.write_text("scan_id,ct,mask,series\n" + "".join(f"s_{k},{folder},{mask},{uid.get(k, '')}\n" for k in ("a", "b", "none")))
+    assert main(["run", str(cohort), "-o", str(tmp_path / "out"), "--no-progress", "--radiomics", "none"]) == 0  # one of three done
+    with open(tmp_path / "out" / "summary.csv", newline="") as f:
+        states = {r["scan_id"]: r["state"] for r in csv.DictReader(f)}
+    with open(tmp_path / "out" / "failures.csv", newline="") as f:
+        failures = {r["scan_id"]: r for r in csv.DictReader(f)}
+    assert states == {"s_a": "done", "s_b": "failed", "s_none": "failed"}
+    assert failures["s_b"]["code"] == "geometry_mismatch"  # series b was read: mask a does not fit its grid
+    assert failures["s_none"]["code"] == "mixed_series" and "series column" in failures["s_none"]["reason"]
+    scan = read_cohort(cohort)[0]
+    assert input_fingerprint(replace(scan, series=uid["b"])) != input_fingerprint(scan)  # another series: redone
 
 
 def test_detilt_shift_is_scipys_bilinear_shift():

@@ -10,7 +10,7 @@ import pytest
 
 from ichkit.errors import OptionError, OutputExistsError
 from ichkit.app.groundtruth import save_ground_truth
-from ichkit.app.source import MaskSource
+from ichkit.segment.source import MaskSource
 from ichkit.io import load_ct, load_mask
 from ichkit.labels import EDEMA, IPH, IVH
 from ichkit.phantom import make_phantom
@@ -32,7 +32,7 @@ def test_cases_accumulate_in_the_layout_ich_dataset_build_writes(tmp_path):
     assert read_patients(dataset) == {"ICH_000": "P0", "ICH_001": "P0", "ICH_002": "P1"}
     assert {tuple(sorted(f["val"])) for f in patient_folds(read_patients(dataset), 2)} == {("ICH_000", "ICH_001"), ("ICH_002",)}
     record = json.loads(paths["provenance"].read_text())
-    assert record["source"]["model_id"] == "blast-ct-v1-single" and record["edited"] is False and record["saved_at"]
+    assert record["model"]["id"] == "blast-ct-v1-single" and record["edited"] is False and record["created"] and record["input"] == "/data/p2.nii.gz"
     assert json.loads((dataset / "provenance" / "ICH_001.json").read_text())["edited"] is True
     ct = load_ct(paths["image"])
     assert np.array_equal(ct.array, ph.ct.array)

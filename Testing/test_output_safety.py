@@ -7,6 +7,7 @@ import csv
 import errno
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +25,120 @@ POINTS = int(os.environ.get("ICH_KILL_POINTS", "2"))  # bench/kill_outputs.py ru
 def test_kill_while_writing_leaves_old_or_new_set(trials, tmp_path):
     result = trials(tmp_path, POINTS, seed=15)
     assert len(result["trials"]) == POINTS
+
+
+# --- the commit journal (ichkit.atomic): a set of outputs killed between its renames
+_KILLED_COMMIT = """
+import json, os, signal, sys
+from pathlib import Path
+import ichkit.atomic as atomic
+folder, kill_at, files = Path(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
+real, renamed = os.replace, []
+def replace(src, dst):  # SIGKILL before the journal (-1), right after it (0) or after k renames
+    journal = Path(dst).name.startswith(atomic.JOURNAL)
+    if journal and kill_at == -1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(src, dst)
+    renamed.extend([] if journal else [dst])
+    if kill_at == len(renamed):
+        os.kill(os.getpid(), signal.SIGKILL)
+os.replace = replace
+with atomic.atomic_files({name: folder / name for name in files}) as tmp:
+    for name, source in files.items():
+        tmp[name].write_bytes(Path(source).read_bytes())
+"""
+
+
+def _commit(folder, files: dict, kill_at: int = 99) -> int:
+    """Publish `files` (name -> source file) into `folder` in a child, SIGKILLed at `kill_at`."""
+    argv = [sys.executable, "-c", _KILLED_COMMIT, str(folder), str(kill_at), json.dumps({k: str(v) for k, v in files.items()})]
+    return subprocess.run(argv, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))).returncode
+
+
+def _two_sets(tmp_path):
+    """An `ich segment`-like set (mask + sidecar) published whole, and a different new one."""
+    (ct, old), (_, new) = _pair(tmp_path, "old"), _pair(tmp_path, "new", grow=3)
+    for name, mask in (("old", old), ("new", new)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"provenance": {"model": {"id": name}}}))  # the sidecar
+    out = tmp_path / "out"
+    assert _commit(out, {"s_seg.nii.gz": old, "s_volumes.json": tmp_path / "old.json"}) == 0
+    return ct, out, {"s_seg.nii.gz": new, "s_volumes.json": tmp_path / "new.json"}
+
+
+def _hidden_files(out):
+    return sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+
+
+def _mask_of(path):
+    from ichkit.io import load_mask
+
+    return int(load_mask(path).array.sum())
+
+
+def _model(out):
+    return json.loads((out / "s_volumes.json").read_text())["provenance"]["model"]["id"]
+
+
+@pytest.mark.parametrize("reader", ["load_mask", "find_mask", "of_mask"])
+def test_a_set_killed_between_its_renames_is_completed_before_a_reader_reads_it(reader, tmp_path):
+    from ichkit.app.segment import find_mask
+    from ichkit.segment.source import MaskSource
+
+    ct, out, new = _two_sets(tmp_path)
+    assert _commit(out, new, kill_at=1) == -signal.SIGKILL
+    assert (out / "s_seg.nii.gz").read_bytes() == new["s_seg.nii.gz"].read_bytes()  # on disk: a mixed set
+    assert _model(out) == "old"
+    assert any(name.startswith(".ichkit-journal.") for name in _hidden_files(out))
+    if reader == "of_mask":  # the sidecar read beside a mask names the new mask's model
+        assert MaskSource.of_mask(out / "s_seg.nii.gz").model_id == "new"
+    else:
+        mask = find_mask({}, out) if reader == "find_mask" else out / "s_seg.nii.gz"
+        assert _mask_of(mask) == _mask_of(new["s_seg.nii.gz"])  # the reader rolled the journal forward first
+    assert _model(out) == "new"
+    assert _hidden_files(out) == []
+
+
+def test_a_set_killed_right_after_its_journal_is_completed_by_the_next_write(tmp_path):
+    from ichkit.atomic import write_text
+
+    _, out, new = _two_sets(tmp_path)
+    assert _commit(out, new, kill_at=0) == -signal.SIGKILL
+    assert _model(out) == "old"  # nothing renamed yet
+    write_text(out / "other.txt", "another output")  # the first write into the folder (this process)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name in new} == {k: v.read_bytes() for k, v in new.items()}
+    assert _hidden_files(out) == []
+
+
+def test_a_set_killed_before_its_journal_is_rolled_back_by_the_next_write(tmp_path):
+    from ichkit.atomic import write_text
+
+    _, out, new = _two_sets(tmp_path)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert _commit(out, new, kill_at=-1) == -signal.SIGKILL
+    assert len(_hidden_files(out)) == 3  # the two temporaries and the journal's, all complete
+    assert _mask_of(out / "s_seg.nii.gz") == _mask_of(tmp_path / "old_mask.nii.gz")  # a reader: the old set
+    write_text(out / "other.txt", "another output")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "other.txt"} == before
+    assert _hidden_files(out) == []
+
+
+def test_a_journal_of_a_live_writer_is_completed_once_and_not_undone(tmp_path, monkeypatch):
+    """A reader may finish a live writer's commit; the writer then finds its renames done."""
+    import ichkit.atomic as atomic
+
+    out, real = tmp_path / "out", atomic._roll_forward
+
+    def reader_first(journal):
+        monkeypatch.setattr(atomic, "_roll_forward", real)
+        atomic.recover(out)  # a reader, between the writer's journal and its renames
+        assert (out / "a.txt").read_text() == "new a" and (out / "b.txt").read_text() == "new b"
+        real(journal)
+
+    monkeypatch.setattr(atomic, "_roll_forward", reader_first)
+    with atomic.atomic_files({"a": out / "a.txt", "b": out / "b.txt"}) as tmp:
+        tmp["a"].write_text("new a")
+        tmp["b"].write_text("new b")
+    assert [(p.name, p.read_text()) for p in sorted(out.iterdir())] == [("a.txt", "new a"), ("b.txt", "new b")]
 
 
 def _segment(ct, out, *extra):

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from ichkit.anatomy.atlas import load_atlas
+from ichkit.anatomy.text import readout_lines
 from ichkit.phantom.atlas import HeadDraw, make_atlas_phantom
 from ichkit.cli import main
 from ichkit.image import Volume
@@ -71,7 +72,10 @@ def test_existing_outputs_are_kept_without_overwrite(scan, tmp_path, capsys):
     assert main(["readout", str(ct), "--mask", str(mask), "-o", str(out)]) == 2
     assert "--overwrite" in _one_error_line(capsys) and (out / "readout.json").read_text() == "user file"
     assert main(["readout", str(ct), "--mask", str(mask), "-o", str(out), "--overwrite"]) == 0
-    assert json.loads((out / "readout.json").read_text())["location"]["status"] == "determined"
+    saved = json.loads((out / "readout.json").read_text())
+    assert saved["location"]["status"] == "determined"
+    lines = readout_lines(saved)  # the one rendering the report and the risk panels show too
+    assert capsys.readouterr().out.splitlines()[: len(lines)] == lines and lines[-1].startswith("Midline shift: ")
 
 
 def test_bad_masks_are_one_line_errors(scan, tmp_path, capsys):
@@ -94,7 +98,7 @@ def test_scan_not_covering_the_brain_is_undetermined(scan, tmp_path, capsys):
     labels[labels.shape[0] // 2, 100:110, 100:110] = 1  # keep some blood in the cut scan
     save_volume(top(ph.labels).with_array(labels), tmp_path / "mask.nii.gz")
     assert main(["readout", str(tmp_path / "ct.nii.gz"), "--mask", str(tmp_path / "mask.nii.gz"), "-o", str(tmp_path / "out")]) == 0
-    assert "location: undetermined (registration quality Dice" in capsys.readouterr().out
+    assert "Location: undetermined (registration quality Dice" in capsys.readouterr().out
     loc = json.loads((tmp_path / "out" / "readout.json").read_text())["location"]
     assert loc["status"] == "undetermined" and loc["labels"] == {} and "class" not in json.dumps(loc)
     assert not list((tmp_path / "out").glob("location_*.png"))
@@ -139,7 +143,7 @@ def test_run_readout_is_plain_json_with_a_status_per_part(scan):
     steps = []
     readout = run_readout(ph.ct, ph.labels, progress=lambda done, total, what="": steps.append((done, total)))
     text = json.dumps(readout)  # no numpy scalars, no arrays: JSON-able as it is
-    assert set(json.loads(text)) == {"location", "signs", "midline", "versions"}
+    assert set(json.loads(text)) == {"location", "signs", "midline", "versions", "slice_index"}
     for part in ("location", "signs", "midline"):
         assert "status" in readout[part] and "reason" in readout[part]
     assert readout["location"]["status"] in ("determined", "undetermined") and steps[-1] == (4, 4)

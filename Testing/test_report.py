@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ichkit.anatomy.text import readout_lines
 from ichkit.cli import main
 from ichkit.phantom import make_phantom, write_phantom
 from ichkit.report.delta import delta_table
@@ -73,6 +74,8 @@ def test_report_html_opens_in_chromium_with_key_images_and_tables(report):
             for table in ("#scores", "#volumes", "#followup-volumes", "#expansion"):
                 assert page.locator(f"{table} tr").count() >= 2, table
             assert "ICH score" in page.inner_text("#scores") and "BRAIN score" in page.inner_text("#scores")
+            baseline = json.loads((report / "report.json").read_text())["timepoints"][0]["readout"]
+            assert page.inner_text("#readout").splitlines() == readout_lines(baseline)  # the words `ich readout` prints
             assert page.locator("#demo-notice").count() == 0
             page.pdf(path=str(report / "report.pdf"))  # it prints (A4) without error
         finally:
@@ -118,6 +121,26 @@ def test_followup_without_a_mask_or_on_another_grid_is_refused(scans, tmp_path, 
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and "differs from the CT" in err
     assert not any(out.glob("*")) if out.exists() else True
+
+
+def test_report_request_is_the_command_line_ich_report_checks(tmp_path):
+    """A front end's `ReportRequest` becomes a command line that `ich report` parses back into the same request."""
+    from ichkit.app.report import ReportRequest
+    from ichkit.cli import build_parser
+    from ichkit.cli.report_cmd import request_of
+    from ichkit.errors import OptionError
+    from ichkit.scores import Clinical
+
+    request = ReportRequest(Path("ct.nii.gz"), Path("m.nii.gz"), Path("out"), ((Path("ct2.nii.gz"), Path("m2.nii.gz")),),
+                            Clinical(age=80.0, gcs=12, onset_hours=1.5, anticoagulant="warfarin", recurrent_ich=False),
+                            identifiers=True, overwrite=True)
+    argv = request.argv()
+    assert argv[4:10] == ["report", "ct.nii.gz", "--mask", "m.nii.gz", "-o", "out"] and "--dicom-sr" not in argv
+    assert request_of(build_parser().parse_args(argv[3:])) == request
+    with pytest.raises(OptionError, match="--followup takes a CT and its mask"):
+        ReportRequest("ct.nii.gz", "m.nii.gz", "out", (("ct2.nii.gz",),))
+    with pytest.raises(OptionError, match="--dicom-sr needs the CT as a DICOM series folder"):
+        ReportRequest(tmp_path / "ct.nii.gz", "m.nii.gz", "out", dicom_sr=True)
 
 
 def test_an_existing_report_is_kept_without_overwrite(report, scans, capsys):
@@ -227,6 +250,7 @@ def test_dicom_sr_of_a_dicom_ct(tmp_path, capsys):
     from ichkit.report import TimePoint, build_report
     from ichkit.report.dicom_sr import dicom_sr_bytes
     from ichkit.scores import Clinical
+    from ichkit.segment.source import MaskSource
 
     folder = write_series(tmp_path / "ct", head_like((8, 64, 64)).astype(np.int16))
     for f in folder.glob("*.dcm"):  # the factory omits the frame of reference a real CT carries
@@ -246,7 +270,7 @@ def test_dicom_sr_of_a_dicom_ct(tmp_path, capsys):
     assert not any(ident == "clinical scores" for ident, _ in numbers)  # incomplete scores are not written
 
     readout = {"location": {"status": "determined", "labels": {"IPH": {"class": "deep"}}}, "signs": None, "midline": None}
-    report = build_report([TimePoint("baseline", ct, ct.with_array(lab), {"kind": "file", "demo": True}, readout)], Clinical(age=85, gcs=4))
+    report = build_report([TimePoint("baseline", ct, ct.with_array(lab), MaskSource("ich-demo-unet", demo=True), readout)], Clinical(age=85, gcs=4))
     (tmp_path / "sr.dcm").write_bytes(dicom_sr_bytes(report, folder))
     assert _sr_numbers(tmp_path / "sr.dcm")[("clinical scores", "ich_score")] == report["scores"]["ich_score"]["total"] == 3
     assert pydicom.dcmread(tmp_path / "sr.dcm").SeriesDescription == "ICH report (demo model, not for clinical use)"

@@ -48,7 +48,7 @@ def test_panel_order_readout_then_scores_then_classifiers_and_it_is_json():
     assert "deep, left" in readout[0]["text"] and "Dice 0.95" in readout[0]["text"]
     blend = next(r for r in readout if r.get("sign") == "blend")
     assert blend["present"] and blend["text"] == "blend: present (22.5 vs >= 18.0 HU, slice 13)"
-    assert readout[-1]["text"] == "Midline shift: 4.2 mm toward the right (slice 15)"  # the 0-based indices 12 and 14, shown 1-based as the views count
+    assert readout[-1]["text"] == "Midline shift: 4.2 mm toward the patient's right (slice 15)"  # the 0-based indices 12 and 14, shown 1-based as the views count
     scores = {r["key"]: r for r in _section(panel, "scores")}
     assert list(scores) == ["ich_score", "bat", "brain"]
     # ICH score: GCS 4 = 2, ABC/2 35 mL = 1, IVH = 1, deep = 0, age 85 = 1; BAT: blend 1 + hypodensity 0 + < 2.5 h 2;

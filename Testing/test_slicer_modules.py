@@ -10,12 +10,14 @@ import json
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from ichkit.app.jobs import Job
 from ichkit.app.predict import PredictRequest, heatmap_paths
+from ichkit.errors import OptionError
 from ichkit.labels import IPH, IVH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,6 +73,7 @@ def _run(monitor, timeout=60):
 
 def test_segment_job_to_scene_table_edit_verdict_exports(samples, tmp_path):
     from ICHSegmentLib import exports, logic
+    from ICHSegmentLib.segmentation_job import SegmentationJob
     from ICHToolkitLib.jobmonitor import JobMonitor
     from ICHToolkitLib.sampledata import load_sample
 
@@ -82,20 +85,21 @@ def test_segment_job_to_scene_table_edit_verdict_exports(samples, tmp_path):
     outdir = tmp_path / "out"
     bar, status = FakeQtProgressBar(), FakeQtLabel()
     seen = []
-    job = Job([sys.executable, "-c", FAKE_SEGMENT, str(base["labels"]), str(outdir)]).start()
+    run = SegmentationJob(Job([sys.executable, "-c", FAKE_SEGMENT, str(base["labels"]), str(outdir)]).start(), ct_node, outdir)
 
     def on_done(result):
-        out, text = logic.accept_segmentation(mrml, ct_node, result, outdir)
+        out, text = run.accept(mrml, result)
         seen.append(out)
         return text
 
-    monitor = _run(JobMonitor(job, bar, status, "Segmenting", on_done))
+    monitor = _run(JobMonitor(run.job, bar, status, "Segmenting", on_done))
     assert monitor.outcome == "done" and bar.value == 100
     assert "ich-demo-phantom 0.2" in status.text and "demo model, not for clinical use" in status.text
     (out,) = seen
     truth = json.loads(base["json"].read_text())["volumes_ml"]
     table = out.table
-    assert [table.GetCellText(r, 0) for r in range(2)] == ["IPH", "IVH"]
+    assert [table.GetCellText(r, 0) for r in range(2)] == ["IPH", "IVH"] and out.disagreement is None
+    assert logic.ensemble_interval(out.segmentation) is None and table.GetNumberOfColumns() == 6  # one network: no interval columns
     assert float(table.GetCellText(0, 3)) == pytest.approx(truth["IPH"], rel=1e-6)  # voxel volume = exact truth
     assert not logic.is_edited(ct_node, out.segmentation)
     assert logic.source_of(out.segmentation).model_id == "ich-demo-phantom"
@@ -122,7 +126,7 @@ def test_segment_job_to_scene_table_edit_verdict_exports(samples, tmp_path):
     assert np.array_equal(load_mask(paths["seg.nrrd"], ct).array == IPH, load_mask(base["labels"], ct).array == IPH)
     gt = exports.save_ground_truth(ct_node, out.segmentation, tmp_path / "Dataset903_Reviewed", "ICH_001")
     record = json.loads(gt["provenance"].read_text())
-    assert record["source"]["model_id"] == "ich-demo-phantom" and record["edited"] is True and "IVH" not in record["measurements"]
+    assert record["model"]["id"] == "ich-demo-phantom" and record["edited"] is True and "IVH" not in record["measurements"]
 
 
 def test_job_monitor_shows_failure_and_cancel(tmp_path):
@@ -139,13 +143,144 @@ def test_job_monitor_shows_failure_and_cancel(tmp_path):
 
 
 def test_model_choices_list_the_registry():
-    from ICHSegmentLib.logic import model_choices
+    from ichkit.app.segment import model_choices
 
     from ichkit.models import load_registry
 
     choices = model_choices()
     assert {c[0] for c in choices} == {e.id for e in load_registry().list("segmentation")}
     assert all(text.startswith(model_id) for model_id, text in choices)
+
+
+@pytest.fixture()
+def blast_weights(shared_dir) -> Path:
+    folder = shared_dir / "models" / "blast-ct-v1"
+    if not (folder / "model_2.pt").is_file():
+        pytest.skip(f"{folder} holds no BLAST-CT weights")
+    return folder
+
+
+def _until_progress(monitor, timeout=300):
+    """Poll until the job's first progress event (the monitor's status line changes) or its end."""
+    import time
+
+    deadline = time.time() + timeout
+    while monitor.poll() and monitor.status.text == "" and time.time() < deadline:
+        time.sleep(0.05)
+    return monitor
+
+
+def test_segment_ensemble_puts_intervals_in_the_table_and_the_disagreement_over_the_ct(ich_cache, blast_weights, tmp_path):
+    """`ich segment --ensemble 2` with the real BLAST-CT networks on a small phantom."""
+    from ICHSegmentLib.logic import ENSEMBLE_COLUMNS, ensemble_interval
+    from ICHSegmentLib.segmentation_job import SegmentationJob
+    from ICHToolkitLib.jobmonitor import JobMonitor
+
+    from ichkit.labels import LABELS
+    from ichkit.models.importer import import_models
+    from ichkit.phantom import make_phantom
+
+    import_models(blast_weights)
+    ph = make_phantom(3, shape=(8, 96, 96), spacing=(1.5, 1.5, 6.0), brace=True)  # small, and BLAST-CT finds its hematoma (Dice 0.93)
+    mrml = scene.new_scene()
+    composite = mrml.AddNewNodeByClass("vtkMRMLSliceCompositeNode")
+    ct_node = scene.volume_to_node(mrml, ph.ct, "tiny")
+    run = SegmentationJob.start(ct_node, tmp_path, "blast-ct-v1", "cpu", ensemble=2)
+    assert run.job.argv[-2:] == ["--ensemble", "2"]
+    seen = []
+
+    def on_done(result):
+        out, text = run.accept(mrml, result)
+        seen.append((result, out))
+        return text
+
+    bar, status = FakeQtProgressBar(), FakeQtLabel()
+    assert _run(JobMonitor(run.job, bar, status, "Segmenting", on_done), timeout=600).outcome == "done", status.text
+    (result, out), = seen
+    assert "model blast-ct-v1 " in status.text and "ensemble of 2 networks" in status.text
+    interval = result["ensemble"]["interval_ml"]
+    assert "IPH" in interval and out.table.GetNumberOfRows() >= 1
+    assert ensemble_interval(out.segmentation) == interval
+    table = out.table
+    columns = [table.GetColumnName(c) for c in range(table.GetNumberOfColumns())]
+    assert columns[-2:] == list(ENSEMBLE_COLUMNS) and table.GetColumnUnitLabel(ENSEMBLE_COLUMNS[0]) == "mL"
+    for row in range(table.GetNumberOfRows()):
+        key = LABELS[int(table.GetCellText(row, 1))].key
+        low, high = (float(table.GetCellText(row, c)) for c in (6, 7))
+        assert [low, high] == pytest.approx(interval[key], abs=1e-9) and low <= high
+    disagreement = scene.node_to_volume(out.disagreement).array
+    assert disagreement.shape == ph.ct.shape and set(np.unique(disagreement)) <= {0.0, 0.5}
+    assert composite.GetForegroundVolumeID() == out.disagreement.GetID() and composite.GetBackgroundVolumeID() == ct_node.GetID()
+    print(f"ensemble of 2: {table.GetNumberOfRows()} segments, intervals {interval}, "
+          f"{np.count_nonzero(disagreement)} voxels where the networks disagree")
+
+
+def test_ground_truth_offer_and_the_finetuning_job_start_progress_cancel(ich_cache, shared_dir, tmp_path):
+    """The offer below and at the minimum (cases saved quickly on tiny phantoms, the last one from
+    the scene as the module saves it), then `ich train finetune` started, reporting, cancelled."""
+    import shutil
+
+    from ICHSegmentLib import exports
+    from ICHSegmentLib.finetune_job import FinetuneJob
+    from ichkit.app.segment import model_choices
+    from ICHToolkitLib.jobmonitor import JobMonitor
+
+    from ichkit.app.groundtruth import save_ground_truth
+    from ichkit.errors import OptionError
+    from ichkit.models import load_registry
+    from ichkit.models.importer import import_models
+    from ichkit.phantom import make_phantom
+    from ichkit.segment.finetune.register import register_finetuned
+    from ichkit.segment.finetune.settings import MIN_CASES
+
+    weights = shared_dir / "models" / "blast-ct-v1" / "model_1.pt"
+    if not weights.is_file():
+        pytest.skip("no BLAST-CT weights in the shared folder")
+    small = {"shape": (6, 48, 48), "spacing": (2.5, 2.5, 5.0)}
+    dataset = tmp_path / "Dataset950_Site"
+    assert FinetuneJob.offer(Path(""))["text"] == "" and FinetuneJob.offer(dataset)["text"] == f"0 of the {MIN_CASES} cases needed before fine-tuning is offered"
+    for i in range(MIN_CASES - 1):
+        ph = make_phantom(100 + i, **small)
+        save_ground_truth(ph.ct, ph.labels, dataset, f"C{i:02d}", patient_id=f"P{i}")
+    assert FinetuneJob.offer(dataset) == {"cases": MIN_CASES - 1, "minimum": MIN_CASES, "ready": False,
+                                         "text": f"{MIN_CASES - 1} of the {MIN_CASES} cases needed before fine-tuning is offered"}
+    with pytest.raises(OptionError, match=f"holds {MIN_CASES - 1} cases; fine-tuning needs at least {MIN_CASES}"):
+        FinetuneJob.start(dataset, "site A")
+    mrml = scene.new_scene()
+    ph = make_phantom(100 + MIN_CASES, **small)
+    ct_node = scene.volume_to_node(mrml, ph.ct, "last")
+    exports.save_ground_truth(ct_node, scene.labelmap_to_segmentation(mrml, ph.labels, ct_node), dataset, f"C{MIN_CASES - 1:02d}")
+    offer = FinetuneJob.offer(dataset)
+    assert offer["ready"] and offer["text"] == f"{MIN_CASES} cases saved: enough to fine-tune blast-ct-v1-single on them"
+
+    (tmp_path / "finetune-site-b").mkdir()
+    with pytest.raises(OptionError, match="finetune-site-b: already exists"):
+        FinetuneJob.start(dataset, "site B")
+    with pytest.raises(OptionError, match="give the ground-truth dataset"):
+        FinetuneJob.start(Path(""), "site B")
+
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    shutil.copy(weights, parent / "model_1.pt")
+    assert import_models(parent).installed == ["blast-ct-v1-single"]
+    run = FinetuneJob.start(dataset, " site A ", Path(""))
+    assert run.model_id == "blast-ct-v1-ft-site-a" and run.outdir == tmp_path / "finetune-site-a"
+    assert run.job.argv[run.job.argv.index("--name") + 1] == "site A"
+    bar, status = FakeQtProgressBar(), FakeQtLabel()
+    monitor = _until_progress(JobMonitor(run.job, bar, status, "Fine-tuning", run.accept))
+    assert monitor.outcome is None and status.text.startswith("Fine-tuning: "), status.text  # its progress reaches the status line
+    print(f"first progress line: {status.text!r}")
+    monitor.cancel()
+    assert _run(monitor).outcome == "cancelled" and status.text == "Fine-tuning cancelled" and bar.value == 0
+    assert run.model_id not in {model_id for model_id, _text in model_choices()}
+
+    # what a finished job leaves (the registry entry) is what the model list re-reads; the status line names it
+    register_finetuned(load_registry().get("blast-ct-v1-single"), run.model_id, parent / "model_1.pt", "card", "fine-tuned here")
+    assert run.model_id in {model_id for model_id, _text in model_choices()}
+    text = run.accept({"model_id": run.model_id, "best_epoch": 1, "epochs_done": 2,
+                       "history": [{"epoch": 0, "val_loss": 0.5}, {"epoch": 1, "val_loss": 0.25}, {"epoch": 2, "val_loss": 0.3}]})
+    assert text == (f"fine-tuned {run.model_id}: kept epoch 1 of 2, held-out loss 0.5000 -> 0.2500; {run.model_id} is now in the "
+                    f"model list (work folder {run.outdir})")
 
 
 def test_sample_is_generated_once_and_checked(tmp_path):
@@ -222,6 +357,7 @@ RESULT = {  # the shape of `ich predict --json`
 
 def test_predict_risk_panel_gradcam_and_radiomics(samples, tmp_path):
     from ICHPredictLib import logic
+    from ICHToolkitLib import overlay
 
     from ichkit.io import load_ct, load_mask, save_volume
 
@@ -248,15 +384,23 @@ def test_predict_risk_panel_gradcam_and_radiomics(samples, tmp_path):
     assert logic.shown_heatmaps({**RESULT, "output": str(tmp_path)}) == {}  # a demo model's heatmap is its output too
     assert logic.shown_heatmaps({**RESULT, "output": str(tmp_path)}, show_demo=True) == {"he": heat_path}
     composite = mrml.AddNewNodeByClass("vtkMRMLSliceCompositeNode")
-    node = logic.show_gradcam(mrml, heat_path, ct_node, opacity=0.3)
-    assert composite.GetForegroundVolumeID() == node.GetID() and composite.GetBackgroundVolumeID() == ct_node.GetID()
+    result = {**RESULT, "output": str(tmp_path)}
+    table, _text = logic.show_result(mrml, result, ct_node, opacity=0.3)
+    assert composite.GetForegroundVolumeID() is None  # the demo HE model's heatmap is hidden with its row
+    assert logic.show_result(mrml, result, ct_node, table, opacity=0.3, show_demo=True)[0] is table
+    node = mrml.GetNodeByID(composite.GetForegroundVolumeID())
+    assert node.GetName() == "ct Grad-CAM" and composite.GetBackgroundVolumeID() == ct_node.GetID()
     assert composite.GetForegroundOpacity() == pytest.approx(0.3)
     colors = mrml.GetNodeByID(node.GetDisplayNode().GetColorNodeID())
     assert colors.GetName() == scene.HEAT_COLORS and colors.GetNumberOfColors() == scene.HEAT_COLOR_ENTRIES
     assert np.allclose(scene.node_to_volume(node).array, heat.array)
-    logic.set_opacity(mrml, 0.8)
+    overlay.set_opacity(mrml, 0.8)
     assert composite.GetForegroundOpacity() == pytest.approx(0.8)
-    assert logic.show_gradcam(mrml, heat_path, ct_node, node=node) is node and mrml.GetNodesByName(scene.HEAT_COLORS).GetNumberOfItems() == 1
+    logic.show_result(mrml, result, ct_node, table, show_demo=True)  # shown again: the same node, the same colour table
+    assert composite.GetForegroundVolumeID() == node.GetID()
+    assert mrml.GetNodesByName("ct Grad-CAM").GetNumberOfItems() == 1 and mrml.GetNodesByName(scene.HEAT_COLORS).GetNumberOfItems() == 1
+    logic.show_result(mrml, result, ct_node, table)
+    assert composite.GetForegroundVolumeID() is None
 
     features = logic.radiomics_table(mrml, ct_node, seg_node, params="shape", label=IPH)
     values = {features.GetCellText(r, 0): float(features.GetCellText(r, 1)) for r in range(features.GetNumberOfRows())}
@@ -307,18 +451,30 @@ def test_predict_panel_texts_and_overlays_of_signs_and_midline():
 # --- ICHSynth ---
 
 
+def _synth_params(work: Path) -> SimpleNamespace:
+    """The fields of ICHSynth's parameter node, as the module holds them."""
+    return SimpleNamespace(manifest=work / "m.csv", preset="seed", epochs=5, device="cpu", workFolder=work, model=work / "model.pt",
+                           sampleCount=8, seed=3, synthetic=work / "s" / "manifest.csv", readerCount=20)
+
+
 def test_synth_command_lines_and_browsing(tmp_path):
     from ICHSynthLib import logic
 
     head = [sys.executable, "-m", "ichkit", "--progress-json"]
-    assert logic.train_argv("m.csv", "out", epochs=5, device="cpu") == head + [
-        "train", "synth", "--data", "m.csv", "-o", "out", "--class", "he", "--preset", "seed", "--epochs", "5", "--device", "cpu", "--json"]
-    assert logic.sample_argv("model.pt", "s", n=8, seed=3) == head + [
-        "synth", "sample", "--model", "model.pt", "-o", "s", "--n", "8", "--seed", "3", "--sampler", "ddim", "--json"]
-    assert logic.balance_argv("m.csv", "s/manifest.csv", "b.csv") == head + [
-        "synth", "balance", "--real", "m.csv", "--synthetic", "s/manifest.csv", "--ratio", "1:2", "-o", "b.csv", "--json"]
-    assert logic.reader_study_argv("m.csv", "s/manifest.csv", "r", n=20) == head + [
-        "synth", "reader-study", "--real", "m.csv", "--synthetic", "s/manifest.csv", "-o", "r", "--n-real", "20", "--n-synthetic", "20", "--seed", "0", "--json"]
+    params, w = _synth_params(tmp_path), str(tmp_path)
+    assert logic.request("train", params).argv() == head + [
+        "train", "synth", "--data", f"{w}/m.csv", "-o", f"{w}/generator", "--class", "he", "--preset", "seed", "--epochs", "5", "--device", "cpu", "--json"]
+    assert logic.request("sample", params).argv() == head + [
+        "synth", "sample", "--model", f"{w}/model.pt", "-o", f"{w}/samples", "--n", "8", "--seed", "3", "--sampler", "ddim", "--device", "cpu", "--json"]
+    assert logic.request("balance", params).argv() == head + [
+        "synth", "balance", "--real", f"{w}/m.csv", "--synthetic", f"{w}/s/manifest.csv", "--ratio", "1:2", "-o", f"{w}/balanced/balanced.csv", "--json"]
+    assert logic.request("reader-study", params).argv() == head + [
+        "synth", "reader-study", "--real", f"{w}/m.csv", "--synthetic", f"{w}/s/manifest.csv", "-o", f"{w}/reader_study",
+        "--n-real", "20", "--n-synthetic", "20", "--seed", "3", "--json"]
+    for bad, line in (({"model": Path("")}, "sample needs model"), ({"sampleCount": 0}, "n 0: must be 1 or more"),
+                      ({"device": "tpu"}, "device 'tpu'")):
+        with pytest.raises(OptionError, match=line):  # refused before any child starts, in the backend's words
+            logic.request("sample", SimpleNamespace(**{**vars(params), **bad}))
 
     import SimpleITK as sitk
 
@@ -340,9 +496,9 @@ def test_command_lines_parse_with_the_real_cli_when_it_has_them(argv_of):
 
     if argv_of not in COMMANDS:
         pytest.skip(f"`ich {argv_of}` is not in this checkout yet")
-    from ICHSynthLib.logic import balance_argv, reader_study_argv, sample_argv, train_argv
+    from ICHSynthLib.logic import request
 
     lines = {"predict": [PredictRequest("c", "o", "m", overwrite=True).argv()],
-             "synth": [train_argv("m", "o"), sample_argv("m", "o", n=2), balance_argv("a", "b", "o"), reader_study_argv("a", "b", "o", n=2)]}
+             "synth": [request(step, _synth_params(Path("w"))).argv() for step in ("train", "sample", "balance", "reader-study")]}
     for argv in lines[argv_of]:
         build_parser().parse_args(argv[3:])

@@ -182,12 +182,12 @@ def test_workstation_load_edit_undo_export(phantoms, browser, tmp_path):
         assert _wait_changed(page, "#voxel-IPH", painted) == pytest.approx(iph_voxel, abs=0.005)
         expect(page.locator("#edited")).to_have_count(0)
 
-        # export: .seg.nrrd, NIfTI, CSV and the HTML report
+        # export: ich segment's names (.seg.nrrd, NIfTI, the volumes.json record), CSV and the HTML report
         out = tmp_path / "export"
         page.fill("#export-dir", str(out))
         page.click("#export-btn")
-        expect(page.locator("#exported li")).to_have_count(4, timeout=UI_TIMEOUT_MS)
-        for name in ("base_ct_seg.seg.nrrd", "base_ct_seg.nii.gz", "base_ct_volumes.csv", "base_ct_report.html"):
+        expect(page.locator("#exported li")).to_have_count(5, timeout=UI_TIMEOUT_MS)
+        for name in ("base_ct.seg.nrrd", "base_ct_seg.nii.gz", "base_ct_volumes.json", "base_ct_volumes.csv", "base_ct_report.html"):
             assert (out / name).stat().st_size > 0, name
         report = (out / "base_ct_report.html").read_text()
         assert "data:image/png;base64," in report and "mask file base_labels.nii.gz" in report

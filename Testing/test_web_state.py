@@ -19,7 +19,7 @@ from ichkit.web.export import export_scan, save_ground_truth
 from ichkit.web.report import key_slice, overlay_rgb
 from ichkit.app import jobs, predict, segment
 from ichkit.app.measurements import measure_dict
-from ichkit.app.source import MaskSource
+from ichkit.segment.source import MaskSource
 from ichkit.classify.predict import DEMO_MODELS
 from ichkit.models.registry import DEMO_NOTICE as DEMO_WARNING
 from ichkit.web.state import Session, case_name, volume_rows
@@ -92,15 +92,20 @@ def test_followup_gives_a_verdict(cases):
     assert session.followup is None
 
 
-def test_export_writes_four_files_and_refuses_to_overwrite(cases, tmp_path):
+def test_export_writes_ich_segments_names_with_its_record_and_refuses_to_overwrite(cases, tmp_path):
     session = _session(cases)
     scan = session.baseline
     scan.source = MaskSource("ich-demo-phantom", "0.2", demo=True)
     paths = export_scan(scan, tmp_path)
-    assert sorted(p.name for p in paths.values()) == ["base_ct_report.html", "base_ct_seg.nii.gz", "base_ct_seg.seg.nrrd", "base_ct_volumes.csv"]
-    back = load_mask(paths["seg.nrrd"], scan.ct)
+    assert sorted(p.name for p in paths.values()) == ["base_ct.seg.nrrd", "base_ct_report.html", "base_ct_seg.nii.gz",
+                                                      "base_ct_volumes.csv", "base_ct_volumes.json"]
+    back = load_mask(paths["labels_seg_nrrd"], scan.ct)
     assert np.array_equal(back.array, scan.labels.array) and back.meta["segments"][IPH] == "IPH"
-    assert np.array_equal(load_mask(paths["nii.gz"], scan.ct).array, scan.labels.array)
+    assert np.array_equal(load_mask(paths["labels_nifti"], scan.ct).array, scan.labels.array)
+    record = json.loads(paths["volumes_json"].read_text())
+    assert record["provenance"]["model"] == {"id": "ich-demo-phantom", "version": "0.2", "demo": True} and record["provenance"]["edited"] is False
+    for mask in (paths["labels_nifti"], paths["labels_seg_nrrd"]):  # loaded again, the mask still names its model
+        assert MaskSource.of_mask(mask) == MaskSource("ich-demo-phantom", "0.2", demo=True, path=str(mask))
     rows = list(csv.DictReader(paths["csv"].open()))
     assert {r["region"] for r in rows} >= {"IPH", "IVH"} and rows[0]["source"] == "ich-demo-phantom"
     report = paths["html"].read_text()
@@ -121,8 +126,8 @@ def test_ground_truth_in_nnunet_layout_with_provenance(cases, tmp_path):
     assert paths["image"].relative_to(tmp_path).as_posix() == "Dataset900_ICH/imagesTr/ICH_001_0000.nii.gz"
     assert paths["label"].relative_to(tmp_path).as_posix() == "Dataset900_ICH/labelsTr/ICH_001.nii.gz"
     record = json.loads(paths["provenance"].read_text())
-    assert record["source"]["model_id"] == "blast-ct-v1-single" and record["edited"] is True
-    assert "IVH" not in record["measurements"] and record["saved_at"]
+    assert record["model"]["id"] == "blast-ct-v1-single" and record["edited"] is True
+    assert "IVH" not in record["measurements"] and record["created"]
     assert np.array_equal(load_ct(paths["image"]).array, scan.ct.array)
 
 
@@ -162,7 +167,8 @@ def test_job_output_parsing(tmp_path):
     printed = json.dumps({"files": {"labels_nifti": str(mask)}, "provenance": {"model": {"id": "m", "version": "2", "demo": True}}}, indent=2)
     result = jobs.parse_result("warning: slow\n" + printed + "\n")
     assert segment.find_mask(result, tmp_path) == mask
-    assert segment.model_of(result) == {"id": "m", "version": "2", "demo": True}
+    assert segment.read_output(result, tmp_path) == (mask, MaskSource("m", "2", demo=True, path=str(mask)))
+    assert segment.read_output({"files": {"labels_nifti": str(mask)}}, tmp_path)[1].kind == "file"  # no record: a user's file
     assert segment.SegmentRequest("ct.nii.gz", tmp_path).argv()[-5:] == ["segment", "ct.nii.gz", "-o", str(tmp_path), "--json"]
 
 
@@ -393,7 +399,7 @@ def test_readout_regions_once_staleness_and_demo_hiding(cases, monkeypatch):
     assert len(calls) == 1 and set(scan.sign_regions) == {"hypodensity"}  # swirl absent, blend's region empty
     assert panel["has_readout"] and panel["overlays"] == ["hypodensity region", "midline ideal line"] and not panel["readout_stale"]
     texts = [r["text"] for s in panel["risk_panel"]["sections"] if s["id"] == "readout" for r in s["rows"]]
-    assert "Midline shift: 2.0 mm toward the left (slice 6)" in texts
+    assert "Midline shift: 2.0 mm toward the patient's left (slice 6)" in texts
     grown = scan.labels.array.copy()
     grown[key_slice(scan), 10:20, 10:20] = IPH
     scan.edit(scan.labels.with_array(grown))

@@ -53,7 +53,8 @@ def main() -> None:
 def _breakdown(ct_path: str, mask_path: str, env: dict) -> None:
     os.environ.update(env)
     from ichkit.io import load_ct, load_mask
-    from ichkit.report import TimePoint, build_report, mask_source, render, run_readout_safely
+    from ichkit.report import TimePoint, build_report, render, run_readout_safely
+    from ichkit.segment.source import MaskSource
 
     t = [time.perf_counter()]
     ct = load_ct(ct_path)
@@ -61,7 +62,7 @@ def _breakdown(ct_path: str, mask_path: str, env: dict) -> None:
     t.append(time.perf_counter())
     readout = run_readout_safely(ct, labels)
     t.append(time.perf_counter())
-    tp = TimePoint("baseline", ct, labels, mask_source(mask_path), readout)
+    tp = TimePoint("baseline", ct, labels, MaskSource.of_mask(mask_path), readout)
     report = build_report([tp])
     t.append(time.perf_counter())
     render([tp], report)

@@ -2,9 +2,12 @@
 `ich segment` and `ich run` writes (CI runs 2 of each in Testing/test_output_safety.py).
 
 Usage: PYTHONPATH=. .venv/bin/python bench/kill_outputs.py [--points 20] [--seed 15]
-Prints, per command, how many kills landed while a temporary existed (mid-write), what each
-left (the old or the new set), and the seconds from start to published outputs of one
-uninterrupted run (the same-run baseline that the kill delays are drawn against).
+Prints, per command, how many kills landed while a temporary or a commit journal existed
+(mid-write) and how many left a journal pending, what each left on disk right after the kill
+(`ich segment`: old, new or mixed; `ich run`: its reports whole or mixed) and once a product
+reader had recovered the folder (old or new; `ich run`: per scan, old, new or a resumable mix of
+scans), and the seconds from start to published outputs of one uninterrupted run (the same-run
+baseline that the kill delays are drawn against).
 """
 
 from __future__ import annotations
@@ -37,7 +40,10 @@ def main() -> None:
             "killed_while_running": sum(x["killed"] for x in t),
             "killed_mid_write": sum(x["mid_write"] for x in t),
             "by_signal": dict(collections.Counter(x["signal"] for x in t if x["killed"])),
-            "left": dict(collections.Counter(x["left"] for x in t)),  # mixed: SIGKILL between the final renames
+            "by_aim": dict(collections.Counter(x["aim"] for x in t if x["killed"])),
+            "journal_pending_after_kill": sum(x["journal_pending"] for x in t),
+            "left_on_disk": dict(collections.Counter(x.get("left") if name == "segment" else x["reports_on_disk"] for x in t)),
+            "after_recovery": dict(collections.Counter(x.get("after_recovery", x["left"]) for x in t)),  # never mixed
             "exit_codes": dict(collections.Counter(str(x["rc"]) for x in t)),
             "rerun": "finished, no temporary left",
         }

@@ -1,10 +1,16 @@
 """Atomic output: write to a temporary name in the same folder, then rename.
 
 A killed job therefore never leaves a half-written file under the final name, and a reader
-sees either the old file or the new one. `atomic_files` extends this to a set of files (a
-command's outputs): all are written first, then renamed together with SIGINT/SIGTERM held back,
-so an interrupted or failed command leaves the whole previous set or the whole new one.
-Temporaries carry the writer's pid; those of a dead writer are removed by the next write.
+sees either the old file or the new one. `atomic_files` extends this to a set of files in one
+folder (a command's outputs), all or nothing even under SIGKILL: every temporary is written and
+fsynced, then a journal naming the renames is put in the folder (the commit point), then the
+renames are done and the journal deleted. `recover` rolls a journal that a kill left forward;
+writers run it before writing into a folder, readers of finished sets before reading (the `io`
+loaders, `MaskSource.of_mask`, `app.segment.find_mask`, `batch.folder.read_marker`), so no one
+ever sees a mixed set. Temporaries carry the writer's pid; those of a dead writer without a
+journal are removed by the next write (rolled back). A journal, not a new folder per run: a folder of outputs is the user's
+layout and holds the sets of many scans, and renaming a folder fails on Windows while any file
+in it is open, where a journal left by a failed rename is simply completed later.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from .errors import OutputError, OutputExistsError
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM)
+JOURNAL = ".ichkit-journal"  # JOURNAL.PID.RANDOM.json: the renames of one decided commit
 
 
 def check_writable(path: str | Path, overwrite: bool) -> Path:
@@ -51,26 +58,46 @@ _PART = re.compile(r"^\..+?\.(?:(\d+)\.)?[A-Za-z0-9_]{8}\.part")  # .NAME.PID.RA
 _CLEANED: set[str] = set()
 
 
-def remove_stale_parts(folder: str | Path) -> None:
-    """Delete temporaries left in `folder` by writers that were killed (their pid is gone, or
-    they predate pids in the name). Once per folder and process: a listing per write would make
-    writing N files into one folder O(N^2)."""
+def _listing(folder: str) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError:
+        return []
+
+
+def recover(folder: str | Path) -> None:
+    """Complete the commits in `folder` that a kill cut short (roll their journals forward).
+    Safe at any time and from any process: a journal is only written once its set is whole."""
+    for entry in _listing(os.fspath(folder)):
+        if entry.name.startswith(JOURNAL + ".") and entry.name.endswith(".json"):
+            _roll_forward(Path(entry.path))
+
+
+def clean(folder: str | Path) -> None:
+    """`recover`, then delete the temporaries of writers that died before their commit (their
+    pid is gone, or they predate pids in the name): the folder holds only whole sets."""
+    recover(folder)
+    for entry in _listing(os.fspath(folder)):
+        m = _PART.match(entry.name)
+        if m and entry.is_file(follow_symlinks=False) and not (m.group(1) and _alive(int(m.group(1)))):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def _clean_once(folder: Path) -> None:
+    """`clean` before the first write into a folder, once per process: a listing per write
+    would make writing N files into one folder O(N^2)."""
     key = os.path.abspath(folder)
-    if key in _CLEANED:
-        return
-    _CLEANED.add(key)
-    with contextlib.suppress(OSError), os.scandir(key) as entries:
-        for entry in entries:
-            m = _PART.match(entry.name)
-            if m and entry.is_file(follow_symlinks=False) and not (m.group(1) and _alive(int(m.group(1)))):
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
+    if key not in _CLEANED:
+        _CLEANED.add(key)
+        clean(key)
 
 
 def _temporary(path: Path, suffix: str | None) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_parts(path.parent)
+        _clean_once(path.parent)
         suffix = suffix if suffix is not None else "".join(path.suffixes)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=f".part{suffix}", dir=path.parent)
     except (FileExistsError, NotADirectoryError):
@@ -86,6 +113,57 @@ def _write_error(path: Path, exc: OSError) -> Exception:
     if exc.errno in _NO_SPACE:
         return OutputError(path, f"cannot be written: {os.strerror(exc.errno)}")
     return exc
+
+
+def _fsync(path: str | Path) -> None:
+    """Flush a file (or, on POSIX, a folder's entries) to disk; Windows cannot open a folder."""
+    if os.name == "nt" and os.path.isdir(path):
+        return
+    fd = os.open(path, os.O_RDONLY if os.path.isdir(path) else os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_journal(folder: Path, renames: list[list[str]]) -> Path:
+    """The commit point: the list of renames, whole on disk, under its final name."""
+    fd, tmp = tempfile.mkstemp(prefix=f"{JOURNAL}.{os.getpid()}.", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(renames, f)
+            f.flush()
+            os.fsync(f.fileno())
+        journal = folder / (Path(tmp).name[: -len(".part")] + ".json")
+        os.replace(tmp, journal)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync(folder)
+    return journal
+
+
+def _roll_forward(journal: Path) -> None:
+    """Do a journal's renames (those not done yet), make them durable, delete the journal."""
+    folder = journal.parent
+    try:
+        renames = [(tmp, final) for tmp, final in json.loads(journal.read_text())
+                   if _PART.match(tmp) and Path(tmp).name == tmp and Path(final).name == final]  # our temporaries, in this folder
+    except FileNotFoundError:  # its writer finished meanwhile
+        return
+    except (OSError, ValueError, TypeError) as exc:
+        raise OutputError(journal, f"is not a readable journal of an unfinished set of outputs ({exc}); move it away") from None
+    try:
+        for tmp, final in renames:
+            with contextlib.suppress(FileNotFoundError):  # renamed already
+                os.replace(folder / tmp, folder / final)
+        _fsync(folder)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(journal)
+    except OSError as exc:
+        raise OutputError(folder, f"holds an unfinished set of outputs ({journal.name}) that cannot be completed: "
+                                  f"{exc.strerror or exc}; it is completed by the next command that can write here") from None
 
 
 @contextlib.contextmanager
@@ -116,26 +194,38 @@ def signals_held():
 
 @contextlib.contextmanager
 def atomic_files(paths: dict[str, Path], suffixes: dict[str, str] | None = None) -> Iterator[dict[str, Path]]:
-    """Yield a temporary path per output; publish them all only if the block succeeds."""
+    """Yield a temporary path per output (all in one folder); publish them all only if the
+    block succeeds. One file is one rename; a set is committed through a journal."""
     paths = {key: Path(p) for key, p in paths.items()}
+    folders = {p.parent for p in paths.values()}
+    if len(folders) != 1:
+        raise ValueError(f"a set of outputs must share one folder, not {sorted(map(str, folders))}")
+    folder = folders.pop()
     tmps: dict[str, Path] = {}
+    journal = None
     try:
         for key, path in paths.items():
             tmps[key] = _temporary(path, (suffixes or {}).get(key))
         try:
             yield tmps
+            with signals_held():
+                for tmp in tmps.values():
+                    if len(tmps) > 1:
+                        _fsync(tmp)  # whole on disk before the journal says so
+                    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
+                if len(tmps) == 1:
+                    (key, tmp), = tmps.items()
+                    os.replace(tmp, paths[key])
+                else:
+                    journal = _write_journal(folder, [[tmp.name, paths[key].name] for key, tmp in tmps.items()])
+                    _roll_forward(journal)
         except OSError as exc:
-            where = next(iter(paths.values()))
-            raise _write_error(where.parent if len(paths) > 1 else where, exc) from exc
-        with signals_held():
-            for key, tmp in tmps.items():
-                os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
-            for key, tmp in tmps.items():
-                os.replace(tmp, paths[key])
+            raise _write_error(folder if len(paths) > 1 else paths[next(iter(paths))], exc) from exc
     finally:
-        for tmp in tmps.values():
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        if journal is None:  # not committed: roll back (a journal's temporaries are its to rename)
+            for tmp in tmps.values():
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
 
 
 @contextlib.contextmanager

@@ -2,7 +2,8 @@
 
 Columns: `ct` (required); `scan_id` (or `id`; default: the CT's file name), `mask`, `label`
 (the mask value to analyse, default 1), `patient_id` (default: the scan id), `timepoint`
-(`baseline` / `followup`: pairs of one patient give the HE verdict; one of each per patient). Any
+(`baseline` / `followup`: pairs of one patient give the HE verdict; one of each per patient),
+`series` (the SeriesInstanceUID to read when `ct` is a DICOM folder holding several series). Any
 other column is kept in `extra` (e.g. an outcome). A UTF-8 byte-order mark (Excel) is skipped. Relative paths are taken relative to the CSV's folder; `ich phantom`'s
 cohort.csv reads as it is.
 """
@@ -27,15 +28,17 @@ class Scan:
     patient_id: str | None = None
     timepoint: str | None = None
     label: int = 1
+    series: str | None = None  # SeriesInstanceUID within a DICOM folder (`ValidationPolicy.series`)
     extra: dict = field(default_factory=dict, hash=False, compare=False)
 
     def as_row(self) -> dict:
-        """A flat dict (`id`, `ct`, `mask`, `label`, `patient_id` and the extra columns)."""
-        return {"id": self.scan_id, "ct": self.ct, "mask": self.mask, "label": self.label,
-                "patient_id": self.patient_id or self.scan_id, "timepoint": self.timepoint or ""} | self.extra
+        """A flat dict (`id`, `ct`, `mask`, `label`, `patient_id`, `series` if given, and the extra columns)."""
+        return ({"id": self.scan_id, "ct": self.ct, "mask": self.mask, "label": self.label,
+                 "patient_id": self.patient_id or self.scan_id, "timepoint": self.timepoint or ""}
+                | ({"series": self.series} if self.series else {}) | self.extra)
 
 
-KNOWN = {"scan_id", "id", "ct", "mask", "label", "patient_id", "timepoint"}
+KNOWN = {"scan_id", "id", "ct", "mask", "label", "patient_id", "timepoint", "series"}
 
 
 def _scan_id(row: dict) -> str:
@@ -57,7 +60,7 @@ def read_cohort(path: str | Path, *, require_mask: bool = False) -> list[Scan]:
         raise OptionError(path, f"cannot read the cohort CSV ({exc.__class__.__name__})") from None
     needed = {"ct", "mask"} if require_mask else {"ct"}
     if not rows or not needed <= set(rows[0]):
-        raise OptionError(path, f"a cohort CSV needs the column(s) {' and '.join(sorted(needed))} and at least one row (optional: scan_id, mask, label, patient_id, timepoint)")
+        raise OptionError(path, f"a cohort CSV needs the column(s) {' and '.join(sorted(needed))} and at least one row (optional: scan_id, mask, label, patient_id, timepoint, series)")
     scans, seen, timepoints = [], set(), {}
     for n, row in enumerate(rows, start=2):
         sid = _scan_id(row)
@@ -88,6 +91,7 @@ def read_cohort(path: str | Path, *, require_mask: bool = False) -> list[Scan]:
                 patient_id=(row.get("patient_id") or "").strip() or None,
                 timepoint=timepoint,
                 label=label,
+                series=(row.get("series") or "").strip() or None,
                 extra={k: v for k, v in row.items() if k not in KNOWN and k is not None},
             )
         )

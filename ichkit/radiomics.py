@@ -22,7 +22,7 @@ import SimpleITK as sitk
 from .atomic import atomic_path
 from .errors import EmptyMaskError, ICHError, OptionError
 from .image import Volume
-from .io import load_ct, load_mask
+from .io import load_cohort_ct, load_mask
 from .progress import Progress, silent
 from .resources import resource_path
 
@@ -81,7 +81,7 @@ def _init_worker(threads: int) -> None:
 def _extract_row(row: Mapping, params: str) -> dict:
     out = {c: row.get(c, "") for c in COHORT_COLUMNS} | {"error": ""}
     try:
-        ct = load_ct(row["ct"])
+        ct = load_cohort_ct(row)
         label = int(row.get("label") or 1)
         out |= extract(ct, load_mask(row["mask"], ct, extra_labels=(label,)), params, label)
     except ICHError as exc:

@@ -1,7 +1,8 @@
 """ICHPredict in the scene: the risk panel (`ichkit.app.riskpanel`: imaging read-out from `ich
 readout` and the clinical scores first, the learned classifiers below, demo ones hidden unless
 asked), the signs' regions and the midline lines as overlays, outcome risks from `ich predict`
-(a background job), the Grad-CAM heatmap as a coloured foreground layer, radiomics in a table.
+(a background job), the Grad-CAM heatmap as a coloured foreground layer (`ICHToolkitLib.overlay`),
+radiomics in a table.
 
 The prediction runs in a child process because the classifiers hold the CPU for a while; its
 JSON result (`ich predict --json`) is {"output": folder, "results": {task: {probability,
@@ -16,14 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ICHToolkitLib import overlay
+from ICHToolkitLib.overlay import DEFAULT_OPACITY
 from ichkit import scene
 from ichkit.atomic import check_writable, write_text
 from ichkit.app.jobs import Job
 from ichkit.app.measurements import measure_dict
 from ichkit.app.predict import PredictRequest, heatmap_paths
 from ichkit.app.riskpanel import ReadoutRequest, classifier_rows, parse_clinical_fields, risk_panel, section_lines
-
-DEFAULT_OPACITY = 0.4
 
 
 def _write_inputs(volume_node: Any, segmentation_node: Any, workdir: str | Path) -> tuple[Path, Path]:
@@ -56,6 +57,7 @@ class PanelInputs:
     measures: dict = field(default_factory=dict)
     readout: dict | None = None
     prediction: dict | None = None
+    nodes: tuple = ()  # (CT volume node, segmentation node) they describe
 
 
 def measures_of(volume_node: Any, segmentation_node: Any) -> dict:
@@ -116,37 +118,18 @@ def shown_heatmaps(result: dict, show_demo: bool = False) -> dict[str, Path]:
     return {task: path for task, path in heatmap_paths(result).items() if task not in hidden}
 
 
-def hide_gradcam(mrml_scene: Any) -> None:
-    """No heatmap over the CT (the demo outputs were hidden again)."""
-    for composite in _composites(mrml_scene):
-        composite.SetForegroundVolumeID(None)
-
-
-def show_gradcam(mrml_scene: Any, heatmap_path: str | Path, ct_node: Any, opacity: float = DEFAULT_OPACITY, node: Any = None) -> Any:
-    """The heatmap as a volume node over the CT (`ichkit.scene.heatmap_to_node`), foreground of every slice view."""
-    import SimpleITK as sitk
-
-    from ichkit.image import Volume
-
-    heat = Volume.from_sitk(sitk.ReadImage(str(heatmap_path), sitk.sitkFloat32))
-    node = scene.heatmap_to_node(mrml_scene, heat, f"{ct_node.GetName()} Grad-CAM", node=node)
-    node.SetAndObserveTransformNodeID(ct_node.GetTransformNodeID())
-    for composite in _composites(mrml_scene):
-        composite.SetBackgroundVolumeID(ct_node.GetID())
-        composite.SetForegroundVolumeID(node.GetID())
-    set_opacity(mrml_scene, opacity)
-    return node
-
-
-def set_opacity(mrml_scene: Any, opacity: float) -> None:
-    for composite in _composites(mrml_scene):
-        composite.SetForegroundOpacity(float(opacity))
-
-
-def _composites(mrml_scene: Any) -> list:
-    """Every slice view's composite node (a bare slicer-core scene has none until one is added)."""
-    nodes = mrml_scene.GetNodesByClass("vtkMRMLSliceCompositeNode")
-    return [nodes.GetItemAsObject(i) for i in range(nodes.GetNumberOfItems())]
+def show_result(mrml_scene: Any, result: dict, volume_node: Any, table_node: Any = None, opacity: float = DEFAULT_OPACITY,
+                show_demo: bool = False) -> tuple[Any, str]:
+    """Risk table and classifier text; the first shown task's Grad-CAM heatmap over the CT (a demo
+    model's output, its heatmap included, only with `show_demo`), else no heatmap."""
+    table = risk_table(mrml_scene, result, f"{volume_node.GetName()} ICH risks", node=table_node, show_demo=show_demo)
+    heatmaps = shown_heatmaps(result, show_demo)
+    if heatmaps:
+        overlay.show_map(mrml_scene, next(iter(heatmaps.values())), volume_node, f"{volume_node.GetName()} Grad-CAM", opacity,
+                         mrml_scene.GetFirstNodeByName(f"{volume_node.GetName()} Grad-CAM"))
+    else:
+        overlay.hide_map(mrml_scene)
+    return table, risk_text(result, show_demo)
 
 
 def radiomics_table(mrml_scene: Any, volume_node: Any, segmentation_node: Any, params: str = "default",

@@ -1,45 +1,46 @@
 """Segment a CT volume node and keep its segmentation, source and measurements in the scene.
 
-Segmentation itself runs in a child process (`ich segment` through `ichkit.app.jobs`); this file
-starts it and reads its result into the scene. Volumes come from the backend's `measure` (mesh,
-voxel-count, ABC/2), with the volume of Slicer's own closed surface beside them so users can
-compare with Segment Statistics; `recompute` refills the table after every edit. Where a mask
-came from (model id, version, demo flag, the labels as produced) is stored as node attributes,
-so it survives a saved scene and ground truth can say whether a person changed it.
+Segmentation itself runs in a child process (`segmentation_job.SegmentationJob`); this file puts
+its labels into the scene. Volumes come from the backend's `measure` (mesh, voxel-count, ABC/2),
+with the volume of Slicer's own closed surface beside them so users can compare with Segment
+Statistics; `recompute` refills the table after every edit. Where a mask came from (model id,
+version, demo flag, the labels as produced, an ensemble's volume intervals) is stored as node
+attributes, so it survives a saved scene and ground truth can say whether a person changed it.
+The intervals stay in the table after edits: they describe the networks' masks, not the edit.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ICHToolkitLib.jobmonitor import python_executable
 from ichkit import scene
-from ichkit.app.jobs import Job
-from ichkit.app.segment import SegmentRequest, read_output
-from ichkit.app.source import MaskSource
+from ichkit.app.segment import EnsembleOutput
+from ichkit.segment.source import MaskSource
 from ichkit.image import Volume
 from ichkit.labels import LABELS
 from ichkit.measure import Measurements, measure
-from ichkit.models.registry import DEMO_NOTICE as DEMO_WARNING
 
 Segmenter = Callable[[Volume], Volume]  # CT (HU) -> uint8 labels on the CT grid
 
 VOLUME_COLUMNS = {"mesh_ml": "Mesh volume", "voxel_ml": "Voxel volume", "abc2_ml": "ABC/2 volume (main hematoma)"}
 SURFACE_COLUMN = "Slicer surface volume"
+ENSEMBLE_COLUMNS = ("Voxel volume, lowest network", "Voxel volume, highest network")  # shown after an ensemble run
 SOURCE_ATTRIBUTES = {"model_id": "ichkit.model_id", "model_version": "ichkit.model_version", "demo": "ichkit.demo", "path": "ichkit.mask_path"}
 LABELS_DIGEST = "ichkit.labels_sha256"  # digest of the labels as the model produced them
+ENSEMBLE_ATTRIBUTE = "ichkit.ensemble_interval_ml"  # JSON {label key: [min, max]} of an ensemble run
 
 
 @dataclass
 class SegmentResult:
     segmentation: Any  # vtkMRMLSegmentationNode
     table: Any  # vtkMRMLTableNode, one row per segment
+    disagreement: Any = None  # vtkMRMLScalarVolumeNode of an ensemble run
 
 
 class SegmentSceneLogic:
@@ -48,7 +49,8 @@ class SegmentSceneLogic:
         self.segmenter = segmenter
         self.measurer = measurer
 
-    def run(self, volume_node: Any, segmentation_node: Any = None, table_node: Any = None) -> SegmentResult:
+    def run(self, volume_node: Any, segmentation_node: Any = None, table_node: Any = None,
+            ensemble: EnsembleOutput | None = None) -> SegmentResult:
         """Fill (or create) the output nodes; the segmentation follows the CT's parent transform."""
         ct = scene.node_to_volume(volume_node)
         labels = self.segmenter(ct)
@@ -58,10 +60,14 @@ class SegmentSceneLogic:
         )
         segmentation.SetAndObserveTransformNodeID(volume_node.GetTransformNodeID())
         segmentation.SetAttribute(LABELS_DIGEST, labels_digest(labels))
+        if ensemble:
+            segmentation.SetAttribute(ENSEMBLE_ATTRIBUTE, json.dumps(ensemble.interval_ml))
+        else:
+            segmentation.RemoveAttribute(ENSEMBLE_ATTRIBUTE)
         return SegmentResult(segmentation, self.fill_table(volume_node, segmentation, labels, table_node))
 
     def fill_table(self, volume_node: Any, segmentation_node: Any, labels: Volume, table_node: Any = None) -> Any:
-        units = dict.fromkeys([*VOLUME_COLUMNS.values(), SURFACE_COLUMN], "mL")
+        units = dict.fromkeys([*VOLUME_COLUMNS.values(), SURFACE_COLUMN, *ENSEMBLE_COLUMNS], "mL")
         return scene.table_node(
             self.scene, f"{volume_node.GetName()} ICH measurements", self.rows(segmentation_node, labels),
             units=units, node=table_node,
@@ -73,20 +79,26 @@ class SegmentSceneLogic:
         return self.fill_table(volume_node, segmentation_node, labels, table_node)
 
     def rows(self, segmentation_node: Any, labels: Volume) -> list[dict[str, Any]]:
-        """One row per segment; labels the backend does not measure get NaN volumes."""
+        """One row per segment; labels the backend does not measure get NaN volumes (and NaN
+        intervals, as do labels none of an ensemble's networks found)."""
         regions = self.measurer(labels).regions
+        intervals = ensemble_interval(segmentation_node)
         segmentation = segmentation_node.GetSegmentation()
         rows = []
         for segment_id in segmentation.GetSegmentIDs():
             segment = segmentation.GetSegment(segment_id)
             value = segment.GetLabelValue()
-            region = regions.get(LABELS[value].key) if value in LABELS else None
-            rows.append({
+            key = LABELS[value].key if value in LABELS else None
+            region = regions.get(key)
+            row = {
                 "Segment": segment.GetName(),
                 "Label": value,
                 **{title: getattr(region, field, float("nan")) for field, title in VOLUME_COLUMNS.items()},
                 SURFACE_COLUMN: scene.closed_surface_volume_ml(segmentation_node, segment_id),
-            })
+            }
+            if intervals is not None:
+                row.update(zip(ENSEMBLE_COLUMNS, intervals.get(key, (float("nan"), float("nan")))))
+            rows.append(row)
         return rows
 
 
@@ -106,6 +118,12 @@ def source_of(segmentation_node: Any) -> MaskSource | None:
     return MaskSource(values["model_id"], values["model_version"] or "", values["demo"] == "True", values["path"] or "")
 
 
+def ensemble_interval(segmentation_node: Any) -> dict[str, list[float]] | None:
+    """{label key: [min, max] mL} when the mask came from an ensemble run, else None."""
+    text = segmentation_node.GetAttribute(ENSEMBLE_ATTRIBUTE)
+    return json.loads(text) if text else None
+
+
 def is_edited(volume_node: Any, segmentation_node: Any) -> bool:
     """True when the segments differ from the labels as the model (or file) produced them."""
     labels = scene.segmentation_to_labelmap(segmentation_node, scene.node_to_volume(volume_node))
@@ -115,45 +133,6 @@ def is_edited(volume_node: Any, segmentation_node: Any) -> bool:
 def source_text(source: MaskSource | None) -> str:
     """What the module shows under Run: the model and, for a demo model, the warning."""
     return "" if source is None else f"Source: {source.text()}"
-
-
-# --- models and the background job -------------------------------------------------------------
-
-
-def model_choices() -> list[tuple[str, str]]:
-    """(model id, text for the model list): every segmentation model of the registry, installed
-    ones first, demo ones flagged."""
-    from ichkit.models import load_registry
-    from ichkit.models.cache import is_installed
-
-    entries = sorted(load_registry().list("segmentation"), key=lambda e: (not is_installed(e), e.id))
-    return [(e.id, f"{e.id} {e.version}" + (" (installed)" if is_installed(e) else " (download on first use)")
-             + (f" - {DEMO_WARNING}" if e.demo else "")) for e in entries]
-
-
-def start_segmentation(volume_node: Any, workdir: str | Path, model: str | None = None, device: str | None = None) -> tuple[Job, Path]:
-    """Write the CT for the child and start `ich segment` on it; returns the job and its output folder."""
-    from ichkit.io import save_volume
-
-    workdir = Path(workdir)
-    ct_path = save_volume(scene.node_to_volume(volume_node), workdir / "ct.nii.gz", overwrite=True)
-    request = SegmentRequest(ct_path, workdir / "out", model, device, overwrite=True, python=python_executable())
-    return Job(request.argv()).start(), request.outdir
-
-
-def accept_segmentation(mrml_scene: Any, volume_node: Any, result: dict, outdir: str | Path,
-                        segmentation_node: Any = None, table_node: Any = None) -> tuple[SegmentResult, str]:
-    """Read a finished `ich segment` into the scene: segments, measurements, source; returns the status text."""
-    from ichkit.errors import UnreadableFileError
-    from ichkit.io import load_mask
-
-    found = read_output(result, Path(outdir))
-    if found is None:
-        raise UnreadableFileError(outdir, "ich segment wrote no mask")
-    mask, source = found
-    out = SegmentSceneLogic(mrml_scene, lambda ct: load_mask(mask, ct, allow_empty=True)).run(volume_node, segmentation_node, table_node)
-    set_source(out.segmentation, source)
-    return out, f"{out.table.GetNumberOfRows()} segments measured. {source_text(source)}"
 
 
 def expansion(baseline: tuple[Any, Any], followup: tuple[Any, Any]) -> tuple[dict, str]:

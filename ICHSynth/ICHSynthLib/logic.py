@@ -2,8 +2,9 @@
 
 Every step is an `ich` command in a child process (`ichkit.app.jobs`): training a generator
 (`ich train synth`), sampling (`ich synth sample`), building a class-balanced training set
-(`ich synth balance`) and the reader-study kit (`ich synth reader-study`). This file builds their
-command lines, one function per step, and loads the sampled images for browsing.
+(`ich synth balance`) and the reader-study kit (`ich synth reader-study`). Their command lines
+are `ichkit.app.synth.SynthRequest`'s; this file fills the requests in from the module's
+parameters and loads the sampled images for browsing.
 """
 
 from __future__ import annotations
@@ -14,45 +15,25 @@ from typing import Any
 import numpy as np
 
 from ichkit import scene
-from ichkit.app.jobs import Job, ich_argv
+from ichkit.app.jobs import Job
+from ichkit.app.synth import SynthRequest
 
 IMAGE_GLOB = "images/*.png"
+OUTPUTS = {"train": "generator", "sample": "samples", "balance": "balanced", "reader-study": "reader_study"}  # under the work folder
 PREVIEW_SPACING = (1.0, 1.0, 1.0)  # sampled ROI images carry no physical geometry
 
 
-def _options(**options: Any) -> list[str]:
-    """`--name value` for every option given (None is left out; underscores become dashes)."""
-    out: list[str] = []
-    for name, value in options.items():
-        if value is not None:
-            out += [f"--{name.replace('_', '-')}", str(value)]
-    return out
-
-
-def train_argv(manifest: str | Path, outdir: str | Path, *, cls: str = "he", preset: str = "seed", epochs: int | None = None,
-               device: str | None = None, python: str | None = None) -> list[str]:
-    return ich_argv("train", "synth", "--data", manifest, "-o", outdir,
-                    *_options(**{"class": cls}, preset=preset, epochs=epochs, device=device), "--json", python=python)
-
-
-def sample_argv(model: str | Path, outdir: str | Path, *, n: int, seed: int = 0, sampler: str = "ddim", steps: int | None = None,
-                device: str | None = None, python: str | None = None) -> list[str]:
-    return ich_argv("synth", "sample", "--model", model, "-o", outdir,
-                    *_options(n=n, seed=seed, sampler=sampler, steps=steps, device=device), "--json", python=python)
-
-
-BALANCE_RATIO = "1:2"  # UKAN-Semibalanced, the study's best classifier's training set
-
-
-def balance_argv(manifest: str | Path, synthetic: str | Path, out_csv: str | Path, *, ratio: str = BALANCE_RATIO,
-                 python: str | None = None) -> list[str]:
-    return ich_argv("synth", "balance", "--real", manifest, "--synthetic", synthetic, "--ratio", ratio, "-o", out_csv, "--json", python=python)
-
-
-def reader_study_argv(manifest: str | Path, synthetic: str | Path, outdir: str | Path, *, n: int, seed: int = 0,
-                      python: str | None = None) -> list[str]:
-    return ich_argv("synth", "reader-study", "--real", manifest, "--synthetic", synthetic, "-o", outdir,
-                    *_options(n_real=n, n_synthetic=n, seed=seed), "--json", python=python)
+def request(step: str, params: Any, python: str | None = None) -> SynthRequest:
+    """One step's request from the module's parameters (`ICHSynthParameterNode`); its outputs go
+    to a fixed folder under the work folder (`OUTPUTS`), where the next step finds them."""
+    out = Path(params.workFolder) / OUTPUTS[step]
+    fields = {
+        "train": dict(output=out, manifest=params.manifest, preset=params.preset, epochs=params.epochs, device=params.device),
+        "sample": dict(output=out, model=params.model, n=params.sampleCount, seed=params.seed, device=params.device),
+        "balance": dict(output=out / "balanced.csv", manifest=params.manifest, synthetic=params.synthetic),
+        "reader-study": dict(output=out, manifest=params.manifest, synthetic=params.synthetic, n=params.readerCount, seed=params.seed),
+    }[step]
+    return SynthRequest(step, python=python, **fields)
 
 
 def start(argv: list[str]) -> Job:

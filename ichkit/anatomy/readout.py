@@ -2,7 +2,8 @@
 
 Each part carries `status` ("determined" or "undetermined") and `reason`; an undetermined part
 holds no figure that could be mistaken for a measurement. `versions` names the definition
-version of every part so that stored read-outs stay comparable.
+version of every part so that stored read-outs stay comparable; `slice_index` says that its
+slices are 0-based array indices (the texts, `anatomy.text`, number them from 1).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from .location import locate
 from .midline import midline_shift
 from .registration import intracranial, register
 from .signs import expansion_signs
+from .text import SLICE_INDEX
 
 
 def run_readout(ct: Volume, mask: Volume, *, progress: Progress | None = None) -> dict:
-    """The read-out as a JSON-able dict (keys location, signs, midline, versions)."""
+    """The read-out as a JSON-able dict (keys location, signs, midline, versions, slice_index)."""
     progress = progress or silent
     if not mask.same_geometry(ct):
         raise GeometryMismatchError(mask.meta.get("source"), "mask grid differs from the CT's")
@@ -42,6 +44,7 @@ def run_readout(ct: Volume, mask: Volume, *, progress: Progress | None = None) -
         "signs": signs,
         "midline": midline,
         "versions": {"location": LOCATION_VERSION, "signs": signs.get("version"), "midline": midline.get("version")},
+        "slice_index": SLICE_INDEX,
     }
 
 

@@ -1,5 +1,6 @@
 """A fine-tuning job as the front ends offer it after "save as ground truth": how many cases the
-dataset holds, whether that is enough, and the one command line that starts `ich train finetune`."""
+dataset holds, whether that is enough, the model and work folder it will make, and the one command
+line that starts `ich train finetune`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..segment.finetune.settings import MIN_CASES
 from .jobs import ich_argv
 
 PARENT = "blast-ct-v1-single"
+WORK_PREFIX = "finetune-"  # the default work folder DATASET/../finetune-NAME
 
 
 def dataset_cases(dataset: str | Path) -> int:
@@ -27,6 +29,40 @@ def finetune_offer(dataset: str | Path) -> dict:
     text = (f"{n} cases saved: enough to fine-tune {PARENT} on them" if ready
             else f"{n} of the {MIN_CASES} cases needed before fine-tuning is offered")
     return {"cases": n, "minimum": MIN_CASES, "ready": ready, "text": text}
+
+
+def default_name(dataset: str | Path) -> str:
+    """The name a job takes when none is given: the dataset's, without its DatasetNNN_ prefix."""
+    return Path(dataset).name.split("_", 1)[-1]
+
+
+def model_id(name: str, parent: str = PARENT) -> str:
+    """The registry id the job will register: blast-ct-v1-ft-NAME (NAME as a slug)."""
+    from ..models import load_registry
+    from ..segment.finetune.register import finetuned_id
+
+    return finetuned_id(load_registry().get(parent), name)
+
+
+def work_folder(dataset: str | Path, name: str, chosen: str | Path | None = None) -> Path:
+    """CHOSEN, else beside the dataset (DATASET/../finetune-NAME). An existing folder is refused:
+    a new job there would mix its checkpoints with an earlier one's."""
+    from ..segment.finetune.register import ID_PREFIX
+
+    slug = model_id(name).rsplit(ID_PREFIX, 1)[-1]
+    folder = Path(chosen) if chosen and str(chosen).strip() else Path(dataset).parent / f"{WORK_PREFIX}{slug}"
+    if folder.exists():
+        raise OptionError(folder, "already exists (an earlier job's: `ich train finetune --resume` continues it); "
+                                  "choose another name or work folder")
+    return folder
+
+
+def summary(result: dict) -> str:
+    """A finished job's one line (its --json result): the model, the epoch kept, the held-out loss before and after."""
+    history, best = result["history"], result["best_epoch"]
+    start = f" (resumed at epoch {result['resumed_from_epoch']})" if result.get("resumed_from_epoch") else ""
+    return (f"fine-tuned {result['model_id']}{start}: kept epoch {best} of {result['epochs_done']}, held-out loss "
+            f"{history[0]['val_loss']:.4f} -> {history[best]['val_loss']:.4f}")
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 Annotators refine a model's mask (in Slicer or the web workstation) and save it here; the folder
 is then what `ich train segment` takes. The layout is the one `ich dataset build` writes:
 imagesTr/CASE_0000.nii.gz, labelsTr/CASE.nii.gz (consecutive network classes), dataset.json and
-patients.csv, plus provenance/CASE.json: the source model id and version, whether the mask was
-edited, when, and the measurements, so a dataset can always say which labels a person checked.
+patients.csv, plus provenance/CASE.json (`app.segment.provenance`, the record every mask carries):
+the model that made the mask, whether a person edited it, when, and the measurements, so a
+dataset can always say which labels a person checked.
 """
 
 from __future__ import annotations
@@ -12,35 +13,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from ..atomic import atomic_path, check_writable, write_json
 from ..errors import OptionError
 from ..image import Volume
 from ..io import save_labelmap, save_volume
 from ..labels import LABELS
-from .source import MaskSource
 from ..segment.dataset import ALWAYS_LABELS, FILE_ENDING, OPTIONAL_LABELS, PATIENTS_CSV, check_dataset_dir
+from ..segment.source import MaskSource
+from .segment import provenance
 
 CHANNEL = "_0000"  # nnU-Net's suffix for the first (only) image channel
 PATIENT_COLUMNS = ("case_id", "patient_id", "scan_id", "ct", "mask")
 VALUE_OF_KEY = {lab.key: value for value, lab in LABELS.items()}
-
-
-def provenance_record(case_id: str, ct_path: str | Path, source: MaskSource | None, edited: bool, measurements: dict) -> dict:
-    return {
-        "case": case_id,
-        "ct": str(ct_path),
-        "source": source.to_dict() if source else {"model_id": "none"},
-        "edited": bool(edited),
-        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "ichkit_version": __version__,
-        "measurements": measurements,
-    }
 
 
 def _dataset_json(dataset: Path) -> dict:
@@ -106,7 +94,8 @@ def save_ground_truth(
         to_class[VALUE_OF_KEY.get(key, 0)] = k
     save_volume(ct, paths["image"], overwrite=overwrite)
     save_labelmap(labels.with_array(to_class[labels.array]), paths["label"], overwrite=overwrite)
-    write_json(paths["provenance"], provenance_record(case_id, ct_path, source, edited, measurements or {}))
+    write_json(paths["provenance"], provenance(source.model() if source else None, ct_path, case=case_id, mask=source.path if source else "",
+                                               edited=bool(edited), measurements=measurements or {}))
     patients = _patients(dataset, {"case_id": case_id, "patient_id": patient_id or case_id, "scan_id": case_id,
                                    "ct": str(ct_path), "mask": str(paths["label"])})
     with atomic_path(dataset / PATIENTS_CSV) as tmp:

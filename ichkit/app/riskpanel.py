@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..anatomy.text import readout_rows
 from ..classify.predict import DEMO_MODELS
 from ..errors import ModelError, OptionError
 from ..classify.explain import GUIDED_NOTE
@@ -66,52 +67,6 @@ def parse_clinical_fields(form: dict[str, Any]) -> tuple[Clinical, dict[str, str
         except OptionError as exc:
             errors[key] = exc.message
     return parse_clinical({k: v for k, v in form.items() if k not in errors}), errors
-
-
-def _location_rows(loc: dict) -> list[dict]:
-    if loc.get("status") != "determined":
-        return [{"part": "location", "status": "undetermined", "text": f"Location: undetermined ({loc.get('reason') or 'no read-out'})"}]
-    reg = loc.get("registration") or {}
-    quality = f"atlas registration Dice {reg['dice']:.2f} (minimum {reg.get('min_dice')})" if reg.get("dice") is not None else "registration quality not reported"
-    rows = []
-    for name, r in (loc.get("labels") or {}).items():
-        if r.get("status") == "determined":
-            text = (f"{name}: {r['class']}, {r['side']}, most in {r['largest_region']} ({100 * r['largest_region_fraction']:.0f} %); {quality}")
-        else:
-            text = f"{name}: location undetermined ({r.get('reason')})"
-        rows.append({"part": "location", "label": name, "status": r.get("status"), "class": r.get("class"), "side": r.get("side"),
-                     "region": r.get("largest_region"), "registration_dice": reg.get("dice"), "text": text})
-    return rows
-
-
-def _sign_rows(signs: dict) -> list[dict]:
-    if signs.get("status", "undetermined") == "undetermined":
-        return [{"part": "signs", "status": "undetermined", "text": f"NCCT signs: undetermined ({signs.get('reason') or 'no read-out'})"}]
-    rows = []
-    for name, e in (signs.get("signs") or {}).items():
-        if not isinstance(e, dict) or "present" not in e:
-            continue
-        value = "not measured" if e.get("value") is None else f"{e['value']:g}"
-        rule = f"{e.get('comparison', '')} {e.get('threshold')} {e.get('unit', '')}".strip()
-        where = f", slice {e['slice'] + 1}" if e.get("slice") is not None else ""  # 1-based, as the views count
-        rows.append({"part": "signs", "sign": name, "present": bool(e["present"]), "value": e.get("value"), "threshold": e.get("threshold"),
-                     "comparison": e.get("comparison"), "unit": e.get("unit"), "slice": e.get("slice"),
-                     "text": f"{name.replace('_', ' ')}: {'present' if e['present'] else 'absent'} ({value} vs {rule}{where})"})
-    return rows
-
-
-def _midline_row(mid: dict) -> dict:
-    if mid.get("status", "undetermined") == "undetermined":
-        return {"part": "midline", "status": "undetermined", "text": f"Midline shift: undetermined ({mid.get('reason') or 'no read-out'})"}
-    toward = f" toward the {mid['direction']}" if mid.get("direction") else ""
-    return {"part": "midline", "status": mid["status"], "shift_mm": mid["shift_mm"], "direction": mid.get("direction"), "slice": mid.get("slice"),
-            "text": f"Midline shift: {mid['shift_mm']:.1f} mm{toward}" + (f" (slice {mid['slice'] + 1})" if mid.get("slice") is not None else "")}
-
-
-def readout_rows(readout: dict | None) -> list[dict]:
-    """Location per label with the registration quality, each sign against its threshold, midline shift."""
-    r = readout or {}
-    return [*_location_rows(r.get("location") or {}), *_sign_rows(r.get("signs") or {}), _midline_row(r.get("midline") or {})]
 
 
 def score_rows(measures: dict, readout: dict | None, clinical: Clinical) -> list[dict]:

@@ -15,7 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..atomic import write_text
+from ..atomic import recover, write_text
 from ..cohort import Scan
 from ..errors import OutputError, OutputExistsError
 from ..report import FILES as REPORT_FILES
@@ -39,6 +39,8 @@ def _ours(name: str) -> bool:
 
 
 def read_marker(outdir: Path) -> dict | None:
+    """The marker, with the reports it names (a publication a kill cut short is completed first)."""
+    recover(outdir)
     try:
         marker = json.loads((outdir / MARKER).read_text())
     except (OSError, ValueError):
@@ -78,7 +80,7 @@ def claim(outdir: Path, scans: list[Scan], overwrite: bool) -> None:
             raise OutputError(folder / foreign[0], "was not written by `ich run`; move it out of the run folder (nothing was changed)")
 
 
-def recover(scans_dir: Path) -> None:
+def recover_scans(scans_dir: Path) -> None:
     """After a killed run (under the folder lock): put back a scan folder caught between its two
     renames, and drop half-built ones."""
     if not scans_dir.is_dir():

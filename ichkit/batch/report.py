@@ -1,8 +1,7 @@
 """Cohort reports rebuilt from the per-scan status files: summary, failures, HE pairs.
 
-The three are published as one set with the run folder's marker (which records their sha256):
-the marker first, naming both the old and the new reports, so a kill between the renames leaves
-every report recognised as the run's own; then the marker again with the new ones only.
+The three are published as one set (`atomic_files`) with the run folder's marker, which records
+their sha256: a report is replaced without --overwrite only while it is one the run wrote.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from pathlib import Path
 from ..atomic import atomic_files
 from ..cohort import Scan
 from ..anatomy.readout import SUMMARY_COLUMNS
-from .folder import MARKER, marker_text, read_marker, write_marker
+from .folder import MARKER, marker_text
 from .scan_task import RESULT, scan_dir
 
 PAIR_COLUMNS = ["patient_id", "baseline", "followup", "he", "abs_growth_ml", "rel_growth", "revised_he"]
@@ -50,7 +49,8 @@ def write_reports(scans: list[Scan], statuses: dict, outdir: Path) -> dict:
             for label, key in VOLUME_COLUMNS:
                 if label in vols:
                     row[f"{label}_{key}"] = round(float(vols[label][key]), 4)
-            row["labels_source"] = res.get("labels", {}).get("model_id", res.get("labels", {}).get("source", ""))
+            record = res.get("provenance")  # absent in a scan finished before the record: its source is not known here
+            row["labels_source"] = "" if record is None else (record.get("model") or {}).get("id", "given mask")
             row.update(res.get("readout", {}))
         else:
             failures.append({"scan_id": scan.scan_id, "code": status.get("code", status["state"]), "reason": status.get("reason", "not processed")})
@@ -68,15 +68,11 @@ def write_reports(scans: list[Scan], statuses: dict, outdir: Path) -> dict:
 
 
 def _publish(outdir: Path, reports: dict[str, str]) -> None:
-    new = {name: [hashlib.sha256(text.encode()).hexdigest()] for name, text in reports.items()}
-    old = (read_marker(outdir) or {}).get("reports", {})
-    both = {name: sorted(set(old.get(name, [])) | set(new[name])) for name in reports}
+    """The reports and the marker naming their sha256, as one set."""
     with atomic_files({MARKER: outdir / MARKER} | {name: outdir / name for name in reports}) as tmp:
-        tmp[MARKER].write_text(marker_text(both))
+        tmp[MARKER].write_text(marker_text({name: [hashlib.sha256(text.encode()).hexdigest()] for name, text in reports.items()}))
         for name, text in reports.items():
             tmp[name].write_text(text)
-    write_marker(outdir, new)
-
 
 
 def _flag(value: bool | None) -> int | str:

@@ -16,10 +16,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..atomic import clean
 from ..errors import OptionError
 from ..progress import Progress, silent
 from ..cohort import Scan
-from .folder import claim, recover
+from .folder import claim, recover_scans
 from .report import write_reports
 from .scan_task import TaskConfig, is_complete, process_scan, read_status
 
@@ -58,9 +59,8 @@ def _exclusive(outdir: Path):
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise OptionError(outdir, "another `ich run` is writing to this folder") from None
-        for stale in outdir.glob(".*.part*"):  # temporaries of a killed run's reports
-            stale.unlink()
-        recover(outdir / "scans")
+        clean(outdir)  # the reports a killed run was publishing: completed, or their temporaries removed
+        recover_scans(outdir / "scans")
         yield
 
 

@@ -48,8 +48,9 @@ def scan_dir(outdir: Path, scan: Scan) -> Path:
 
 
 def input_fingerprint(scan: Scan) -> list:
-    """Size and mtime of the inputs: an edited input file makes a finished scan stale."""
-    out = []
+    """Size and mtime of the inputs, and the series chosen: an edited input file or another
+    series makes a finished scan stale."""
+    out = [["series", scan.series]] if scan.series else []
     for p in (scan.ct, scan.mask):
         if p is None:
             continue
@@ -129,7 +130,7 @@ def process_scan(scan: Scan, outdir: str | Path, config: TaskConfig) -> dict:
 
 
 def _publish(stage: Path, folder: Path) -> None:
-    """Swap the new scan folder in; `folder.recover` finishes the swap after a kill -9."""
+    """Swap the new scan folder in; `folder.recover_scans` finishes the swap after a kill -9."""
     old = stage.with_name(stage.name[: -len(".part")] + ".old")
     with signals_held():
         if folder.exists():
@@ -140,22 +141,27 @@ def _publish(stage: Path, folder: Path) -> None:
 
 
 def _run_steps(scan: Scan, folder: Path, config: TaskConfig) -> list[str]:
-    from ..io import load_ct, load_mask, save_labelmap
+    from ..app.segment import model_record, provenance
+    from ..io import load_cohort_ct, load_mask, save_labelmap
     from ..measure import measure
+    from ..segment.source import MaskSource
 
-    ct = load_ct(scan.ct)
+    ct = load_cohort_ct(scan.as_row())
     outputs = []
     if scan.mask:
         labels = load_mask(scan.mask, ct)
-        provenance = {"source": "given mask"}
+        source = MaskSource.of_mask(scan.mask)  # a mask `ich segment` wrote still names its model
+        record = provenance(source.model(), None, created=False)
     else:
         seg = _segment(ct, config)
-        labels, entry = seg.labels, seg.entry
+        labels = seg.labels
         save_labelmap(labels, folder / LABELS)
         outputs.append(LABELS)
-        provenance = {"source": "model", "model_id": entry.id, "model_version": entry.version, "demo": entry.demo}
+        record = provenance(model_record(seg.entry), None, created=False, device=config.device,
+                            postprocess={"min_component_ml": config.min_component_ml, "removed": asdict(seg.removed)})
+        source = MaskSource.from_model(record["model"])
     volumes = measure(labels).to_dict()
-    result = {"scan_id": scan.scan_id, "patient_id": scan.patient_id, "timepoint": scan.timepoint, "labels": provenance, "volumes": volumes}
+    result = {"scan_id": scan.scan_id, "patient_id": scan.patient_id, "timepoint": scan.timepoint, "volumes": volumes, "provenance": record}
     if config.radiomics and (labels.array == 1).any():
         from ..radiomics import extract
 
@@ -170,7 +176,7 @@ def _run_steps(scan: Scan, folder: Path, config: TaskConfig) -> list[str]:
         if config.readout:
             outputs.append(_write_readout(readout, folder, result))
         if config.report:
-            outputs += _write_report(scan, ct, labels, provenance, readout, folder)
+            outputs += _write_report(scan, ct, labels, source, readout, folder)
     write_json(folder / RESULT, result)
     outputs.append(RESULT)
     return outputs
@@ -185,15 +191,10 @@ def _write_readout(readout: dict, folder: Path, result: dict) -> str:
     return READOUT
 
 
-def _write_report(scan: Scan, ct, labels, provenance: dict, readout: dict, folder: Path) -> list[str]:
+def _write_report(scan: Scan, ct, labels, source, readout: dict, folder: Path) -> list[str]:
     """The scan's clinical report; clinical inputs from the cohort's optional columns."""
-    from ..report import TimePoint, build_report, mask_source, model_source, render, write_report
+    from ..report import TimePoint, build_report, render, write_report
     from ..scores import Clinical
 
-    clinical = Clinical.from_row(scan.extra)
-    if provenance["source"] == "model":
-        source = model_source(provenance["model_id"], provenance["model_version"], provenance["demo"])
-    else:
-        source = mask_source(scan.mask)
     tp = TimePoint("baseline", ct, labels, source, readout)
-    return list(write_report(render([tp], build_report([tp], clinical)), folder, overwrite=True))
+    return list(write_report(render([tp], build_report([tp], Clinical.from_row(scan.extra))), folder, overwrite=True))

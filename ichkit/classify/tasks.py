@@ -21,7 +21,7 @@ from ..atomic import check_writable, write_json
 from ..cohort import read_cohort
 from ..errors import OptionError, TableError
 from ..image import Volume
-from ..io import load_ct, load_mask
+from ..io import load_cohort_ct, load_mask
 from ..labels import IPH
 from ..progress import Progress, silent
 from .explain import near_lesion
@@ -136,19 +136,19 @@ def cohort_scans(task: Task, cohort_csv: str | Path, outcome: str) -> list[dict]
     scans = []
     for scan in read_cohort(cohort_csv, require_mask=task.samples_need_mask):
         if outcome not in scan.extra:
-            raise TableError(cohort_csv, f"has no column {outcome!r} (the class of each scan; ct, mask, label, scan_id, patient_id, timepoint mean other things)")
+            raise TableError(cohort_csv, f"has no column {outcome!r} (the class of each scan; ct, mask, label, scan_id, patient_id, timepoint, series mean other things)")
         value = str(scan.extra[outcome]).strip()
         label = names.index(value) if value in names else int(value) if value.isdigit() else -1
         if not 0 <= label < len(names):
             raise TableError(cohort_csv, f"scan {scan.scan_id}: {outcome} {value!r} is not one of {', '.join(names)} or 0-{len(names) - 1}")
         scans.append({"patient_id": scan.patient_id or scan.scan_id, "scan_id": scan.scan_id, "label": label,
-                      "ct": scan.ct, "mask": scan.mask})
+                      "ct": scan.ct, "mask": scan.mask, "series": scan.series})
     return scans
 
 
 def load_scan(row: dict) -> tuple[Volume, Volume | None]:
     """`load` for `build_dataset` on `cohort_scans` rows: the CT and its mask, if any."""
-    ct = load_ct(row["ct"])
+    ct = load_cohort_ct(row)
     return ct, (load_mask(row["mask"], ct) if row.get("mask") else None)
 
 

@@ -11,10 +11,8 @@ from pathlib import Path
 
 from ..atomic import check_writable, write_json
 from ..labels import IPH
-from .common import add_json, add_output, emit, int_range
-
 from ..models.registry import DEMO_NOTICE
-from .readout_cmd import summary_lines
+from .common import add_json, add_output, emit, int_range
 from .report_cmd import summary_text
 
 
@@ -35,14 +33,16 @@ def _dice(a, b) -> float:
 
 def run(args) -> int:
     # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
+    from ..anatomy.text import readout_lines
     from ..app.segment import model_record, output_paths
     from ..io import load_ct, load_mask, save_labelmap
     from ..measure import measure
     from ..phantom import make_phantom, write_phantom
     from ..radiomics import extract
-    from ..report import FILES, TimePoint, build_report, model_source, render, run_readout_safely, write_report
+    from ..report import FILES, TimePoint, build_report, render, run_readout_safely, write_report
     from ..scores import Clinical
     from ..segment.run import segment_ct
+    from ..segment.source import MaskSource
 
     outdir = Path(args.outdir)
     name = f"phantom_{args.seed:03d}"
@@ -79,12 +79,12 @@ def run(args) -> int:
         features = extract(ct, seg.labels, params="default", label=IPH)
         result["radiomics"] = features
         lines.append(f"radiomics of the segmented IPH: {len(features)} features (default parameters)")
-    point = TimePoint("baseline", ct, seg.labels, model_source(seg.entry.id, seg.entry.version, seg.entry.demo),
+    point = TimePoint("baseline", ct, seg.labels, MaskSource.from_model(model, paths["labels_nifti"]),
                       run_readout_safely(ct, seg.labels))
     report = build_report([point], Clinical())  # no clinical inputs: the scores say what they miss
     write_report(render([point], report), outdir, overwrite=True)
     result["readout"], result["scores"] = report["timepoints"][0].get("readout"), report["scores"]
-    lines += summary_lines(report["timepoints"][0]["readout"]) + [summary_text(report)]
+    lines += readout_lines(report["timepoints"][0]["readout"]) + [summary_text(report)]
     write_json(outdir / f"{name}_result.json", result)
     lines.append(f"all results in {outdir}/{name}_result.json; the clinical report in {outdir}/report.html")
     emit(args, {k: v for k, v in result.items() if k != "radiomics"} | {"n_features": len(result.get("radiomics", {}))}, "\n".join(lines))

@@ -7,7 +7,6 @@ whose options (learning rate, patches, patience, frozen context) mean nothing th
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from ..errors import OptionError
 from ..progress import tqdm_bar
@@ -44,6 +43,7 @@ def add_finetune_trainer(kinds) -> None:
 
 def run_finetune_cmd(args) -> int:
     # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
+    from ..app.finetune import default_name, summary
     from ..segment.finetune.pipeline import run_finetune
 
     if not 0 < args.lr < 1:
@@ -52,7 +52,7 @@ def run_finetune_cmd(args) -> int:
                                 batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup, patience=args.patience,
                                 freeze_context=args.freeze_context, out_patch=args.patch, seed=args.seed)
     device = resolve_device(args.device)
-    name = args.name or Path(args.dataset).name.split("_", 1)[-1]
+    name = args.name or default_name(args.dataset)
     progress, close = tqdm_bar("fine-tuning", enabled=not args.no_progress)
     try:
         out = run_finetune(args.parent, args.dataset, args.output, name, settings, fold=args.fold, resume=args.resume,
@@ -60,11 +60,8 @@ def run_finetune_cmd(args) -> int:
     finally:
         close()
     r = out.result
-    before, best = r.history[0], r.history[r.best_epoch]
     payload = {"model_id": out.model_id, "weights": r.weights, "best_epoch": r.best_epoch, "epochs_done": r.epochs_done,
                "resumed_from_epoch": r.resumed_from_epoch, "stopped_early": r.stopped_early, "history": r.history,
                "comparison": out.comparison.table if out.comparison else None}
-    start = f" (resumed at epoch {r.resumed_from_epoch})" if r.resumed_from_epoch else ""
-    emit(args, payload, f"fine-tuned {out.model_id}{start}: kept epoch {r.best_epoch} of {r.epochs_done}, held-out loss "
-                        f"{before['val_loss']:.4f} -> {best['val_loss']:.4f}; use it with `ich segment --model {out.model_id}`")
+    emit(args, payload, f"{summary(payload)}; use it with `ich segment --model {out.model_id}`")
     return 0

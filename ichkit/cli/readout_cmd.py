@@ -4,7 +4,7 @@ PNG key images in OUT."""
 
 from __future__ import annotations
 
-from .common import add_json, emit
+from .common import add_ct_options, add_json, ct_policy, emit
 
 
 def register(sub) -> None:
@@ -13,34 +13,9 @@ def register(sub) -> None:
     p.add_argument("--mask", required=True, help="hemorrhage labels on the CT grid (1 IPH, 2 IVH, 3 edema, 4 EAH)")
     p.add_argument("-o", "--output", default=None, help="output folder: readout.json and the key images (PNG)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_ct_options(p)
     add_json(p)
     p.set_defaults(func=run)
-
-
-def summary_lines(readout: dict) -> list[str]:
-    """One line per part: what a reader needs first."""
-    loc = readout["location"]
-    lines = []
-    if loc["status"] != "determined":
-        lines.append(f"location: undetermined ({loc['reason']})")
-    for name, r in loc.get("labels", {}).items():
-        if r["status"] == "determined":
-            lines.append(f"{name} {r['volume_ml']:.1f} mL: {r['class']}, {r['side']} (most in {r['largest_region']}, "
-                         f"{100 * r['largest_region_fraction']:.0f}%; centroid in {r['centroid_region']})")
-        else:
-            lines.append(f"{name}: location undetermined ({r['reason']})")
-    if loc.get("registration", {}).get("dice") is not None:
-        lines.append(f"registration quality: Dice {loc['registration']['dice']:.3f} (minimum {loc['registration']['min_dice']})")
-    signs = readout["signs"]
-    if signs.get("status") == "undetermined":
-        lines.append(f"signs: undetermined ({signs.get('reason')})")
-    else:
-        present = [k for k, e in signs.get("signs", {}).items() if isinstance(e, dict) and e.get("present")]
-        lines.append(f"signs present: {', '.join(present) or 'none'}")
-    mid = readout["midline"]
-    lines.append(f"midline shift: undetermined ({mid.get('reason')})" if mid.get("status") == "undetermined"
-                 else f"midline shift: {mid['shift_mm']:.1f} mm{' to the ' + mid['direction'] if mid.get('direction') else ''} (slice {mid['slice']})")
-    return lines
 
 
 def run(args) -> int:
@@ -49,7 +24,8 @@ def run(args) -> int:
     from ..anatomy.atlas import load_atlas
     from ..report.key_images import readout_images
     from ..anatomy.readout import run_readout
-    from ..atomic import atomic_path, check_writable, write_json
+    from ..anatomy.text import readout_lines
+    from ..atomic import atomic_files, check_writable, write_json
     from ..io import load_ct, load_mask
     from ..progress import tqdm_bar
 
@@ -57,23 +33,22 @@ def run(args) -> int:
     if out is not None:
         check_writable(out / "readout.json", args.overwrite)  # fail before the work
     load_atlas()  # a missing atlas: one line naming the install command, before reading the scan
-    ct = load_ct(args.ct)
+    ct = load_ct(args.ct, ct_policy(args))
     mask = load_mask(args.mask, ct)
     report, close = tqdm_bar("readout", enabled=not args.json)
     try:
         readout = run_readout(ct, mask, progress=report)
     finally:
         close()
-    lines = summary_lines(readout)
+    lines = readout_lines(readout)
     payload = {"readout": readout}
     if out is not None:
         images = readout_images(ct, mask, readout)
-        for name in images:
-            check_writable(out / name, args.overwrite)
-        for name, png in images.items():
-            with atomic_path(out / name, suffix=".png") as tmp:
-                tmp.write_bytes(png)
-        write_json(out / "readout.json", {**readout, "images": sorted(images)})
+        paths = {name: check_writable(out / name, args.overwrite) for name in [*images, "readout.json"]}
+        with atomic_files(paths, {name: ".png" for name in images}) as tmp:  # the key images and readout.json: all or none
+            for name, png in images.items():
+                tmp[name].write_bytes(png)
+            write_json(tmp["readout.json"], {**readout, "images": sorted(images)})
         payload.update(output=out, images=sorted(images))
         lines.append(f"written to {out} (readout.json, {len(images)} key images)")
     emit(args, payload, "\n".join(lines))

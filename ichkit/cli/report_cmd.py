@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..atomic import check_writable
-from ..errors import OptionError
-from .common import add_json, emit
+from .common import add_ct_options, add_json, ct_policy, emit
 
 
 def register(sub) -> None:
@@ -28,6 +27,7 @@ def register(sub) -> None:
     p.add_argument("--identifiers", action="store_true", help="put the input file paths into the report (left out by default)")
     p.add_argument("-o", "--outdir", required=True, help="output folder for report.json and report.html")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    add_ct_options(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -41,11 +41,14 @@ def clinical_from(args):
     return Clinical(age=args.age, gcs=gcs, onset_hours=args.onset_hours, anticoagulant=args.anticoagulant, recurrent_ich=recurrent)
 
 
-def _pairs(args) -> list[tuple[str, str]]:
-    for pair in args.followup:
-        if len(pair) != 2:
-            raise OptionError(pair[0], f"--followup takes a CT and its mask (CT2 M2); got {len(pair)} path(s)")
-    return [(args.ct, args.mask), *[tuple(p) for p in args.followup]]
+def request_of(args):
+    """The parsed command line as the app layer's request, which checks it (the follow-up pairs,
+    --dicom-sr's DICOM folder) once for `ich report` and every front end that starts it."""
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
+    from ..app.report import ReportRequest
+
+    return ReportRequest(Path(args.ct), Path(args.mask), Path(args.outdir), tuple(tuple(Path(p) for p in pair) for pair in args.followup),
+                         clinical_from(args), args.dicom_sr, args.identifiers, args.overwrite)
 
 
 def summary_text(report: dict) -> str:
@@ -65,29 +68,27 @@ def summary_text(report: dict) -> str:
 def run(args) -> int:
     # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..io import load_ct, load_mask
-    from ..report import FILES, SR_FILE, TimePoint, build_report, mask_source, render, run_readout_safely, write_report
+    from ..report import FILES, SR_FILE, TimePoint, build_report, render, run_readout_safely, write_report
+    from ..segment.source import MaskSource
 
-    clinical = clinical_from(args)  # bad clinical input fails before any loading
-    pairs = _pairs(args)
-    if args.dicom_sr and not Path(args.ct).is_dir():
-        raise OptionError(args.ct, "--dicom-sr needs the CT as a DICOM series folder (the SR references it)")
-    for name in (*FILES, SR_FILE) if args.dicom_sr else FILES:
-        check_writable(Path(args.outdir) / name, args.overwrite)
+    request = request_of(args)  # bad clinical input and bad pairs fail before any loading
+    for name in (*FILES, SR_FILE) if request.dicom_sr else FILES:
+        check_writable(request.outdir / name, request.overwrite)
     loaded = []
-    for ct_path, mask_path in pairs:  # every input read and checked before the slow read-outs
-        ct = load_ct(ct_path)
+    for i, (ct_path, mask_path) in enumerate(request.scans()):  # every input read and checked before the slow read-outs
+        ct = load_ct(ct_path, ct_policy(args, series=i == 0))  # --series: the baseline's
         loaded.append((ct, load_mask(mask_path, ct), ct_path, mask_path))
-    timepoints = [TimePoint("baseline" if i == 0 else f"follow-up {i}", ct, labels, mask_source(mask_path),
-                            run_readout_safely(ct, labels), {"ct": ct_path, "mask": mask_path})
+    timepoints = [TimePoint("baseline" if i == 0 else f"follow-up {i}", ct, labels, MaskSource.of_mask(mask_path),
+                            run_readout_safely(ct, labels), {"ct": str(ct_path), "mask": str(mask_path)})
                   for i, (ct, labels, ct_path, mask_path) in enumerate(loaded)]
-    report = build_report(timepoints, clinical, identifiers=args.identifiers)
+    report = build_report(timepoints, request.clinical, identifiers=request.identifiers)
     files = render(timepoints, report)
-    if args.dicom_sr:
+    if request.dicom_sr:
         # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
         from ..report.dicom_sr import dicom_sr_bytes
 
-        files[SR_FILE] = dicom_sr_bytes(report, args.ct)
-    paths = write_report(files, args.outdir, overwrite=args.overwrite)
+        files[SR_FILE] = dicom_sr_bytes(report, request.ct)
+    paths = write_report(files, request.outdir, overwrite=request.overwrite)
     emit(args, {"files": {k: str(v) for k, v in paths.items()}, "scores": report["scores"], "followup": report["followup"]},
          summary_text(report) + "\n" + "wrote " + ", ".join(str(p) for p in paths.values()))
     return 0

@@ -62,7 +62,7 @@ def run(args) -> int:
 
     import SimpleITK as sitk
 
-    from ..app.segment import ensemble_record, output_name, output_paths, provenance
+    from ..app.segment import ensemble_record, model_record, output_name, output_paths, provenance, volumes_record
     from ..atomic import atomic_files, check_writable, write_json
     from ..errors import OptionError
     from ..io import load_ct, save_labelmap
@@ -97,12 +97,8 @@ def run(args) -> int:
     result, labels, removed = seg.result, seg.labels, seg.removed
 
     volumes = measure(labels).to_dict()
-    record = {
-        "ct": str(ct_path),
-        "files": {k: str(v) for k, v in paths.items()},
-        "volumes": volumes,
-        "provenance": provenance(entry, device, ct_path, {"min_component_ml": args.min_component_ml, "removed": asdict(removed)}),
-    }
+    record = volumes_record(ct_path, paths, volumes, provenance(
+        model_record(entry), ct_path, device=device, postprocess={"min_component_ml": args.min_component_ml, "removed": asdict(removed)}))
     if args.ensemble > 1:
         record["ensemble"] = ensemble_record(entry, result)
     with atomic_files(paths) as tmp:  # the whole set or none of it (checked for --overwrite above)

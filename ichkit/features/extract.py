@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..atomic import check_writable, write_json
 from ..errors import ICHError, OptionError
-from ..io import load_ct, load_mask
+from ..io import load_cohort_ct, load_mask
 from ..progress import Progress, silent
 from ..cohort import read_cohort
 from ..radiomics import extract_cohort
@@ -31,7 +31,7 @@ def _per_scan(rows: list[dict], compute, what: str, progress: Progress) -> list[
         progress(i, len(rows), f"{what} {row['id']}")
         result = {"id": row["id"], "patient_id": row["patient_id"], "error": ""}
         try:
-            ct = load_ct(row["ct"])
+            ct = load_cohort_ct(row)
             label = int(row.get("label") or 1)
             result |= compute(ct, load_mask(row["mask"], ct, extra_labels=(label,)), label)
         except ICHError as exc:

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from ..atomic import atomic_path, check_writable, write_json
 from ..errors import ICHError, ModelError, OptionError
 from ..image import Volume
-from ..io import load_ct, load_mask
+from ..io import load_cohort_ct, load_mask
 from ..progress import Progress, silent
 from .crops import cube_grid, resample_to
 from .settings import VAEGANSettings
@@ -100,7 +100,7 @@ def load_crops(rows, s: VAEGANSettings, progress: Progress = silent) -> tuple[li
     for i, row in enumerate(rows):
         progress(i, len(rows), f"crop {row['id']}")
         try:
-            ct = load_ct(row["ct"])
+            ct = load_cohort_ct(row)
             label = int(row.get("label") or 1)
             crops.append(lesion_crop(ct, load_mask(row["mask"], ct, extra_labels=(label,)), label, s))
             ids.append(row["id"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from ..errors import NotCTError, NotVolumeError, UnreadableFileError
 from ..image import Volume
 from ..validate import MAX_VOXELS, ValidationPolicy, check_size, validate_ct
 from .dicom import read_dicom_series
-from .formats import kind_of
+from .formats import existing_kind, kind_of
 from .headers import check_header
 
 
@@ -69,9 +70,7 @@ def load_ct(path: str | Path, policy: ValidationPolicy | None = None) -> Volume:
     """Load a CT in HU with its geometry and validate it (raises a named `ICHError`)."""
     path = Path(path)
     policy = policy or ValidationPolicy()
-    if not path.exists():
-        raise UnreadableFileError(path, "does not exist")
-    kind = kind_of(path)
+    kind = existing_kind(path)
     if kind == "dicom":
         vol = read_dicom_series(path, policy)
     elif kind in ("volume", "seg"):
@@ -84,6 +83,11 @@ def load_ct(path: str | Path, policy: ValidationPolicy | None = None) -> Volume:
     vol.array = vol.array.astype(np.float32, copy=False) if vol.array.dtype.kind == "f" else vol.array.astype(np.int16 if _fits_int16(vol.array) else np.float32, copy=False)
     validate_ct(vol, path, policy)
     return vol
+
+
+def load_cohort_ct(row: Mapping) -> Volume:
+    """The CT of a cohort row (`cohort.Scan.as_row`): its `series` picks one series of a DICOM folder."""
+    return load_ct(row["ct"], ValidationPolicy(series=row.get("series") or None))
 
 
 def _fits_int16(a: np.ndarray) -> bool:

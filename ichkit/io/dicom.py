@@ -90,7 +90,7 @@ def _pick_series(folder: Path, headers: list, wanted: str | None = None) -> list
     studies = {str(getattr(items[0][1], "StudyInstanceUID", "")) for items in ct_series.values()}
     if len(patients) > 1 or len(studies) > 1:
         what = f"{len(patients)} patients" if len(patients) > 1 else f"{len(studies)} studies of one patient"
-        raise MixedSeriesError(folder, f"holds CT series of {what}: {listing}; choose one with --series UID")
+        raise MixedSeriesError(folder, f"holds CT series of {what}: {listing}; choose one with --series UID (a cohort CSV: its series column)")
 
     def rank(item):
         uid, items = item
@@ -99,7 +99,7 @@ def _pick_series(folder: Path, headers: list, wanted: str | None = None) -> list
         return (_is_axial(iop), len(items), -(_number(ds, "SliceThickness") or 0.0))
 
     uid, items = max(ct_series.items(), key=rank)
-    warn(folder, f"{len(ct_series)} CT series: {listing}; read {uid} (rule: axial, then most slices, then thinnest); choose another with --series UID")
+    warn(folder, f"{len(ct_series)} CT series: {listing}; read {uid} (rule: axial, then most slices, then thinnest); choose another with --series UID (a cohort CSV: its series column)")
     return items
 
 

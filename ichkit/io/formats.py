@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..atomic import recover
+from ..errors import UnreadableFileError
+
 VOLUME_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 SEG_SUFFIX = ".seg.nrrd"
 
@@ -18,3 +21,12 @@ def kind_of(path: Path) -> str:
     if name.endswith(VOLUME_SUFFIXES):
         return "volume"
     return "unknown"
+
+
+def existing_kind(path: Path) -> str:
+    """`kind_of` a file that must exist, read only once an unfinished commit of its folder is
+    completed (`atomic.recover`): no reader sees a set of outputs half old and half new."""
+    recover(path.parent)
+    if not path.exists():
+        raise UnreadableFileError(path, "does not exist")
+    return kind_of(path)

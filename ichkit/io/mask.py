@@ -16,7 +16,7 @@ from ..image import Volume
 from ..labels import LABELS, label_for_name
 from ..validate import validate_mask
 from .ct import _read_itk
-from .formats import kind_of
+from .formats import existing_kind
 
 
 def _read_seg_nrrd(path: Path) -> Volume:
@@ -74,9 +74,7 @@ def load_mask(path: str | Path, ct: Volume | None = None, *, binary: bool = Fals
     """Load a label mask (uint8) and validate it against `ct` when given. Values other than the
     product's labels are refused unless listed in `extra_labels` (a value the user named)."""
     path = Path(path)
-    if not path.exists():
-        raise UnreadableFileError(path, "does not exist")
-    kind = kind_of(path)
+    kind = existing_kind(path)
     if kind == "seg":
         mask = _read_seg_nrrd(path)
     elif kind == "volume":

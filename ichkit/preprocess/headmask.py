@@ -94,6 +94,19 @@ def head_mask(
     return vol.with_array(out, kind="head_mask")
 
 
+def _hull_area(bone: np.ndarray) -> float:
+    """Area in pixels of the convex hull of a slice's bone pixels (their corners, as
+    `convex_hull_image` draws it), from the polygon: rasterising the hull of every slice took
+    0.9 of the mask's 1.6 s, and only slices with an open ring need the drawing."""
+    from scipy.spatial import ConvexHull, QhullError  # deferred: only the mask needs qhull
+
+    corners = (np.argwhere(bone)[:, None, :] + np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]])).reshape(-1, 2)
+    try:
+        return float(ConvexHull(corners).volume)  # in 2-D, qhull's volume is the area
+    except QhullError:  # all bone pixels on one line: no area beyond the pixels'
+        return float(bone.sum())
+
+
 def _cavity_slice(bone: np.ndarray, head: np.ndarray, spacing) -> np.ndarray:
     """What one slice's skull encloses: the filled (closed) ring; where the ring is open
     (craniectomy, skull base, vertex) the bone's convex hull plus the head deeper than
@@ -103,9 +116,9 @@ def _cavity_slice(bone: np.ndarray, head: np.ndarray, spacing) -> np.ndarray:
     ring = ndimage.binary_fill_holes(bone) & ~bone
     if bone.sum() < 3:
         return ring
-    hull = convex_hull_image(bone) & head
-    if ring.sum() >= RING_CLOSED_FRACTION * hull.sum():
+    if ring.sum() >= RING_CLOSED_FRACTION * _hull_area(bone):
         return ring
+    hull = convex_hull_image(bone) & head
     deep = ndimage.distance_transform_edt(head, sampling=(spacing[1], spacing[0])) > SCALP_MAX_MM
     return (hull | deep) & ~bone
 

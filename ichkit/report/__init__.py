@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from ..atomic import _jsonable, atomic_path, check_writable, write_text
-from .build import TimePoint, build_report, key_slice, mask_source, model_source, run_readout_safely
+from .build import TimePoint, build_report, key_slice, run_readout_safely
 from .html import report_html
 from .images import timepoint_images
 
@@ -47,4 +47,4 @@ def write_report(files: dict[str, str | bytes], outdir: str | Path, *, overwrite
     return paths
 
 
-__all__ = ["FILES", "SR_FILE", "TimePoint", "build_report", "mask_source", "render", "report_html", "report_images", "run_readout_safely", "write_report"]
+__all__ = ["FILES", "SR_FILE", "TimePoint", "build_report", "render", "report_html", "report_images", "run_readout_safely", "write_report"]

@@ -3,10 +3,8 @@ render. Images are built apart (`report_images`) because they are arrays, not JS
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +15,7 @@ from ..labels import IPH, LABELS
 from ..measure import TOTAL_KEY, measure
 from ..models.registry import DEMO_NOTICE
 from ..scores import Clinical, compute_scores
+from ..segment.source import MaskSource
 from .delta import delta_table, midline_summary, signs_present
 
 SCHEMA = "ichkit-report-1"
@@ -30,36 +29,16 @@ class TimePoint:
     name: str  # "baseline", "follow-up 1", ...
     ct: Volume
     labels: Volume
-    source: dict  # mask_source(): kind, model_id, model_version, demo
+    source: MaskSource  # MaskSource.of_mask(path), or .from_model(model_record(entry)) for a mask made here
     readout: dict | None = None  # run_readout(ct, labels); signs may carry .regions (masks)
     inputs: dict = field(default_factory=dict)  # file paths; only reported with identifiers=True
 
 
-def model_source(model_id: str, model_version: str, demo: bool) -> dict:
-    """A mask made by a model, as the report records it."""
-    return {"kind": "model", "model_id": model_id, "model_version": model_version or "", "demo": bool(demo)}
-
-
-def mask_source(mask_path: str | Path) -> dict:
-    """The model that made a mask, from `ich segment`'s sidecar (`<name>_volumes.json` beside
-    `<name>_seg.nii.gz` or `<name>.seg.nrrd`); a mask without one is a user's file."""
-    path = Path(mask_path)
-    name = path.name
-    for suffix in ("_seg.nii.gz", ".seg.nrrd"):
-        if name.endswith(suffix):
-            try:
-                model = json.loads((path.parent / f"{name[: -len(suffix)]}_volumes.json").read_text())["provenance"]["model"]
-                return model_source(model["id"], model.get("version", ""), model.get("demo"))
-            except (OSError, ValueError, KeyError, TypeError):
-                break
-    return {"kind": "file", "model_id": None, "model_version": None, "demo": False}
-
-
-def source_text(source: dict) -> str:
-    if source.get("kind") != "model":
-        return "mask given as a file (the model that made it, if any, is not recorded)"
-    text = f"model {source['model_id']} {source.get('model_version') or ''}".rstrip()
-    return text + (f" ({DEMO_NOTICE})" if source.get("demo") else "")
+def source_record(source: MaskSource, identifiers: bool) -> dict:
+    """The mask's source as the report records it; a user's file is named only with `identifiers`."""
+    shown = source if identifiers else replace(source, path="")
+    model = source.model() or {}
+    return {"kind": source.kind, "model_id": model.get("id"), "model_version": model.get("version"), "demo": source.demo, "text": shown.text()}
 
 
 def run_readout_safely(ct: Volume, labels: Volume) -> dict:
@@ -70,6 +49,7 @@ def run_readout_safely(ct: Volume, labels: Volume) -> dict:
     from ..anatomy.midline import midline_shift
     from ..anatomy.readout import run_readout
     from ..anatomy.signs import expansion_signs
+    from ..anatomy.text import SLICE_INDEX
 
     try:
         return run_readout(ct, labels)
@@ -78,7 +58,7 @@ def run_readout_safely(ct: Volume, labels: Volume) -> dict:
     except ModelError as exc:
         warn(None, f"location not available: {exc.message}")
         return {"location": {"status": "undetermined", "reason": exc.message},
-                "signs": expansion_signs(ct, labels), "midline": midline_shift(ct, labels)}
+                "signs": expansion_signs(ct, labels), "midline": midline_shift(ct, labels), "slice_index": SLICE_INDEX}
 
 
 def _plain(obj):
@@ -97,12 +77,12 @@ def build_report(timepoints: list[TimePoint], clinical: Clinical = Clinical(), *
     follow-ups, provenance and the demo notice. No file path unless `identifiers`."""
     measures = [measure(tp.labels).to_dict() for tp in timepoints]
     readouts = [_plain(tp.readout) if tp.readout is not None else None for tp in timepoints]
-    demo = any(tp.source.get("demo") for tp in timepoints)
+    demo = any(tp.source.demo for tp in timepoints)
     points = []
     for tp, m, r in zip(timepoints, measures, readouts):
         points.append({
             "name": tp.name,
-            "mask_source": {**tp.source, "text": source_text(tp.source)},
+            "mask_source": source_record(tp.source, identifiers),
             "scan": {"shape_zyx": list(tp.ct.shape), "spacing_mm": list(tp.ct.spacing)},
             "volumes": m,
             "readout": r,

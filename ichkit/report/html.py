@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 
+from ..anatomy.text import readout_rows
 from ..measure import ABC2_SCOPES
 
 CSS = """
@@ -59,32 +60,10 @@ def _volumes(volumes: dict) -> str:
 
 
 def _readout(r: dict | None) -> str:
+    """The read-out's rows in the words `ich readout` and the risk panels use (`anatomy.text`)."""
     if not r:
         return "<p>No read-out.</p>"
-    loc, signs, mid = r.get("location") or {}, r.get("signs") or {}, r.get("midline") or {}
-    parts = []
-    if loc.get("status") == "determined":
-        rows = [[_e(k), _e(v.get("class") or f"undetermined ({v.get('reason')})"), _e(v.get("side") or ""),
-                 _e(f"{v.get('largest_region', '')} ({100 * v.get('largest_region_fraction', 0):.0f} %)" if v.get("largest_region") else ""),
-                 _e(v.get("centroid_region") or "")] for k, v in (loc.get("labels") or {}).items()]
-        dice = (loc.get("registration") or {}).get("dice")
-        quality = f" (atlas registration Dice {dice:.2f})" if dice is not None else ""
-        parts.append(f"<p>Location{quality}:</p>" + _table(["label", "class", "side", "most of its volume", "centroid"], rows, "location"))
-    else:
-        parts.append(f"<p>Location: undetermined ({_e(loc.get('reason'))}).</p>")
-    if signs.get("status", "undetermined") != "undetermined":
-        rows = [[_e(k.replace("_", " ")), "yes" if e.get("present") else "no", _e(_num(e.get("value"), ".1f")),
-                 _e(f"{e.get('comparison', '')} {e.get('threshold')} {e.get('unit', '')}"), _e(e.get("slice") if e.get("slice") is not None else "")]
-                for k, e in (signs.get("signs") or {}).items()]
-        parts.append("<p>NCCT signs of expansion:</p>" + _table(["sign", "present", "measured", "threshold", "slice"], rows, "signs"))
-    else:
-        parts.append(f"<p>NCCT signs: undetermined ({_e(signs.get('reason'))}).</p>")
-    if mid.get("status", "undetermined") != "undetermined":
-        toward = f" toward the patient's {_e(mid['direction'])}" if mid.get("direction") else ""
-        parts.append(f'<p id="midline">Midline shift: {_num(mid.get("shift_mm"), ".1f")} mm{toward} (slice {_e(mid.get("slice"))}).</p>')
-    else:
-        parts.append(f'<p id="midline">Midline shift: undetermined ({_e(mid.get("reason"))}).</p>')
-    return "".join(parts)
+    return '<ul id="readout">' + "".join(f'<li class="{row["part"]}">{_e(row["text"])}</li>' for row in readout_rows(r)) + "</ul>"
 
 
 def _followup(f: dict) -> str:

@@ -9,6 +9,7 @@ import io
 
 import numpy as np
 
+from ..anatomy.text import slice_text
 from ..labels import LABELS
 
 BRAIN_WINDOW = (40.0, 80.0)  # level, width (HU)
@@ -113,13 +114,13 @@ def timepoint_images(name: str, ct, labels, readout: dict | None, key: int | Non
     if key is not None:
         on_key = {k: r for k, r in present.items() if r[key].any()}
         extra = f"; outlined signs: {', '.join(on_key)}" if on_key else ""
-        image(key, f"{name}: hematoma", f"axial slice {key}, largest hematoma area; labels outlined in their colours{extra}", on_key, {})
+        image(key, f"{name}: hematoma", f"axial {slice_text(key)}, largest hematoma area; labels outlined in their colours{extra}", on_key, {})
         for sign, region in present.items():
             if sign in on_key:
                 continue
             z = int(np.argmax(region.sum(axis=(1, 2))))
-            image(z, f"{name}: {sign.replace('_', ' ')}", f"axial slice {z}, the {sign.replace('_', ' ')} region outlined", {sign: region}, {})
+            image(z, f"{name}: {sign.replace('_', ' ')}", f"axial {slice_text(z)}, the {sign.replace('_', ' ')} region outlined", {sign: region}, {})
     z, lines = midline_lines((readout or {}).get("midline"))
     if z is not None and lines:
-        image(int(z), f"{name}: midline", f"axial slice {z}: ideal midline (green), septum pellucidum (magenta)", {}, lines)
+        image(int(z), f"{name}: midline", f"axial {slice_text(z)}: ideal midline (green), septum pellucidum (magenta)", {}, lines)
     return out

@@ -1,24 +1,27 @@
-"""What the workstation writes: the mask (.seg.nrrd, NIfTI), measurements (CSV), a report, and
-ground truth for training (nnU-Net layout with a provenance record).
+"""What the workstation writes: the mask under `ich segment`'s names with its sidecar
+(`<case>_volumes.json`: volumes and the one provenance record, `app.segment`), measurements (CSV),
+a report, and ground truth for training (nnU-Net layout with the same record).
 
-Every file goes through the atomic writers and refuses to replace an existing file unless
-`overwrite` is given, as the CLI does.
+The set is written together (`atomic_files`) and refuses to replace an existing file unless
+`overwrite` is given, as the CLI does. A mask exported here and loaded again anywhere (`ich
+report`, the workstation) still names the model that made it and whether a reader edited it.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 from ..app import groundtruth
-from ..atomic import check_writable, write_text
+from ..app.segment import output_paths, provenance, volumes_record
+from ..atomic import _jsonable, atomic_files, check_writable
 from ..io import save_labelmap
 from ..labels import LABELS
 from .report import report_html
 from .state import Scan
 
-EXPORTS = ("seg.nrrd", "nii.gz", "csv", "html")
 CSV_COLUMNS = ("case", "region", "mesh_ml", "voxel_ml", "abc2_ml", "max_area_slice", "slices", "source", "edited")
 
 
@@ -36,21 +39,20 @@ def measurements_csv(scan: Scan) -> str:
 
 
 def export_scan(scan: Scan, outdir: str | Path, *, overwrite: bool = False, verdict: dict | None = None) -> dict[str, Path]:
-    """Write `<case>_seg.seg.nrrd`, `<case>_seg.nii.gz`, `<case>_volumes.csv` and `<case>_report.html`."""
+    """`<case>_seg.nii.gz`, `<case>.seg.nrrd` and `<case>_volumes.json` (`app.segment.output_paths`),
+    `<case>_volumes.csv` and `<case>_report.html`."""
     outdir = Path(outdir)
-    stem = f"{scan.name}_seg"
-    paths = {
-        "seg.nrrd": outdir / f"{stem}.seg.nrrd",
-        "nii.gz": outdir / f"{stem}.nii.gz",
-        "csv": outdir / f"{scan.name}_volumes.csv",
-        "html": outdir / f"{scan.name}_report.html",
-    }
+    paths = output_paths(outdir, scan.name) | {"csv": outdir / f"{scan.name}_volumes.csv", "html": outdir / f"{scan.name}_report.html"}
     for path in paths.values():
         check_writable(path, overwrite)
-    save_labelmap(scan.labels, paths["seg.nrrd"], names=_names(scan), overwrite=overwrite)
-    save_labelmap(scan.labels, paths["nii.gz"], overwrite=overwrite)
-    write_text(paths["csv"], measurements_csv(scan))
-    write_text(paths["html"], report_html(scan, verdict))
+    record = volumes_record(scan.path, paths, scan.measurements,
+                            provenance(scan.source.model() if scan.source else None, scan.path, edited=scan.edited))
+    with atomic_files(paths) as tmp:
+        save_labelmap(scan.labels, tmp["labels_seg_nrrd"], names=_names(scan), overwrite=True)
+        save_labelmap(scan.labels, tmp["labels_nifti"], overwrite=True)
+        tmp["volumes_json"].write_text(json.dumps(record, indent=2, default=_jsonable) + "\n")
+        tmp["csv"].write_text(measurements_csv(scan))
+        tmp["html"].write_text(report_html(scan, verdict))
     return paths
 
 

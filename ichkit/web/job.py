@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from ..app.jobs import Job
-from ..app.segment import SegmentRequest, read_output
+from ..app.segment import SegmentRequest, read_ensemble, read_output
 
 
 def segmentation_output(result: dict, outdir: Path) -> tuple[str, Any]:
-    """A finished `ich segment` as ("done", {mask, source, result}), or ("failed", why)."""
+    """A finished `ich segment` as ("done", {mask, source, ensemble, result}), or ("failed", why);
+    `ensemble` (intervals, disagreement map) is None for one network."""
     found = read_output(result, outdir)
     if found is None:
         return "failed", f"{outdir}: ich segment wrote no mask"
-    return "done", {"mask": found[0], "source": found[1], "result": result}
+    return "done", {"mask": found[0], "source": found[1], "ensemble": read_ensemble(result), "result": result}
 
 
 @dataclass
@@ -31,11 +32,12 @@ class SegmentJob:
     outdir: Path
     model: str | None = None
     device: str | None = None
+    ensemble: int = 1
     job: Job | None = field(default=None, repr=False)
 
     def start(self) -> "SegmentJob":
         Path(self.outdir).mkdir(parents=True, exist_ok=True)
-        self.job = Job(SegmentRequest(self.ct_path, self.outdir, self.model, self.device).argv()).start()
+        self.job = Job(SegmentRequest(self.ct_path, self.outdir, self.model, self.device, ensemble=self.ensemble).argv()).start()
         return self
 
     def poll(self) -> list[tuple[str, Any]]:

@@ -1,6 +1,7 @@
-"""The ICH side panel (right drawer): load, segment, live volumes, verdict, the risk panel
+"""The ICH side panel (right drawer): load, segment (model, ensemble size), live volumes (with an
+ensemble's ranges and its disagreement overlay), verdict, the risk panel
 (read-out, clinical inputs and scores, then the classifiers with their Grad-CAM overlay), export,
-ground truth.
+ground truth and the fine-tuning offer.
 
 Pure layout: every widget reads the `ich` state dict (`Session.panel()`) or a form field, and
 every button calls a controller method the app defines. Ids are stable for the browser tests.
@@ -16,6 +17,7 @@ from ..app.riskpanel import CLINICAL_FIELDS
 from ..scene import HEAT_RAMP
 from .risk import CAM_VISIBLE_FROM
 from .tools import BLOOD_HU, ISLAND_MIN_ML
+from .uncertainty import ENSEMBLE_CHOICES, ENSEMBLE_HELP
 
 # (level, width) HU. Brain and subdural as in Radiopaedia's "Windowing (CT)" (head: brain W80 L40,
 # subdural W130-300 L50-100, here its middle W215 L75); bone W2800 L600 as its temporal-bone window.
@@ -48,6 +50,12 @@ FORM_DEFAULTS = {
     "cam_task": "he",
     "cam_opacity": 0.5,
     "show_demo": False,
+    "seg_model": "",
+    "seg_ensemble": 1,
+    "disagree_show": False,
+    "disagree_note": "",
+    "ft_name": "",
+    "ft_dir": "",
     **{name: "" for name in CLINICAL_STATE.values()},
 }
 
@@ -105,25 +113,40 @@ def build_panel(ctrl, layouts: list[str]) -> None:
             v3.VTextField(v_model_number=("window_width",), type="number", label="width", id="window-width", density="compact", hide_details=True)
 
         _section("Segment")
-        with html.Div(classes="d-flex align-center"):
+        v3.VSelect(v_model=("seg_model",), items=("seg_models",), label="model", id="seg-model", density="compact", hide_details=True,
+                   update_menu=(ctrl.ich_refresh_models, "[$event]"))
+        with html.Div(title=ENSEMBLE_HELP, id="seg-ensemble-help"):
+            v3.VSelect(v_model_number=("seg_ensemble",), items=(repr(ENSEMBLE_CHOICES),), label="networks (ensemble)", id="seg-ensemble",
+                       density="compact", classes="mt-1", persistent_hint=True,
+                       hint="each network adds roughly one network's time; N > 1: volume ranges and a disagreement map")
+        with html.Div(classes="d-flex align-center mt-1"):
             v3.VBtn("Segment", id="segment-btn", click=ctrl.ich_segment, size="small", variant="tonal", disabled=("!ich.has_ct || ich.progress !== null || ich.predicting",))
             v3.VBtn("Cancel", id="cancel-btn", click=ctrl.ich_cancel, size="small", variant="text", v_if=("ich.progress !== null",))
         v3.VProgressLinear(model_value=("ich.progress",), indeterminate=("ich.progress === 0",), v_if=("ich.progress !== null",), id="seg-progress", height=8, color="primary", classes="mt-1")
         html.Div("{{ ich.source }}", id="source", classes="text-caption mt-1")
         html.Div("Demo model, not for clinical use.", id="demo-warning", v_if=("ich.demo",), classes="text-caption text-error")
+        v3.VCheckbox(v_model=("disagree_show",), label="networks' disagreement overlay", id="disagree-show", density="compact",
+                     hide_details=True, v_if=("ich.ensemble && ich.ensemble.has_map",))
+        html.Div("{{ disagree_note }}", id="disagree-note", v_if=("disagree_show && disagree_note",), classes="text-caption")
+        _error("disagree")
 
         _section("Volumes (mL)")
+        tight = ("ich.ensemble ? 'px-1' : ''",)  # room for the range column in the drawer's width
         with v3.VTable(density="compact", id="volumes"):
             with html.Thead():
                 with html.Tr():
                     for head in ("", "mesh", "voxel", "ABC/2"):
-                        html.Th(head)
+                        html.Th(head, classes=tight)
+                    html.Th("voxel range", v_if=("ich.ensemble",), classes="px-1")
             with html.Tbody():
                 with html.Tr(v_for="row in ich.rows", key="row.region", id=("`row-${row.region}`",)):
-                    html.Td("{{ row.title }}")
-                    html.Td("{{ row.mesh_ml.toFixed(2) }}", id=("`mesh-${row.region}`",))
-                    html.Td("{{ row.voxel_ml.toFixed(2) }}", id=("`voxel-${row.region}`",))
-                    html.Td("{{ row.abc2_ml.toFixed(2) }}", id=("`abc2-${row.region}`",))
+                    html.Td("{{ row.title }}", classes=tight)
+                    html.Td("{{ row.mesh_ml.toFixed(2) }}", id=("`mesh-${row.region}`",), classes=tight)
+                    html.Td("{{ row.voxel_ml.toFixed(2) }}", id=("`voxel-${row.region}`",), classes=tight)
+                    html.Td("{{ row.abc2_ml.toFixed(2) }}", id=("`abc2-${row.region}`",), classes=tight)
+                    html.Td("{{ row.interval }}", id=("`interval-${row.region}`",), v_if=("ich.ensemble",), classes="px-1",
+                            style="white-space: nowrap;")
+        html.Div("{{ ich.ensemble.caption }}", id="interval-caption", v_if=("ich.ensemble",), classes="text-caption")
         html.Div("edited", id="edited", v_if=("ich.edited",), classes="text-caption text-warning")
         html.Div("{{ ich.verdict }}", id="verdict", v_if=("ich.verdict",), classes="text-body-2 mt-1 font-weight-bold")
 
@@ -141,6 +164,25 @@ def build_panel(ctrl, layouts: list[str]) -> None:
         v3.VTextField(v_model=("gt_case",), label="case id", id="gt-case", density="compact", hide_details=True, classes="mt-1")
         v3.VBtn("Save as ground truth", id="gt-btn", click=ctrl.ich_ground_truth, size="small", variant="tonal", disabled=("!ich.has_mask",), classes="mt-1")
         _error("gt")
+        _build_finetune(ctrl)
+
+
+def _build_finetune(ctrl) -> None:
+    """The fine-tuning offer under "save as ground truth": the count, then (from the minimum on)
+    the model's name, the work folder, "Fine-tune now", its progress and Cancel."""
+    html.Div("{{ ft.offer.text }}", id="ft-offer", v_if=("ft.offer",), classes="text-caption mt-1")
+    with html.Div(v_if=("ft.offer && ft.offer.ready",)):
+        v3.VTextField(v_model=("ft_name",), label="new model's name", placeholder=("ft.default_name",), persistent_placeholder=True,
+                      id="ft-name", density="compact", hide_details=True, classes="mt-1")
+        v3.VTextField(v_model=("ft_dir",), label="work folder", placeholder="beside the dataset: finetune-NAME", persistent_placeholder=True,
+                      id="ft-dir", density="compact", hide_details=True, classes="mt-1")
+        with html.Div(classes="d-flex align-center mt-1"):
+            v3.VBtn("Fine-tune now", id="ft-btn", click=ctrl.ich_finetune, size="small", variant="tonal", disabled=("ft.running",))
+            v3.VBtn("Cancel", id="ft-cancel-btn", click=ctrl.ich_cancel_finetune, size="small", variant="text", v_if=("ft.running",))
+    v3.VProgressLinear(model_value=("ft.progress",), indeterminate=("ft.progress === 0",), v_if=("ft.running",), id="ft-progress", height=8,
+                       color="primary", classes="mt-1")
+    html.Div("{{ ft.text }}", id="ft-status", v_if=("ft.text",), classes="text-caption")
+    _error("finetune")
 
 
 def _build_tools(ctrl) -> None:

@@ -8,6 +8,7 @@ import html
 import time
 
 from .. import __version__
+from ..anatomy.text import slice_text
 from ..measure import TOTAL_KEY
 from ..app.measurements import verdict_text
 from ..models.registry import DEMO_NOTICE
@@ -39,8 +40,8 @@ td:first-child,th:first-child{{text-align:left}} .warn{{color:#b00;font-weight:b
 {warning}<p>Mask: {html.escape(source)}{' (edited by a reader)' if scan.edited else ''}. CT: {html.escape(str(scan.path))}.</p>
 <table><tr><th>Region</th><th>Mesh (mL)</th><th>Voxel (mL)</th><th>ABC/2, main hematoma (mL)</th></tr>{rows}</table>
 {verdict_line}
-<figure><img alt="slice {index} with the mask overlaid" src="data:image/png;base64,{image}">
-<figcaption>Axial slice {index} (largest hemorrhage area), window L{BRAIN_WINDOW[0]:g} W{BRAIN_WINDOW[1]:g}.</figcaption></figure>
+<figure><img alt="{slice_text(index)} with the mask overlaid" src="data:image/png;base64,{image}">
+<figcaption>Axial {slice_text(index)} (largest hemorrhage area), window L{BRAIN_WINDOW[0]:g} W{BRAIN_WINDOW[1]:g}.</figcaption></figure>
 <p><small>ichkit {__version__}, {time.strftime('%Y-%m-%d %H:%M')}. Research software.</small></p>
 </body></html>
 """

@@ -41,13 +41,13 @@ def he_blocker(ct: Volume, labels: Volume | None) -> str | None:
     return None
 
 
-def load_heatmap(path: str | Path, ct: Volume) -> Volume:
-    """A heatmap the command wrote, checked to lie on the CT's grid (it is shown over the CT)."""
+def load_heatmap(path: str | Path, ct: Volume, what: str = "Grad-CAM heatmap") -> Volume:
+    """A map a command wrote (a heatmap, a disagreement map), checked to lie on the CT's grid (it is shown over the CT)."""
     import SimpleITK as sitk
 
     heat = Volume.from_sitk(sitk.ReadImage(str(path), sitk.sitkFloat32))
     if not heat.same_geometry(ct):
-        raise ICHError(path, "the Grad-CAM heatmap is not on the CT's grid")
+        raise ICHError(path, f"the {what} is not on the CT's grid")
     return heat
 
 

@@ -18,11 +18,13 @@ import numpy as np
 from ..app.measurements import measure_dict, verdict_dict, verdict_text
 from ..app.predict import TASKS, heatmap_paths
 from ..app.riskpanel import parse_clinical_fields, risk_panel
-from ..app.source import MaskSource
+from ..app.segment import EnsembleOutput
+from ..segment.source import MaskSource
 from ..errors import ICHError, OutputExistsError
 from ..image import Volume
 from ..labels import LABELS
 from ..measure import HEMORRHAGE_LABELS, TOTAL_KEY
+from .uncertainty import interval_caption, interval_texts
 
 # the rows of the volume panel: every product label, then the hemorrhage total the methods measure
 PANEL_REGIONS = tuple(lab.key for lab in LABELS.values()) + (TOTAL_KEY,)
@@ -49,6 +51,7 @@ class Scan:
     readout: dict | None = None  # `ich readout --json`'s "readout"
     sign_regions: dict[str, Volume] = field(default_factory=dict)  # the signs present -> their voxels
     readout_labels: Volume | None = None  # the mask the read-out read
+    ensemble: EnsembleOutput | None = None  # the networks' volume ranges and disagreement map, when N > 1 made the mask
 
     @property
     def name(self) -> str:
@@ -87,8 +90,8 @@ class Scan:
         self.readout, self.readout_labels = readout, labels
         self.sign_regions = {k: v for k, v in regions.items() if k in present and v.array.any()}
 
-    def set_mask(self, labels: Volume, source: MaskSource) -> None:
-        self.labels, self.original, self.source = labels, labels, source
+    def set_mask(self, labels: Volume, source: MaskSource, ensemble: EnsembleOutput | None = None) -> None:
+        self.labels, self.original, self.source, self.ensemble = labels, labels, source, ensemble
         self.measurements = measure_dict(labels)
 
     def overlays(self) -> list[str]:
@@ -134,7 +137,7 @@ class Session:
         """A new baseline replaces the whole case: follow-up, warnings and errors of the last one go."""
         scan = Scan(ct=ct, path=Path(path))
         if labels is not None:
-            scan.set_mask(labels, MaskSource.from_file(mask_path))
+            scan.set_mask(labels, MaskSource.of_mask(mask_path))
         if followup:
             self.followup = scan
             self.warnings = [w for w in self.warnings if not w.startswith("follow-up")] + [f"follow-up: {w}" for w in warnings]
@@ -184,7 +187,9 @@ class Session:
             "case": scan.name if scan else "",
             "has_ct": scan is not None,
             "has_mask": bool(scan and scan.labels is not None),
-            "rows": volume_rows(scan.measurements) if scan else [],
+            "rows": volume_rows(scan.measurements, interval_texts(scan.ensemble)) if scan else [],
+            "ensemble": {"members": scan.ensemble.members, "caption": interval_caption(scan.ensemble),
+                         "has_map": scan.ensemble.disagreement is not None} if scan and scan.ensemble else None,
             "source": scan.source.text() if scan and scan.source else "",
             "demo": bool(scan and scan.source and scan.source.demo),
             "edited": bool(scan and scan.edited),
@@ -212,10 +217,12 @@ def _classifiers(panel: dict) -> list[dict]:
     return next(s["rows"] for s in panel["sections"] if s["id"] == "classifiers")
 
 
-def volume_rows(measurements: dict[str, dict]) -> list[dict]:
-    """One row per label and the hemorrhage total: mesh / voxel / ABC/2 in mL, 0 when absent."""
+def volume_rows(measurements: dict[str, dict], intervals: dict[str, str] | None = None) -> list[dict]:
+    """One row per label and the hemorrhage total: mesh / voxel / ABC/2 in mL, 0 when absent, and
+    an ensemble's range across its networks where it has one ("" otherwise)."""
     return [
-        {"region": key, "title": REGION_TITLES.get(key, key), **{v: round(float(measurements.get(key, {}).get(v, 0.0)), 2) for v in PANEL_VOLUMES}}
+        {"region": key, "title": REGION_TITLES.get(key, key), **{v: round(float(measurements.get(key, {}).get(v, 0.0)), 2) for v in PANEL_VOLUMES},
+         "interval": (intervals or {}).get(key, "")}
         for key in PANEL_REGIONS
     ]
 
