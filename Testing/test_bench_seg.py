@@ -61,7 +61,7 @@ def test_smoke_trains_swinunetr_and_unetr_for_real(bench):
         model_dir = _model_dir(work, dataset, arch)
         plans = json.loads((model_dir / "plans.json").read_text())
         cfg = plans["configurations"]["3d_fullres"]
-        assert cfg["architecture"]["network_class_name"] == f"ichkit.segment.monai_nets.{arch}"
+        assert cfg["architecture"]["network_class_name"] == f"ichkit.segment.training.monai_nets.{arch}"
         assert cfg["patch_size"] == FITTED_PATCH[arch]
         assert cfg["data_identifier"] == "nnUNetPlans_smoke_3d_fullres"  # the U-Net's preprocessed data, shared
         ckpt = torch.load(model_dir / "fold_0" / "checkpoint_final.pth", weights_only=False)
@@ -70,7 +70,7 @@ def test_smoke_trains_swinunetr_and_unetr_for_real(bench):
 
 
 def test_trained_folders_segment_through_ichkit_inference(bench):
-    from ichkit.segment.export import export_torchscript
+    from ichkit.segment.training.export import export_torchscript
     from ichkit.segment.lean import LeanSegmenter
     from ichkit.segment.nnunet_predict import NnUNetSegmenter
 
@@ -90,7 +90,7 @@ def test_trained_folders_segment_through_ichkit_inference(bench):
 
 
 def test_bench_seg_writes_table_and_plots(bench):
-    from ichkit.segment.bench import BLAND_ALTMAN_PNG, CASES_CSV, PSEUDO_DICE_PNG, TABLE_CSV, TABLE_MD
+    from ichkit.segment.benchmark.architectures import BLAND_ALTMAN_PNG, CASES_CSV, PSEUDO_DICE_PNG, TABLE_CSV, TABLE_MD
 
     _, _, out, _, (code, stdout, stderr) = bench
     assert code == 0, stderr
@@ -124,7 +124,7 @@ def test_bench_seg_refuses_with_one_line(bench):
 
 
 def test_monai_builders_refuse_deep_supervision_and_fit_patches():
-    from ichkit.segment.monai_nets import SWINUNETR, UNETR, swinunetr
+    from ichkit.segment.training.monai_nets import SWINUNETR, UNETR, swinunetr
 
     with pytest.raises(ModelError, match="no deep-supervision"):
         swinunetr(1, 3, deep_supervision=True, feature_size=12)
@@ -134,8 +134,8 @@ def test_monai_builders_refuse_deep_supervision_and_fit_patches():
 
 
 def test_derive_plans_warns_once_about_a_patch_that_does_not_fit(bench):
-    from ichkit.segment.nnunet_train import derive_plans
-    from ichkit.segment.presets import PRESETS
+    from ichkit.segment.training.nnunet_train import derive_plans
+    from ichkit.segment.training.presets import PRESETS
 
     dataset, work, _, _, _ = bench
     base = json.loads((work / "nnUNet_preprocessed" / dataset.name / "nnUNetPlans.json").read_text())

@@ -26,7 +26,7 @@ from ichkit.cli import main  # noqa: E402
 from ichkit.models import load_registry  # noqa: E402
 from ichkit.models.importer import import_models  # noqa: E402
 from ichkit.phantom import make_phantom  # noqa: E402
-from ichkit.segment.finetune.settings import MIN_CASES  # noqa: E402
+from ichkit.segment.training.finetune.settings import MIN_CASES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"shape": (6, 48, 48), "spacing": (2.5, 2.5, 5.0)}  # 120 x 120 x 30 mm: a ~0.4 M voxel 1 mm grid

@@ -14,7 +14,7 @@ from ichkit.segment.source import MaskSource
 from ichkit.io import load_ct, load_mask
 from ichkit.labels import EDEMA, IPH, IVH
 from ichkit.phantom import make_phantom
-from ichkit.segment.dataset import check_dataset_dir, patient_folds, read_patients
+from ichkit.segment.training.dataset import check_dataset_dir, patient_folds, read_patients
 
 SMALL = {"shape": (8, 64, 64), "spacing": (4.0, 4.0, 5.0)}
 

@@ -18,7 +18,7 @@ from ichkit.cli import main
 from ichkit.errors import GeometryMismatchError, OptionError
 from ichkit.labels import IPH, IVH
 from ichkit.phantom import make_phantom, write_phantom_cohort
-from ichkit.segment.dataset import build_dataset, patient_folds, read_patients
+from ichkit.segment.training.dataset import build_dataset, patient_folds, read_patients
 
 SMALL = dict(shape=(16, 64, 64), spacing=(2.0, 2.0, 5.0))
 
@@ -171,7 +171,7 @@ def test_lean_path_matches_nnunet_predictor(smoke):
 
 def test_export_turns_back_into_an_nnunet_model_folder(smoke, tmp_path):
     """plans.json and dataset.json travel with the export; the traced weights rebuild nnU-Net's checkpoint."""
-    from ichkit.segment.export import nnunet_model_folder
+    from ichkit.segment.training.export import nnunet_model_folder
     from ichkit.segment.nnunet_predict import NnUNetSegmenter
 
     tmp, dataset, _ = smoke

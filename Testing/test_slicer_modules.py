@@ -230,8 +230,8 @@ def test_ground_truth_offer_and_the_finetuning_job_start_progress_cancel(ich_cac
     from ichkit.models import load_registry
     from ichkit.models.importer import import_models
     from ichkit.phantom import make_phantom
-    from ichkit.segment.finetune.register import register_finetuned
-    from ichkit.segment.finetune.settings import MIN_CASES
+    from ichkit.segment.training.finetune.register import register_finetuned
+    from ichkit.segment.training.finetune.settings import MIN_CASES
 
     weights = shared_dir / "models" / "blast-ct-v1" / "model_1.pt"
     if not weights.is_file():

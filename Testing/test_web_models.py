@@ -179,7 +179,7 @@ def test_finetune_offer_job_cancel_and_the_new_model(cache, dataset, browser, tm
 
 def _register_finetuned(tmp_path: Path, model_id: str) -> None:
     from ichkit.models import cache as model_cache, load_registry
-    from ichkit.segment.finetune.register import register_finetuned
+    from ichkit.segment.training.finetune.register import register_finetuned
 
     parent = load_registry().get("blast-ct-v1-single")
     weights = tmp_path / "model.pt"

@@ -1,7 +1,7 @@
 """`ich segment` against nnU-Net's own `nnUNetv2_predict_from_modelfolder`, same model, same run.
 
 The model is the shipped demo model; nnU-Net gets it back as a model folder rebuilt from the
-export (`ichkit.segment.export.nnunet_model_folder`: the very same weights). On one held-out
+export (`ichkit.segment.training.export.nnunet_model_folder`: the very same weights). On one held-out
 512 x 512 x 32 phantom (0.5 x 0.5 x 5 mm), each command runs in its own process, start-up and
 file writing included: wall seconds, peak memory of its process tree (bench/measure.py), and
 the Dice between the two masks per label. Mirroring TTA off for both unless --tta.
@@ -25,7 +25,7 @@ from measure import run_measured
 from ichkit.labels import IPH, IVH
 from ichkit.phantom import make_phantom
 from ichkit.resources import resource_path
-from ichkit.segment.export import nnunet_model_folder
+from ichkit.segment.training.export import nnunet_model_folder
 
 MODEL = "ich-demo-phantom"
 SEED = held_out_seeds(1)[0]  # held out: training used cohort seed 0

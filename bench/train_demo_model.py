@@ -26,9 +26,9 @@ from ichkit.models.checksum import sha256_file
 from ichkit.models.registry import MANIFEST, validate_manifest
 from ichkit.phantom import write_phantom_cohort
 from ichkit.resources import resource_path, resources_dir
-from ichkit.segment.dataset import build_dataset
-from ichkit.segment.nnunet_train import train
-from ichkit.segment.presets import Preset
+from ichkit.segment.training.dataset import build_dataset
+from ichkit.segment.training.nnunet_train import train
+from ichkit.segment.training.presets import Preset
 
 N_TRAIN = 60
 TRAIN_SEED = 0  # the held-out evaluation (bench/eval_demo_model.py) draws from another seed
@@ -85,7 +85,7 @@ def main() -> None:
         print(f"trained {result.epochs_done} epochs: {time.time() - t0:.0f} s", flush=True)
         model_dir = result.model_dir
     if "export" in steps:
-        from ichkit.segment.export import export_torchscript
+        from ichkit.segment.training.export import export_torchscript
 
         fold = model_dir / "fold_all"
         checkpoint = next(c for c in ("checkpoint_final.pth", "checkpoint_latest.pth") if (fold / c).is_file())

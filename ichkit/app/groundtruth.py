@@ -22,7 +22,7 @@ from ..errors import OptionError
 from ..image import Volume
 from ..io import save_labelmap, save_volume
 from ..labels import LABELS
-from ..segment.dataset import ALWAYS_LABELS, FILE_ENDING, OPTIONAL_LABELS, PATIENTS_CSV, check_dataset_dir
+from ..segment.training.dataset import ALWAYS_LABELS, FILE_ENDING, OPTIONAL_LABELS, PATIENTS_CSV, check_dataset_dir
 from ..segment.source import MaskSource
 from .segment import provenance
 

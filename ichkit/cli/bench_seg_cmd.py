@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import OptionError
 from ..progress import tqdm_bar
-from ..segment.presets import PRESETS
+from ..segment.training.presets import PRESETS
 from .common import COUNT, add_device, add_json, add_output, add_progress, emit, resolve_device
 from .train_cmd import _fold
 
@@ -32,7 +32,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
-    from ..segment.bench import TABLE_MD, bench_segmentation
+    from ..segment.benchmark.architectures import TABLE_MD, bench_segmentation
 
     device = resolve_device(args.device)
     if args.models is not None:
@@ -55,7 +55,7 @@ def run(args) -> int:
 
 def _compare(args, device: str) -> int:
     # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
-    from ..segment.compare_models import COMPARE_MD, compare_models
+    from ..segment.benchmark.compare_models import COMPARE_MD, compare_models
 
     if args.fold == "all":
         raise OptionError(None, "--fold all: the comparison needs held-out patients; name one fold")

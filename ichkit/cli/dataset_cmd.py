@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..progress import tqdm_bar
-from ..segment.dataset import build_dataset as build_nnunet_dataset
+from ..segment.training.dataset import build_dataset as build_nnunet_dataset
 from .common import COUNT, add_json, add_output, add_progress, emit
 from .train_cmd import CLASSIFY_TASKS
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..errors import OptionError
 from ..progress import tqdm_bar
-from ..segment.finetune.settings import MIN_CASES, FinetuneSettings
+from ..segment.training.finetune.settings import MIN_CASES, FinetuneSettings
 from .common import COUNT, add_device, add_json, add_output, add_progress, emit, int_range, resolve_device
 
 
@@ -44,7 +44,7 @@ def add_finetune_trainer(kinds) -> None:
 def run_finetune_cmd(args) -> int:
     # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..app.finetune import default_name, summary
-    from ..segment.finetune.pipeline import run_finetune
+    from ..segment.training.finetune.pipeline import run_finetune
 
     if not 0 < args.lr < 1:
         raise OptionError(None, f"--lr {args.lr:g}: must be between 0 and 1")

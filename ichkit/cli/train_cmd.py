@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..progress import tqdm_bar
-from ..segment.nnunet_train import ARCHITECTURES
-from ..segment.nnunet_train import train as train_segmentation
-from ..segment.presets import PRESETS as SEGMENT_PRESETS
+from ..segment.training.nnunet_train import ARCHITECTURES
+from ..segment.training.nnunet_train import train as train_segmentation
+from ..segment.training.presets import PRESETS as SEGMENT_PRESETS
 from .common import COUNT, NON_NEGATIVE, add_device, add_json, add_output, add_progress, emit, int_range, resolve_device
 from .features_cmd import add_vaegan_trainer
 from .finetune_cmd import add_finetune_trainer
@@ -46,7 +46,7 @@ def _fold(text: str) -> int | str:
 
 def run_segment(args) -> int:
     # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
-    from ..segment.export import export_torchscript
+    from ..segment.training.export import export_torchscript
 
     device = resolve_device(args.device)
     dataset = Path(args.dataset)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ModelError
+from ...errors import ModelError
 
 
 def _no_deep_supervision(name: str, deep_supervision: bool | None) -> None:

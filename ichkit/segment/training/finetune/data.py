@@ -21,14 +21,14 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
-from ...errors import LabelValueError, OptionError, SliceSpacingError
-from ...io import load_ct, load_mask
-from ...labels import label_for_name
-from ...preprocess.resample import resample_like
-from ...progress import Progress, silent
-from ..blast_ct import MODEL_CLASSES, PRODUCT_LABEL, model_grid, window
+from ....errors import LabelValueError, OptionError, SliceSpacingError
+from ....io import load_ct, load_mask
+from ....labels import label_for_name
+from ....preprocess.resample import resample_like
+from ....progress import Progress, silent
+from ...blast_ct import MODEL_CLASSES, PRODUCT_LABEL, model_grid, window
 from ..dataset import check_dataset_dir, patient_folds, read_patients
-from ..deepmedic import MARGIN, DeepMedic
+from ...deepmedic import MARGIN, DeepMedic
 from .settings import MIN_CASES, OUT_PATCH
 
 N_FOLDS = 5  # as `ich train segment` and `ich bench-seg` (nnunet_train.N_FOLDS): the same held-out fold

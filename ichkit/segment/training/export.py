@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path, write_json
-from ..checkpoint import load_checkpoint
-from ..errors import ModelError
-from ..labels import label_for_name
+from ...atomic import atomic_path, write_json
+from ...checkpoint import load_checkpoint
+from ...errors import ModelError
+from ...labels import label_for_name
 
 NETWORK_FILE = "network.pt"
 FACTS_FILE = "preprocessing.json"

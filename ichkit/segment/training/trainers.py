@@ -16,8 +16,8 @@ import torch
 from nnunetv2.training.lr_scheduler.polylr import PolyLRScheduler
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
-from ..atomic import atomic_path
-from ..progress import Progress, silent
+from ...atomic import atomic_path
+from ...progress import Progress, silent
 from .nnunet_train import ARCHITECTURES
 from .presets import PRESETS, Preset
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ...errors import ModelError, OptionError
-from ...models import cache
-from ...models.checksum import sha256_file
-from ...models.importer import _save_user_entry
-from ...models.registry import ModelEntry, ModelFile, Registry
+from ....errors import ModelError, OptionError
+from ....models import cache
+from ....models.checksum import sha256_file
+from ....models.importer import _save_user_entry
+from ....models.registry import ModelEntry, ModelFile, Registry
 
 ID_PREFIX = "-ft-"  # blast-ct-v1-single -> blast-ct-v1-ft-<name>
 ENGINE = "deepmedic-blast-ct"

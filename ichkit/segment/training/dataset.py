@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path, check_writable, write_json
-from ..errors import OptionError
-from ..labels import EAH, EDEMA, IPH, IVH, LABELS
-from ..parallel import map_cases
-from ..progress import Progress, silent
+from ...atomic import atomic_path, check_writable, write_json
+from ...errors import OptionError
+from ...labels import EAH, EDEMA, IPH, IVH, LABELS
+from ...parallel import map_cases
+from ...progress import Progress, silent
 
 REQUIRED_COLUMNS = ("patient_id", "scan_id", "ct", "mask")
 COHORT_CSV = "cohort.csv"
@@ -115,7 +115,7 @@ def build_dataset(source: str | Path, out: str | Path, *, overwrite: bool = Fals
 
 def _load_case(case: Case):
     # deferred: io loads only when cases are read (`ich --help` loads this module)
-    from ..io import load_ct, load_mask
+    from ...io import load_ct, load_mask
 
     ct = load_ct(case.ct)
     return ct, load_mask(case.mask, ct, allow_empty=True)

@@ -18,12 +18,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ...atomic import atomic_path, write_json
-from ...checkpoint import load_checkpoint, resume_checkpoint
-from ...errors import OptionError, OutputExistsError
-from ...progress import Progress, silent
-from ..blast_ct import MODEL_CLASSES, build_network, load_weights
-from ..deepmedic import PreActBlock
+from ....atomic import atomic_path, write_json
+from ....checkpoint import load_checkpoint, resume_checkpoint
+from ....errors import OptionError, OutputExistsError
+from ....progress import Progress, silent
+from ...blast_ct import MODEL_CLASSES, build_network, load_weights
+from ...deepmedic import PreActBlock
 from .data import IGNORE, GroundTruth, batches, load_cases
 from .settings import FinetuneSettings
 

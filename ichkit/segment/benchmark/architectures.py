@@ -18,18 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import check_writable, write_text
-from ..checkpoint import load_checkpoint
-from ..errors import OptionError
-from ..evaluate.plots import plot_bland_altman, plot_curves
-from ..evaluate.segmentation import mask_agreement, mean_sd
-from ..io import load_ct, load_mask
-from ..progress import Progress, silent
-from .dataset import check_dataset_dir, patient_folds, read_patients
-from .export import class_lookup
-from .nnunet_predict import CHECKPOINT, NnUNetSegmenter
-from .nnunet_train import CHECKPOINTS_FOR_RESUME, N_FOLDS, check_architecture, results_folder, train
-from .presets import Preset
+from ...atomic import check_writable, write_text
+from ...checkpoint import load_checkpoint
+from ...errors import OptionError
+from ...evaluate.plots import plot_bland_altman, plot_curves
+from ...evaluate.segmentation import mask_agreement, mean_sd
+from ...io import load_ct, load_mask
+from ...progress import Progress, silent
+from ..training.dataset import check_dataset_dir, patient_folds, read_patients
+from ..training.export import class_lookup
+from ..nnunet_predict import CHECKPOINT, NnUNetSegmenter
+from ..training.nnunet_train import CHECKPOINTS_FOR_RESUME, N_FOLDS, check_architecture, results_folder, train
+from ..training.presets import Preset
 
 TABLE_CSV, TABLE_MD, CASES_CSV = "bench_seg.csv", "bench_seg.md", "bench_seg_cases.csv"
 PSEUDO_DICE_PNG, BLAND_ALTMAN_PNG = "pseudo_dice.png", "bland_altman_{}.png"

@@ -17,18 +17,18 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from ..atomic import check_writable, write_text
-from ..errors import OptionError
-from ..evaluate.plots import plot_bland_altman
-from ..evaluate.segmentation import mask_agreement, mean_sd
-from ..io import load_ct, load_mask
-from ..models import ModelEntry, load_registry
-from ..progress import Progress, silent
-from .bench import BLAND_ALTMAN_PNG, METRICS, _csv
-from .dataset import check_dataset_dir, patient_folds, read_patients
-from .engines import create_segmenter
-from .export import class_lookup
-from .run import segment_ct
+from ...atomic import check_writable, write_text
+from ...errors import OptionError
+from ...evaluate.plots import plot_bland_altman
+from ...evaluate.segmentation import mask_agreement, mean_sd
+from ...io import load_ct, load_mask
+from ...models import ModelEntry, load_registry
+from ...progress import Progress, silent
+from .architectures import BLAND_ALTMAN_PNG, METRICS, _csv
+from ..training.dataset import check_dataset_dir, patient_folds, read_patients
+from ..engines import create_segmenter
+from ..training.export import class_lookup
+from ..run import segment_ct
 
 COMPARE_CSV, COMPARE_MD, COMPARE_CASES_CSV, COMPARE_TESTS_CSV = "compare.csv", "compare.md", "compare_cases.csv", "compare_wilcoxon.csv"
 N_FOLDS = 5  # as nnunet_train.N_FOLDS and finetune.data.N_FOLDS

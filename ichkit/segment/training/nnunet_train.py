@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_json
-from ..errors import OptionError, warn
-from ..progress import Progress, silent
+from ...atomic import write_json
+from ...errors import OptionError, warn
+from ...progress import Progress, silent
 from .dataset import SPLITS_JSON, check_dataset_dir, write_patient_splits
 from .monai_nets import SWINUNETR, UNETR, MonaiNetwork
-from .nnunet_env import RESULTS, NnUNetFolders, nnunet_env, nnunet_quiet_stdout
+from ..nnunet_env import RESULTS, NnUNetFolders, nnunet_env, nnunet_quiet_stdout
 from .presets import Preset
 
 CONFIGURATION = "3d_fullres"

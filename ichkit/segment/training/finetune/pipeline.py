@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...atomic import write_text
-from ...models import cache, load_registry
-from ...models.download import ensure_installed
-from ...progress import Progress, silent
-from ..compare_models import COMPARE_MD, compare_models
+from ....atomic import write_text
+from ....models import cache, load_registry
+from ....models.download import ensure_installed
+from ....progress import Progress, silent
+from ...benchmark.compare_models import COMPARE_MD, compare_models
 from .data import read_ground_truth
 from .register import check_new_id, check_parent, finetuned_id, register_finetuned
 from .train import FinetuneResult, FinetuneSettings, finetune
