@@ -115,6 +115,7 @@ class ICHPredictLogic(ScriptedLoadableModuleLogic):
 
     def startPrediction(self, volumeNode, segmentationNode, device=None):
         """`ich predict` (every task) in a child process; its result is what ICHPredictLib.logic.show_result shows."""
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHPredictLib.logic import start_prediction
         from ICHToolkitLib.jobmonitor import python_executable
 
@@ -123,6 +124,7 @@ class ICHPredictLogic(ScriptedLoadableModuleLogic):
 
     def startReadout(self, volumeNode, segmentationNode):
         """`ich readout` in a child process; its result is {"readout": ...}."""
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHPredictLib.logic import start_readout
         from ICHToolkitLib.jobmonitor import python_executable
 

@@ -53,6 +53,7 @@ class ICHSegment(ScriptedLoadableModule):
         slicer.app.connect("startupCompleted()", self._registerSamples)
 
     def _registerSamples(self):
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHToolkitLib.sampledata import register
 
         register(Path(self.parent.path).parent / "Resources" / "Icons" / "ICHSegment.png")
@@ -119,6 +120,7 @@ class ICHSegmentLogic(ScriptedLoadableModuleLogic):
 
     def startSegmentation(self, volumeNode, model=None, device=None, ensemble=1):
         """`ich segment` on the CT in a child process; the returned SegmentationJob reads its result into the scene."""
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHSegmentLib.segmentation_job import SegmentationJob
 
         return SegmentationJob.start(volumeNode, tempfile.mkdtemp(prefix="ichsegment-", dir=slicer.app.temporaryPath),
@@ -126,6 +128,7 @@ class ICHSegmentLogic(ScriptedLoadableModuleLogic):
 
     def startFinetune(self, dataset, name="", folder=""):
         """`ich train finetune` on the ground-truth dataset in a child process (ICHSegmentLib.finetune_job)."""
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHSegmentLib.finetune_job import FinetuneJob
 
         return FinetuneJob.start(dataset, name, folder)

@@ -7,6 +7,9 @@ its command line is `ichkit.app.synth.SynthRequest`'s, filled in from the parame
 `ichkit` backend. Shared helpers come from ICHToolkitLib.
 """
 
+import csv
+import tempfile
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +27,7 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
+from ICHToolkitLib.dependencies import ensure
 from ICHToolkitLib.widget import JobWidgetMixin
 
 DEVICES = ["cpu", "cuda"]
@@ -102,8 +106,6 @@ class ICHSynthWidget(JobWidgetMixin, ScriptedLoadableModuleWidget, VTKObservatio
         self.ui.cancelButton.enabled = not idle
 
     def onStep(self, step):
-        from ICHToolkitLib.dependencies import ensure
-
         if not ensure("ICHSynth"):
             return
         with slicer.util.tryWithErrorDisplay(_("Could not start {step}.").format(step=step)):
@@ -113,6 +115,7 @@ class ICHSynthWidget(JobWidgetMixin, ScriptedLoadableModuleWidget, VTKObservatio
             self._update()
 
     def _finished(self, step, result):
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHSynthLib.logic import OUTPUTS, sampled_images
 
         params = self._parameterNode
@@ -129,6 +132,7 @@ class ICHSynthWidget(JobWidgetMixin, ScriptedLoadableModuleWidget, VTKObservatio
     def onImage(self, index):
         if not self.images:
             return
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHSynthLib.logic import show_image
 
         self.imageNode = show_image(slicer.mrmlScene, self.images[index], self.imageNode)
@@ -142,12 +146,14 @@ class ICHSynthLogic(ScriptedLoadableModuleLogic):
 
     def argv(self, step, params):
         """The `ich` command line of one step (`ichkit.app.synth.SynthRequest`)."""
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHToolkitLib.jobmonitor import python_executable
         from ICHSynthLib.logic import request
 
         return request(step, params, python_executable()).argv()
 
     def start(self, step, params, progressBar, statusLabel, onDone):
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHToolkitLib.jobmonitor import JobMonitor
         from ICHSynthLib.logic import start
 
@@ -167,12 +173,10 @@ class ICHSynthTest(ScriptedLoadableModuleTest):
         self.test_train_sample_browse()
 
     def test_train_sample_browse(self):
-        import csv
-        import tempfile
-        import time
-
+        # deferred: the module file loads with Slicer's own modules and the stdlib only (Testing/test_slicer_lib.py)
         import numpy as np
 
+        # deferred: ichkit may not be installed yet when Slicer loads the module
         from ichkit.io import load_ct
         from ICHToolkitLib.sampledata import sample_files
         from ICHSynthLib.logic import OUTPUTS, sampled_images, show_image

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import socket
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,8 +106,7 @@ def online(host: tuple[str, int] = INDEX_HOST, timeout: float = ONLINE_TIMEOUT_S
 
 def ensure(module_name: str) -> bool:
     """Desktop Slicer: install what `module_name` lacks after one confirmation; True when all is there."""
-    import tempfile
-
+    # deferred: Slicer's own module, needed only for the desktop's dialogs; the checks above run without it
     import slicer
 
     todo = missing(module_name)
@@ -119,6 +119,7 @@ def ensure(module_name: str) -> bool:
         return False
     if any(r.torch for r in todo):
         try:
+            # deferred: PyTorchUtils comes with Slicer's PyTorch extension, which may not be installed
             import PyTorchUtils
         except ImportError:
             slicer.util.errorDisplay("Install the PyTorch extension (Extensions Manager), restart Slicer, then try again.")

@@ -8,17 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import SimpleITK as sitk
+
 from ichkit import scene
+from ichkit.image import Volume
 
 DEFAULT_OPACITY = 0.4
 
 
 def show_map(mrml_scene: Any, path: str | Path, ct_node: Any, name: str, opacity: float = DEFAULT_OPACITY, node: Any = None) -> Any:
     """The map file as a volume node (reusing `node`) following the CT's transform, foreground of every slice view."""
-    import SimpleITK as sitk
-
-    from ichkit.image import Volume
-
     values = Volume.from_sitk(sitk.ReadImage(str(path), sitk.sitkFloat32))
     node = scene.heatmap_to_node(mrml_scene, values, name, node=node)
     node.SetAndObserveTransformNodeID(ct_node.GetTransformNodeID())

@@ -16,7 +16,10 @@ from typing import Any
 import numpy as np
 
 from ichkit.errors import UnreadableFileError
+from ichkit import scene as glue
 from ichkit.image import Volume
+from ichkit.io import load_ct, load_mask
+from ichkit.phantom import make_phantom, write_phantom
 
 CATEGORY = "ICH Toolkit"
 SHAPE = (24, 256, 256)  # [z, y, x]: small enough to generate in about a second
@@ -46,9 +49,6 @@ def content_sha256(*volumes: Volume) -> str:
 
 def sample_files(name: str, folder: str | Path) -> dict[str, Path]:
     """`<name>_ct.nii.gz`, `<name>_labels.nii.gz`, `<name>.json` in `folder`, generated if absent, verified."""
-    from ichkit.io import load_ct, load_mask
-    from ichkit.phantom import make_phantom, write_phantom
-
     sample = SAMPLES[name]
     folder = Path(folder)
     paths = {"ct": folder / f"{name}_ct.nii.gz", "labels": folder / f"{name}_labels.nii.gz", "json": folder / f"{name}.json"}
@@ -63,9 +63,6 @@ def sample_files(name: str, folder: str | Path) -> dict[str, Path]:
 
 def load_sample(scene: Any, name: str, folder: str | Path) -> Any:
     """The sample CT as a volume node named `name` (brain window)."""
-    from ichkit import scene as glue
-    from ichkit.io import load_ct
-
     node = glue.volume_to_node(scene, load_ct(sample_files(name, folder)["ct"]), name)
     node.GetDisplayNode().AutoWindowLevelOff()
     node.GetDisplayNode().SetWindowLevel(80, 40)
@@ -74,6 +71,7 @@ def load_sample(scene: Any, name: str, folder: str | Path) -> Any:
 
 def register(icon: str | Path) -> None:
     """Desktop Slicer: one SampleData button per sample, generated into Slicer's download cache."""
+    # deferred: Slicer's own modules, needed only for the desktop's sample buttons; the samples are made without them
     import SampleData
     import slicer
 

@@ -27,6 +27,7 @@ class JobSelfTest(ScriptedLoadableModuleTest):
 
     def sample(self, name):
         """A registered phantom sample: (CT volume node, its files, its true labels on the CT grid)."""
+        # deferred: ichkit may not be installed yet when Slicer loads the module
         from ichkit import scene
         from ichkit.io import load_mask
         from ICHToolkitLib.sampledata import load_sample, sample_files
@@ -37,6 +38,7 @@ class JobSelfTest(ScriptedLoadableModuleTest):
 
     def runJob(self, job, accept=lambda result: result):
         """(outcome, status line, [accept(result)]) once `job` has ended."""
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHToolkitLib.jobmonitor import JobMonitor
 
         status, accepted = SimpleNamespace(text=""), []

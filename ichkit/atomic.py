@@ -26,6 +26,8 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
 from .errors import OutputError, OutputExistsError
 
 _UMASK = os.umask(0)
@@ -246,8 +248,6 @@ def write_json(path: str | Path, obj) -> Path:
 
 
 def _jsonable(obj):
-    import numpy as np
-
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

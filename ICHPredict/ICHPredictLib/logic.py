@@ -20,17 +20,18 @@ from typing import Any
 from ICHToolkitLib import overlay
 from ICHToolkitLib.overlay import DEFAULT_OPACITY
 from ichkit import scene
+from ichkit.anatomy.signs import expansion_signs
 from ichkit.atomic import check_writable, write_text
+from ichkit.io import save_labelmap, save_volume
 from ichkit.app.jobs import Job
 from ichkit.app.measurements import measure_dict
 from ichkit.app.predict import PredictRequest, heatmap_paths
 from ichkit.app.riskpanel import ReadoutRequest, classifier_rows, parse_clinical_fields, risk_panel, section_lines
+from ichkit.radiomics import extract
 
 
 def _write_inputs(volume_node: Any, segmentation_node: Any, workdir: str | Path) -> tuple[Path, Path]:
     """CT and mask (on the CT grid) as files for a child process."""
-    from ichkit.io import save_labelmap, save_volume
-
     workdir = Path(workdir)
     ct = scene.node_to_volume(volume_node)
     ct_path = save_volume(ct, workdir / "ct.nii.gz", overwrite=True)
@@ -75,8 +76,6 @@ def panel_texts(inputs: PanelInputs, form: dict[str, str], show_demo: bool = Fal
 def show_overlays(mrml_scene: Any, volume_node: Any, segmentation_node: Any, readout: dict, nodes: dict | None = None) -> dict:
     """The regions of the signs present (a segmentation) and the midline's two lines (markups) over
     the CT. The regions are recomputed here (~0.3 s): the read-out's JSON keeps only their boxes."""
-    from ichkit.anatomy.signs import expansion_signs
-
     nodes = {key: node for key, node in (nodes or {}).items() if node.GetScene() is not None}  # the user may have deleted some
     ct = scene.node_to_volume(volume_node)
     present = {k for k, e in ((readout.get("signs") or {}).get("signs") or {}).items() if isinstance(e, dict) and e.get("present")}
@@ -135,8 +134,6 @@ def show_result(mrml_scene: Any, result: dict, volume_node: Any, table_node: Any
 def radiomics_table(mrml_scene: Any, volume_node: Any, segmentation_node: Any, params: str = "default",
                     label: int = 1, node: Any = None) -> Any:
     """pyradiomics features of one label of the segmentation (on the CT grid), one row per feature."""
-    from ichkit.radiomics import extract
-
     ct = scene.node_to_volume(volume_node)
     labels = scene.segmentation_to_labelmap(segmentation_node, ct)
     features = extract(ct, labels, params, label)

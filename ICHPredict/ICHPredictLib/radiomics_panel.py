@@ -23,6 +23,7 @@ class RadiomicsPanel:
     def onRadiomics(self):
         params = self.host.parameters
         with slicer.util.tryWithErrorDisplay(_("Radiomics extraction failed."), waitCursor=True):
+            # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
             from ICHPredictLib.logic import radiomics_table
 
             params.radiomicsTable = radiomics_table(slicer.mrmlScene, params.inputVolume, params.inputSegmentation,
@@ -31,6 +32,7 @@ class RadiomicsPanel:
     def onCsv(self):
         params = self.host.parameters
         with slicer.util.tryWithErrorDisplay(_("CSV export failed."), waitCursor=True):
+            # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
             from ICHPredictLib.logic import export_csv
 
             path = export_csv(params.radiomicsTable, params.csvPath, overwrite=True)

@@ -8,6 +8,8 @@ to the inputs it was started for. Imports nothing of the backend at load time.
 import slicer
 from slicer.i18n import tr as _
 
+from ICHToolkitLib.dependencies import ensure
+
 UNKNOWN = "unknown"  # a choice left unknown: the scores then say what is missing
 ANTICOAGULANTS = [UNKNOWN, "none", "warfarin", "other"]
 YES_NO = [UNKNOWN, "no", "yes"]
@@ -44,6 +46,7 @@ class RiskPanel:
             ui.panelLabel.text = ui.riskLabel.text = ui.clinicalErrorLabel.text = ""
         if self.inputs is None:
             return
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHPredictLib.logic import panel_texts, show_result
 
         if self.inputs.prediction is not None and self.shownDemo != params.showDemo:  # the demo tick changed: table and heatmap follow
@@ -59,6 +62,7 @@ class RiskPanel:
 
     def _currentInputs(self, params):
         """The inputs of the CT and segmentation selected now, measured now (a new one for another pair)."""
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHPredictLib.logic import PanelInputs, measures_of
 
         nodes = (params.inputVolume, params.inputSegmentation)
@@ -69,12 +73,11 @@ class RiskPanel:
 
     def _start(self, title, start, accept):
         """`start(params)` starts the job; `accept(inputs, result)` reads it into the inputs it was started for."""
-        from ICHToolkitLib.dependencies import ensure
-
         if not ensure("ICHPredict"):
             return
         params, ui = self.host.parameters, self.host.ui
         with slicer.util.tryWithErrorDisplay(_("{title} could not start.").format(title=title), waitCursor=True):
+            # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
             from ICHToolkitLib.jobmonitor import JobMonitor
 
             inputs = self._currentInputs(params)
@@ -86,6 +89,7 @@ class RiskPanel:
         self._start(_("Reading out"), lambda p: self.host.logic.startReadout(p.inputVolume, p.inputSegmentation), self._acceptReadout)
 
     def _acceptReadout(self, inputs, result):
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHPredictLib.logic import show_overlays
 
         inputs.readout = result.get("readout")
@@ -98,6 +102,7 @@ class RiskPanel:
                     self._acceptPrediction)
 
     def _acceptPrediction(self, inputs, result):
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHPredictLib.logic import show_result
 
         params = self.host.parameters
@@ -108,6 +113,7 @@ class RiskPanel:
         return _("Prediction done")
 
     def onOpacity(self, value):
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHToolkitLib.overlay import set_opacity
 
         set_opacity(slicer.mrmlScene, value)

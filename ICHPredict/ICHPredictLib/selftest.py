@@ -11,6 +11,7 @@ from ICHToolkitLib.selftest import JobSelfTest
 
 class PredictSelfTest(JobSelfTest):
     def scenario(self):
+        # deferred: ichkit may not be installed yet when Slicer loads the module
         from ichkit import scene
         from ICHPredictLib.logic import radiomics_table, show_result
 
@@ -38,7 +39,9 @@ class PredictSelfTest(JobSelfTest):
     def checkReadoutPanel(self, logic, volume, segmentation, labels, prediction):
         """`ich readout` in the background (without the atlas it stops with the install command;
         the read-out is then made here with the location undetermined), the panel, the overlays."""
+        # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
         from ICHPredictLib.logic import PanelInputs, measures_of, panel_texts, show_overlays
+        # deferred: ichkit may not be installed yet when Slicer loads the module
         from ichkit import scene
         from ichkit.report.build import run_readout_safely
 

@@ -59,6 +59,7 @@ class EditWatcher:
         params = self.host.parameters
         if params and params.inputVolume and params.outputSegmentation:
             with slicer.util.tryWithErrorDisplay(_("Measuring the edited segmentation failed."), waitCursor=True):
+                # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
                 from ICHSegmentLib.logic import SegmentSceneLogic
 
                 params.measurementTable = SegmentSceneLogic(slicer.mrmlScene, None).recompute(

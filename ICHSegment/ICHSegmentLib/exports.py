@@ -9,7 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from ichkit import scene
+from ichkit.app import groundtruth
+from ichkit.app.measurements import measure_dict
 from ichkit.errors import OptionError
+from ichkit.io import save_labelmap
+from ichkit.io.dicom_seg import save_dicom_seg
 
 from .logic import is_edited, source_of
 
@@ -29,9 +33,6 @@ def dicom_files(volume_node: Any, file_for_instance) -> list[Path]:
 def export_segmentation(volume_node: Any, segmentation_node: Any, outdir: str | Path, *, dicom_source: list[Path] | None = None,
                         overwrite: bool = False) -> dict[str, Path]:
     """`<ct>_seg.seg.nrrd`, `<ct>_seg.nii.gz` and, when the CT came from DICOM, `<ct>_seg.dcm` (DICOM SEG)."""
-    from ichkit.io import save_labelmap
-    from ichkit.io.dicom_seg import save_dicom_seg
-
     labels = _labels(volume_node, segmentation_node)
     stem = Path(outdir) / f"{volume_node.GetName()}_seg"
     paths = {"seg.nrrd": Path(f"{stem}.seg.nrrd"), "nii.gz": Path(f"{stem}.nii.gz")}
@@ -48,9 +49,6 @@ def export_segmentation(volume_node: Any, segmentation_node: Any, outdir: str | 
 def save_ground_truth(volume_node: Any, segmentation_node: Any, dataset: str | Path, case_id: str, *,
                       patient_id: str | None = None, overwrite: bool = False) -> dict[str, Path]:
     """The refined mask with its provenance into an nnU-Net dataset folder (`ichkit.app.groundtruth`)."""
-    from ichkit.app import groundtruth
-    from ichkit.app.measurements import measure_dict
-
     if not str(dataset).strip() or not case_id.strip():
         raise OptionError(dataset or None, "give the ground-truth dataset folder (DatasetNNN_Name) and a case id")
     ct = scene.node_to_volume(volume_node)

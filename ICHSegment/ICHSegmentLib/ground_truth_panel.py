@@ -8,6 +8,8 @@ in the model list. Qt wiring only (`exports`, `finetune_job`); imports nothing o
 import slicer
 from slicer.i18n import tr as _
 
+from ICHToolkitLib.dependencies import ensure
+
 
 class GroundTruthPanel:
     def __init__(self, host, run_panel):
@@ -21,6 +23,7 @@ class GroundTruthPanel:
         ui = self.host.ui
         ui.finetuneCancelButton.enabled = running and self.host.monitor is self.monitor
         try:
+            # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
             from ICHSegmentLib.finetune_job import FinetuneJob
         except ImportError:  # the backend is not installed yet
             return
@@ -31,6 +34,7 @@ class GroundTruthPanel:
     def onGroundTruth(self):
         params = self.host.parameters
         with slicer.util.tryWithErrorDisplay(_("Saving ground truth failed."), waitCursor=True):
+            # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
             from ICHSegmentLib.exports import save_ground_truth
 
             paths = save_ground_truth(params.inputVolume, params.outputSegmentation, params.groundTruthFolder, params.caseId,
@@ -39,12 +43,11 @@ class GroundTruthPanel:
         self.update(params, self.host.monitor is not None)  # the case count changed
 
     def onFinetune(self):
-        from ICHToolkitLib.dependencies import ensure
-
         if not ensure("ICHSegment"):
             return
         params, ui = self.host.parameters, self.host.ui
         with slicer.util.tryWithErrorDisplay(_("Fine-tuning could not start."), waitCursor=True):
+            # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
             from ICHToolkitLib.jobmonitor import JobMonitor
 
             run = self.host.logic.startFinetune(params.groundTruthFolder, params.finetuneName, params.finetuneFolder)

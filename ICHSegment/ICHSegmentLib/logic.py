@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ichkit import scene
+from ichkit.app.measurements import measure_dict, verdict_dict, verdict_text
 from ichkit.app.segment import EnsembleOutput
 from ichkit.segment.source import MaskSource
 from ichkit.image import Volume
@@ -137,8 +138,6 @@ def source_text(source: MaskSource | None) -> str:
 
 def expansion(baseline: tuple[Any, Any], followup: tuple[Any, Any]) -> tuple[dict, str]:
     """HE verdict from (CT node, segmentation node) of the baseline and the follow-up scan."""
-    from ichkit.app.measurements import measure_dict, verdict_dict, verdict_text
-
     measures = [measure_dict(scene.segmentation_to_labelmap(seg, scene.node_to_volume(ct))) for ct, seg in (baseline, followup)]
     verdict = verdict_dict(*measures)
     return verdict, verdict_text(verdict)

@@ -22,6 +22,7 @@ class OutputsPanel:
     def onExpansion(self):
         params = self.host.parameters
         with slicer.util.tryWithErrorDisplay(_("Comparing the scans failed."), waitCursor=True):
+            # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
             from ICHSegmentLib.logic import expansion
 
             _verdict, text = expansion((params.inputVolume, params.outputSegmentation), (params.followupVolume, params.followupSegmentation))
@@ -30,6 +31,7 @@ class OutputsPanel:
     def onExport(self):
         params = self.host.parameters
         with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
+            # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
             from ICHSegmentLib.exports import dicom_files, export_segmentation
 
             source = dicom_files(params.inputVolume, slicer.dicomDatabase.fileForInstance) if slicer.dicomDatabase else []

@@ -8,6 +8,8 @@ import qt
 import slicer
 from slicer.i18n import tr as _
 
+from ICHToolkitLib.dependencies import ensure
+
 
 class RunPanel:
     def __init__(self, host):
@@ -20,6 +22,7 @@ class RunPanel:
     def fillModels(self, select=None):
         """The registry's segmentation models (re-read: a fine-tuning job adds one); `select` or the current one chosen."""
         try:
+            # deferred: ichkit may not be installed yet when Slicer loads the module
             from ichkit.app.segment import model_choices
 
             choices = model_choices()
@@ -41,18 +44,18 @@ class RunPanel:
             ui.modelInfoLabel.text = ""
             return
         try:
+            # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
             from ICHSegmentLib.logic import source_of, source_text
         except ImportError:  # the backend is not installed yet
             return
         ui.modelInfoLabel.text = source_text(source_of(params.outputSegmentation))
 
     def onApply(self):
-        from ICHToolkitLib.dependencies import ensure
-
         if not ensure("ICHSegment"):
             return
         params, ui = self.host.parameters, self.host.ui
         with slicer.util.tryWithErrorDisplay(_("Segmentation could not start."), waitCursor=True):
+            # deferred: imports ichkit, which may not be installed yet when Slicer loads the module
             from ICHToolkitLib.jobmonitor import JobMonitor
 
             run = self.host.logic.startSegmentation(params.inputVolume, params.model, params.device, params.ensembleSize)

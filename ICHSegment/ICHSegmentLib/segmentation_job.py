@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ICHToolkitLib import overlay
 from ICHToolkitLib.jobmonitor import python_executable
 from ichkit import scene
 from ichkit.app.jobs import Job
 from ichkit.app.segment import SegmentRequest, read_ensemble, read_output
+from ichkit.errors import UnreadableFileError
+from ichkit.io import load_mask, save_volume
 
 from .logic import SegmentResult, SegmentSceneLogic, set_source, source_text
 
@@ -32,8 +35,6 @@ class SegmentationJob:
     def start(cls, volume_node: Any, workdir: str | Path, model: str | None = None, device: str | None = None,
               ensemble: int = 1) -> "SegmentationJob":
         """Write the CT for the child and start `ich segment` on it (`ensemble` > 1: BLAST-CT networks averaged)."""
-        from ichkit.io import save_volume
-
         workdir = Path(workdir)
         ct_path = save_volume(scene.node_to_volume(volume_node), workdir / "ct.nii.gz", overwrite=True)
         request = SegmentRequest(ct_path, workdir / "out", model or None, device, overwrite=True, ensemble=ensemble,
@@ -42,10 +43,6 @@ class SegmentationJob:
 
     def accept(self, mrml_scene: Any, result: dict, segmentation_node: Any = None, table_node: Any = None) -> tuple[SegmentResult, str]:
         """Read the finished job into the scene (refilling the given nodes); returns them and the status text."""
-        from ICHToolkitLib import overlay
-        from ichkit.errors import UnreadableFileError
-        from ichkit.io import load_mask
-
         found = read_output(result, self.outdir)
         if found is None:
             raise UnreadableFileError(self.outdir, "ich segment wrote no mask")

@@ -4,6 +4,7 @@ the registered phantom sample, checked against the phantom's truth. Here rather 
 module file to keep that file a thin shell (the shared part: ICHToolkitLib/selftest.py).
 """
 
+import json
 import tempfile
 
 import slicer
@@ -13,10 +14,10 @@ from ICHToolkitLib.selftest import JobSelfTest
 
 class SegmentSelfTest(JobSelfTest):
     def scenario(self):
-        import json
-
+        # deferred: ICHSegment.py imports this file at load time, when only Slicer's own modules and the stdlib may load (Testing/test_slicer_lib.py)
         import numpy as np
 
+        # deferred: ichkit may not be installed yet when Slicer loads the module
         from ichkit import scene
         from ICHSegmentLib.exports import export_segmentation
         from ICHSegmentLib.logic import expansion

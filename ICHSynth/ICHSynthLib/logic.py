@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import SimpleITK as sitk
 
 from ichkit import scene
 from ichkit.app.jobs import Job
 from ichkit.app.synth import SynthRequest
+from ichkit.image import Volume
 
 IMAGE_GLOB = "images/*.png"
 OUTPUTS = {"train": "generator", "sample": "samples", "balance": "balanced", "reader-study": "reader_study"}  # under the work folder
@@ -47,10 +49,6 @@ def sampled_images(folder: str | Path) -> list[Path]:
 
 def show_image(mrml_scene: Any, path: str | Path, node: Any = None) -> Any:
     """One sampled image (2D, grey) as a one-slice volume node, for the slice viewers."""
-    import SimpleITK as sitk
-
-    from ichkit.image import Volume
-
     image = sitk.ReadImage(str(path))
     array = sitk.GetArrayFromImage(image)
     grey = array if array.ndim == 2 else array[..., :3].mean(axis=-1)

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OptionError
+from ..models import load_registry
 from ..segment.training.dataset import FILE_ENDING
+from ..segment.training.finetune.register import ID_PREFIX, finetuned_id
 from ..segment.training.finetune.settings import MIN_CASES
 from .jobs import ich_argv
 
@@ -38,17 +40,12 @@ def default_name(dataset: str | Path) -> str:
 
 def model_id(name: str, parent: str = PARENT) -> str:
     """The registry id the job will register: blast-ct-v1-ft-NAME (NAME as a slug)."""
-    from ..models import load_registry
-    from ..segment.training.finetune.register import finetuned_id
-
     return finetuned_id(load_registry().get(parent), name)
 
 
 def work_folder(dataset: str | Path, name: str, chosen: str | Path | None = None) -> Path:
     """CHOSEN, else beside the dataset (DATASET/../finetune-NAME). An existing folder is refused:
     a new job there would mix its checkpoints with an earlier one's."""
-    from ..segment.training.finetune.register import ID_PREFIX
-
     slug = model_id(name).rsplit(ID_PREFIX, 1)[-1]
     folder = Path(chosen) if chosen and str(chosen).strip() else Path(dataset).parent / f"{WORK_PREFIX}{slug}"
     if folder.exists():

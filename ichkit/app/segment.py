@@ -11,6 +11,9 @@ from .. import __version__
 from ..atomic import recover
 from ..errors import OptionError
 from ..io.formats import SEG_SUFFIX, VOLUME_SUFFIXES
+from ..models import load_registry
+from ..models.cache import is_installed
+from ..models.registry import DEMO_NOTICE
 from ..segment.source import MASK_SUFFIX, SIDECAR_SUFFIX, MaskSource
 from .jobs import ich_argv
 
@@ -47,10 +50,6 @@ class SegmentRequest:
 def model_choices() -> list[tuple[str, str]]:
     """(model id, text for a model list): every segmentation model of the registry (a fine-tuned
     one once registered), installed ones first, demo ones flagged."""
-    from ..models import load_registry
-    from ..models.cache import is_installed
-    from ..models.registry import DEMO_NOTICE
-
     entries = sorted(load_registry().list("segmentation"), key=lambda e: (not is_installed(e), e.id))
     return [(e.id, f"{e.id} {e.version}" + (" (installed)" if is_installed(e) else " (download on first use)")
              + (f" - {DEMO_NOTICE}" if e.demo else "")) for e in entries]

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..atomic import atomic_files
 from ..cohort import Scan
 from ..anatomy.readout import SUMMARY_COLUMNS
+from ..measure.expansion import expansion_verdict
 from .folder import MARKER, marker_text
 from .scan_task import RESULT, scan_dir
 
@@ -80,8 +81,6 @@ def _flag(value: bool | None) -> int | str:
 
 
 def _expansion_pairs(scans: list[Scan], results: dict) -> list[dict]:
-    from ..measure.expansion import expansion_verdict
-
     by_patient: dict[str, dict[str, Scan]] = {}
     for s in scans:
         if s.patient_id and s.timepoint:

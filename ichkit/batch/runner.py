@@ -98,6 +98,7 @@ def _die_on_signals() -> None:
 
 
 def _run_dask(todo: list[Scan], outdir: Path, config: RunConfig):
+    # deferred: dask's distributed comes with the [cluster] extra and loads only for --scheduler runs
     from distributed import Client, LocalCluster, as_completed as dask_completed
 
     cluster = None

@@ -15,10 +15,21 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..anatomy.readout import summary_columns
+from ..app.segment import model_record, provenance
 from ..atomic import signals_held, write_json
-from ..errors import ICHError, OutputError
-from ..segment.postprocess import MIN_COMPONENT_ML
 from ..cohort import Scan
+from ..errors import ICHError, OutputError
+from ..io import load_cohort_ct, load_mask, save_labelmap
+from ..measure import measure
+from ..models import load_registry
+from ..radiomics import extract
+from ..report import TimePoint, build_report, render, run_readout_safely, write_report
+from ..scores import Clinical
+from ..segment.engines import create_segmenter, default_segmentation_model
+from ..segment.postprocess import MIN_COMPONENT_ML
+from ..segment.run import segment_ct
+from ..segment.source import MaskSource
 from .folder import LABELS, RADIOMICS, READOUT, RESULT, STATUS, remove_scan_folder
 
 RETRIED = {"internal", OutputError.code}  # failures that are not the input's (a bug, a full disk): redone on resume
@@ -89,14 +100,10 @@ _SEGMENTERS: dict = {}
 
 def _segment(ct, config: TaskConfig):
     """Segment with one loaded network per worker process (loaded on first use)."""
-    from ..models import load_registry
-    from ..segment.engines import create_segmenter, default_segmentation_model
-    from ..segment.run import segment_ct
-
     key = (config.model, config.device)
     if key not in _SEGMENTERS:
         if os.environ.get("ICHKIT_TORCH_THREADS"):
-            import torch
+            import torch  # deferred: torch loads only when a scan is segmented (a scan with a mask never needs it)
 
             torch.set_num_threads(int(os.environ["ICHKIT_TORCH_THREADS"]))
         registry = load_registry()
@@ -141,11 +148,6 @@ def _publish(stage: Path, folder: Path) -> None:
 
 
 def _run_steps(scan: Scan, folder: Path, config: TaskConfig) -> list[str]:
-    from ..app.segment import model_record, provenance
-    from ..io import load_cohort_ct, load_mask, save_labelmap
-    from ..measure import measure
-    from ..segment.source import MaskSource
-
     ct = load_cohort_ct(scan.as_row())
     outputs = []
     if scan.mask:
@@ -163,15 +165,11 @@ def _run_steps(scan: Scan, folder: Path, config: TaskConfig) -> list[str]:
     volumes = measure(labels).to_dict()
     result = {"scan_id": scan.scan_id, "patient_id": scan.patient_id, "timepoint": scan.timepoint, "volumes": volumes, "provenance": record}
     if config.radiomics and (labels.array == 1).any():
-        from ..radiomics import extract
-
         features = extract(ct, labels, params=config.radiomics, label=1)
         write_json(folder / RADIOMICS, features)
         outputs.append(RADIOMICS)
         result["radiomics_features"] = len(features)
     if config.readout or config.report:
-        from ..report import run_readout_safely
-
         readout = run_readout_safely(ct, labels)  # once for both outputs
         if config.readout:
             outputs.append(_write_readout(readout, folder, result))
@@ -184,8 +182,6 @@ def _run_steps(scan: Scan, folder: Path, config: TaskConfig) -> list[str]:
 
 def _write_readout(readout: dict, folder: Path, result: dict) -> str:
     """readout.json, and the read-out's summary columns in the result."""
-    from ..anatomy.readout import summary_columns
-
     write_json(folder / READOUT, readout)
     result["readout"] = summary_columns(readout)
     return READOUT
@@ -193,8 +189,5 @@ def _write_readout(readout: dict, folder: Path, result: dict) -> str:
 
 def _write_report(scan: Scan, ct, labels, source, readout: dict, folder: Path) -> list[str]:
     """The scan's clinical report; clinical inputs from the cohort's optional columns."""
-    from ..report import TimePoint, build_report, render, write_report
-    from ..scores import Clinical
-
     tp = TimePoint("baseline", ct, labels, source, readout)
     return list(write_report(render([tp], build_report([tp], Clinical.from_row(scan.extra))), folder, overwrite=True))

@@ -4,6 +4,11 @@ PNG key images in OUT."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..anatomy.text import readout_lines
+from ..atomic import atomic_files, check_writable, write_json
+from ..progress import tqdm_bar
 from .common import add_ct_options, add_json, ct_policy, emit
 
 
@@ -19,15 +24,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     from ..anatomy.atlas import load_atlas
-    from ..report.key_images import readout_images
     from ..anatomy.readout import run_readout
-    from ..anatomy.text import readout_lines
-    from ..atomic import atomic_files, check_writable, write_json
     from ..io import load_ct, load_mask
-    from ..progress import tqdm_bar
+    from ..report.key_images import readout_images
 
     out = Path(args.output) if args.output else None
     if out is not None:

@@ -10,16 +10,21 @@ Every output is checked for --overwrite before the model runs; the set is writte
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
-from .common import NON_NEGATIVE, add_ct_options, add_device, add_json, add_output, add_progress, ct_policy, emit, resolve_device
+import numpy as np
 
+from ..atomic import atomic_files, atomic_path, check_writable, write_json
+from ..errors import ModelError, OptionError
+from ..models import load_registry
 from ..models.registry import DEMO_NOTICE
+from ..progress import tqdm_bar
+from ..segment.postprocess import MIN_COMPONENT_ML
+from .common import NON_NEGATIVE, add_ct_options, add_device, add_json, add_output, add_progress, ct_policy, emit, resolve_device
 
 
 def register(subparsers) -> None:
-    from ..segment.postprocess import MIN_COMPONENT_ML
-
     p = subparsers.add_parser("segment", help="AI hemorrhage segmentation with a registry model", description=__doc__)
     p.add_argument("ct", metavar="CT", help="head CT: DICOM folder, NIfTI, NRRD or MHA")
     add_output(p, "-o", "--outdir", required=True, help="output folder", kind="folder")
@@ -42,11 +47,7 @@ def register(subparsers) -> None:
 
 def save_probabilities(result, grid, path: Path, model_id: str) -> Path:
     """Class probabilities as one 4D NIfTI (x, y, z, class), on the CT grid."""
-    import numpy as np
-    import SimpleITK as sitk
-
-    from ..atomic import atomic_path
-    from ..errors import ModelError
+    import SimpleITK as sitk  # deferred: SimpleITK loads only when the command runs, so `ich --help` stays fast
 
     probs = getattr(result.probabilities, "array", result.probabilities)
     if probs is None:
@@ -58,18 +59,12 @@ def save_probabilities(result, grid, path: Path, model_id: str) -> Path:
 
 
 def run(args) -> int:
-    from dataclasses import asdict
-
+    # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
     import SimpleITK as sitk
-
     from ..app.segment import ensemble_record, model_record, output_name, output_paths, provenance, volumes_record
-    from ..atomic import atomic_files, check_writable, write_json
-    from ..errors import OptionError
     from ..io import load_ct, save_labelmap
     from ..measure import measure
-    from ..models import load_registry
     from ..segment.engines import default_segmentation_model
-    from ..progress import tqdm_bar
     from ..segment.run import segment_ct
 
     if args.min_component_ml < 0:
@@ -80,6 +75,7 @@ def run(args) -> int:
         check_writable(path, args.overwrite)
     registry = load_registry()
     if args.ensemble != 1:
+        # deferred: the command's own modules load only when it runs, so `ich --help` stays fast
         from ..segment.blast_ct import MODEL_ID, ensemble_entry
 
         entry = ensemble_entry(registry.get(args.model or MODEL_ID), args.ensemble)

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from .. import __version__
+from ..anatomy.text import SLICE_INDEX
 from ..errors import EmptyMaskError, ModelError, warn
 from ..image import Volume
 from ..labels import IPH, LABELS
@@ -49,7 +50,6 @@ def run_readout_safely(ct: Volume, labels: Volume) -> dict:
     from ..anatomy.midline import midline_shift
     from ..anatomy.readout import run_readout
     from ..anatomy.signs import expansion_signs
-    from ..anatomy.text import SLICE_INDEX
 
     try:
         return run_readout(ct, labels)

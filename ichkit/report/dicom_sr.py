@@ -13,6 +13,7 @@ import io
 from pathlib import Path
 
 from .. import __version__
+from ..io.dicom_seg import _sorted_series  # the one place that orders a series as the CT was stacked
 from ..labels import EDEMA, LABELS
 
 SCHEME = "99ICHKIT"  # private coding scheme designator for what DICOM does not code
@@ -22,11 +23,10 @@ VOLUME_METHODS = {"mesh_ml": "mesh volume (marching cubes)", "voxel_ml": "voxel 
 
 def dicom_sr_bytes(report: dict, dicom_source: str | Path) -> bytes:
     """The baseline's volumes and complete scores of `report` (build_report's dict) as an SR file."""
+    # deferred: highdicom comes with the [ml] extra; it and pydicom's SR codes load only when an SR is written
     import highdicom as hd
     from pydicom.sr.codedict import codes
     from pydicom.sr.coding import Code
-
-    from ..io.dicom_seg import _sorted_series  # the one place that orders a series as the CT was stacked
 
     series = _sorted_series(dicom_source)
     millilitre, no_unit = Code("ml", "UCUM", "milliliter"), Code("1", "UCUM", "no units")

@@ -8,6 +8,8 @@ import base64
 import io
 
 import numpy as np
+from PIL import Image
+from scipy import ndimage
 
 from ..anatomy.text import slice_text
 from ..labels import LABELS
@@ -37,8 +39,6 @@ def overlay_rgb(ct_slice: np.ndarray, label_slice: np.ndarray, window=BRAIN_WIND
 
 
 def png_base64(rgb: np.ndarray) -> str:
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG")
     return base64.b64encode(buf.getvalue()).decode()
@@ -46,8 +46,6 @@ def png_base64(rgb: np.ndarray) -> str:
 
 def outline(mask2d: np.ndarray) -> np.ndarray:
     """The mask's edge pixels (inside, 4-neighbour boundary), thickened to 2 px for print."""
-    from scipy import ndimage
-
     m = np.asarray(mask2d, bool)
     return ndimage.binary_dilation(m & ~ndimage.binary_erosion(m), iterations=1)
 

@@ -48,7 +48,7 @@ def request_allowed(query_token: str | None, cookie_token: str | None, expected:
 
 def aiohttp_middleware(expected: str):
     """An aiohttp middleware enforcing `request_allowed` and setting the cookie on first visit."""
-    from aiohttp import web
+    from aiohttp import web  # deferred: aiohttp comes with trame (the [scene] extra); the token checks need none of it
 
     @web.middleware
     async def require_token(request, handler):

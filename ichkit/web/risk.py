@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import SimpleITK as sitk
 
 from ..app.jobs import Job
 from ..app.predict import PredictRequest
+from ..classify.roi import hematoma, roi_slices
 from ..errors import ICHError
 from ..image import Volume
 from ..io import save_labelmap
@@ -29,8 +31,6 @@ def he_blocker(ct: Volume, labels: Volume | None) -> str | None:
 
     `roi_slices` raises its `EmptyMaskError` before any image work, so asking it is cheap.
     """
-    from ..classify.roi import hematoma, roi_slices
-
     mask = labels if labels is not None else ct.with_array(np.zeros(ct.shape, np.uint8))
     if hematoma(mask).any():
         return None
@@ -43,8 +43,6 @@ def he_blocker(ct: Volume, labels: Volume | None) -> str | None:
 
 def load_heatmap(path: str | Path, ct: Volume, what: str = "Grad-CAM heatmap") -> Volume:
     """A map a command wrote (a heatmap, a disagreement map), checked to lie on the CT's grid (it is shown over the CT)."""
-    import SimpleITK as sitk
-
     heat = Volume.from_sitk(sitk.ReadImage(str(path), sitk.sitkFloat32))
     if not heat.same_geometry(ct):
         raise ICHError(path, f"the {what} is not on the CT's grid")

@@ -19,6 +19,7 @@ from ..app.measurements import measure_dict, verdict_dict, verdict_text
 from ..app.predict import TASKS, heatmap_paths
 from ..app.riskpanel import parse_clinical_fields, risk_panel
 from ..app.segment import EnsembleOutput
+from ..anatomy.signs import expansion_signs
 from ..segment.source import MaskSource
 from ..errors import ICHError, OutputExistsError
 from ..image import Volume
@@ -82,8 +83,6 @@ class Scan:
     def set_readout(self, readout: dict, labels: Volume) -> None:
         """The read-out and, once per read-out, the voxels of each sign present (the JSON keeps
         only their boxes; ~0.3 s, so not on every redraw)."""
-        from ..anatomy.signs import expansion_signs  # scipy work, only once a read-out arrives
-
         signs = (readout.get("signs") or {}).get("signs") or {}
         present = {k for k, e in signs.items() if isinstance(e, dict) and e.get("present")}
         regions = expansion_signs(self.ct, labels).regions if present else {}
