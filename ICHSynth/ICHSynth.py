@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated
 
 import qt
-import vtk
 
 import slicer
 from slicer.i18n import tr as _
