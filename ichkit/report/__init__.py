@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..atomic import _jsonable, atomic_path, check_writable, write_text
+from ..atomic import _jsonable, atomic_files, check_writable
 from .build import TimePoint, build_report, key_slice, run_readout_safely
 from .html import report_html
 from .images import timepoint_images
@@ -35,15 +35,15 @@ def render(timepoints: list[TimePoint], report: dict) -> dict[str, str]:
 
 
 def write_report(files: dict[str, str | bytes], outdir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
-    """Check every output first (no half-written report), then write each atomically."""
+    """Check every output first, then publish them as one set (all or nothing, even under SIGKILL)."""
     outdir = Path(outdir)
     paths = {name: check_writable(outdir / name, overwrite) for name in files}
-    for name, data in files.items():
-        if isinstance(data, bytes):
-            with atomic_path(paths[name]) as tmp:
-                tmp.write_bytes(data)
-        else:
-            write_text(paths[name], data)
+    with atomic_files(paths) as tmps:
+        for name, data in files.items():
+            if isinstance(data, bytes):
+                tmps[name].write_bytes(data)
+            else:
+                tmps[name].write_text(data, encoding="utf-8")
     return paths
 
 
