@@ -169,12 +169,12 @@ def test_disk_full_keeps_the_previous_set_and_stale_temporaries_go(tmp_path, mon
     assert not stale.exists()
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    import ichkit.atomic
+    import ichkit.cli.segment_cmd
 
     def full(path, obj):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(ichkit.atomic, "write_json", full)  # the last file of the set fails
+    monkeypatch.setattr(ichkit.cli.segment_cmd, "write_json", full)  # the last file of the set fails
     capsys.readouterr()
     assert _segment(ct, out, "--overwrite") == 2
     lines = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("warning: ")]

@@ -377,6 +377,7 @@ def test_readout_regions_once_staleness_and_demo_hiding(cases, monkeypatch):
     """Regions of the signs present only, computed once per read-out (not per redraw); an edit
     marks the read-out stale; demo classifiers hidden without numbers until asked."""
     from ichkit.anatomy import signs
+    from ichkit.web import state
 
     session = _session(cases)
     scan = session.baseline
@@ -387,7 +388,7 @@ def test_readout_regions_once_staleness_and_demo_hiding(cases, monkeypatch):
         calls.append(1)
         return signs.SignResult({}, {"hypodensity": box, "swirl": box, "blend": box.with_array(np.zeros_like(box.array))})
 
-    monkeypatch.setattr(signs, "expansion_signs", fake_signs)
+    monkeypatch.setattr(state, "expansion_signs", fake_signs)
     present = {"present": True, "value": 20.0, "threshold": 12.0, "comparison": ">=", "unit": "HU", "slice": 5}
     readout = {"signs": {"status": "determined", "signs": {"hypodensity": present, "blend": present, "swirl": {**present, "present": False}}},
                "midline": {"status": "determined", "shift_mm": 2.0, "direction": "left", "slice": 5,
