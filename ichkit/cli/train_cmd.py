@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..progress import tqdm_bar
-from ..segment.training.nnunet_train import ARCHITECTURES
+from ..segment.training.architectures import ARCHITECTURES
 from ..segment.training.nnunet_train import train as train_segmentation
 from ..segment.training.presets import PRESETS as SEGMENT_PRESETS
 from .common import COUNT, NON_NEGATIVE, add_device, add_json, add_output, add_progress, emit, int_range, resolve_device

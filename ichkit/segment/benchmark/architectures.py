@@ -1,6 +1,6 @@
 """Architecture benchmark: every arch trained alike, scored on the same held-out patients.
 
-Each arch of `nnunet_train.ARCHITECTURES` trains with one preset on one patient-grouped fold
+Each arch of `training.architectures.ARCHITECTURES` trains with one preset on one patient-grouped fold
 (the splits of `dataset.patient_folds`, so no patient of the validation cases was trained on),
 then nnU-Net's predictor segments the fold's validation cases and `evaluate.segmentation` scores
 them against the truth per class. A training that already reached the preset's epochs is reused

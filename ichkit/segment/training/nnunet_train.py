@@ -9,12 +9,10 @@ Under torchrun (WORLD_SIZE > 1) every rank trains its share on its own GPU (nnU-
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
 import shutil
-from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +23,7 @@ from ...atomic import write_json
 from ...errors import OptionError, warn
 from ...progress import Progress, silent
 from .dataset import SPLITS_JSON, check_dataset_dir, write_patient_splits
-from .monai_nets import SWINUNETR, UNETR, MonaiNetwork
+from .architectures import ARCHITECTURES
 from ..nnunet_env import RESULTS, NnUNetFolders, nnunet_env, nnunet_quiet_stdout
 from .presets import Preset
 
@@ -48,40 +46,6 @@ class TrainResult:
         return self.model_dir / f"fold_{self.fold}"
 
 
-def _umamba_available(device: str) -> str | None:
-    # deferred: torch loads only when a network trains (`ich --help` loads this module)
-    import torch
-
-    missing = [what for what, ok in (("a CUDA GPU (--device cuda)", device == "cuda" and torch.cuda.is_available()),
-                                     ("the mamba-ssm package", importlib.util.find_spec("mamba_ssm") is not None)) if not ok]
-    if missing:
-        return f"U-Mamba needs {' and '.join(missing)}, which this machine lacks; use --arch nnunet"
-    return "U-Mamba's trainer is not bundled with this version of ichkit; use --arch nnunet"
-
-
-def _needs_monai(name: str) -> Callable[[str], str | None]:
-    def check(device: str) -> str | None:
-        missing = [m for m in ("monai", "einops") if importlib.util.find_spec(m) is None]
-        return f"{name} needs the {' and '.join(missing)} package(s): pip install 'ichkit[ml]'" if missing else None
-
-    return check
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """One --arch: why it cannot run on this machine (None: it can) and, unless it is nnU-Net's
-    planned U-Net, the MONAI network that the plans name instead."""
-
-    unavailable: Callable[[str], str | None]  # device -> reason
-    network: MonaiNetwork | None = None
-
-
-ARCHITECTURES = {
-    "nnunet": Architecture(lambda device: None),
-    "umamba": Architecture(_umamba_available),
-    "swinunetr": Architecture(_needs_monai("SwinUNETR"), SWINUNETR),
-    "unetr": Architecture(_needs_monai("UNETR"), UNETR),
-}
 
 
 def check_architecture(arch: str, device: str) -> None:

@@ -18,7 +18,7 @@ from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
 from ...atomic import atomic_path
 from ...progress import Progress, silent
-from .nnunet_train import ARCHITECTURES
+from .architectures import ARCHITECTURES
 from .presets import PRESETS, Preset
 
 
@@ -68,7 +68,7 @@ def trainer_name(preset: Preset, arch: str = "nnunet") -> str:
 
 
 def trainer_class(preset: Preset, arch: str = "nnunet") -> type[ICHTrainer]:
-    """The trainer of a preset and an architecture of `nnunet_train.ARCHITECTURES`."""
+    """The trainer of a preset and an architecture of `training.architectures.ARCHITECTURES`."""
     base = ICHTrainer if ARCHITECTURES[arch].network is None else MonaiTrainer
     return type(trainer_name(preset, arch), (base,), {"preset": preset, "__module__": __name__})
 
