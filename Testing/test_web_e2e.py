@@ -122,6 +122,18 @@ def _redness(page) -> tuple[str, float]:
     return src, float(np.clip(rgb[..., 0] - rgb[..., 2], 0, None).mean())
 
 
+def _settled_frame(page, quiet_ms: int = 600):
+    """The slice view's frame once its image has not changed for `quiet_ms`: the stream sends quick,
+    lower-quality frames before the still one, and their compression ringing reads as dark pixels."""
+    view = page.locator("img.image-display-area").first
+    for _ in range(FRAMES_CHECKED):
+        src = view.get_attribute("src")
+        page.wait_for_timeout(quiet_ms)
+        if view.get_attribute("src") == src:
+            return _frame(page)
+    pytest.fail(f"the view kept changing for {FRAMES_CHECKED} x {quiet_ms} ms")
+
+
 def _dark_share(plain, overlay) -> float:
     """Share of the pixels the opaque overlay changes that it paints darker than the ramp's colour
     at the lowest heat drawn (dark red, R 117): low heat drawn in the ramp's dark end dims the CT."""
@@ -282,7 +294,7 @@ def test_risk_panel_and_gradcam_overlay(phantoms, browser, tmp_path):
 
         # the overlay: on (the frame changes where the heatmap is), then fully opaque
         _, plain = _redness(page)
-        plain_rgb = _frame(page)
+        plain_rgb = _settled_frame(page)
         page.check("#cam-show")
         half = _wait_redness(page, lambda red: red > plain + MIN_REDNESS)
         expect(page.locator("#cam-colorbar")).to_be_visible()
@@ -292,7 +304,7 @@ def test_risk_panel_and_gradcam_overlay(phantoms, browser, tmp_path):
         page.keyboard.press("End")
         expect(thumb).to_have_attribute("aria-valuenow", "1")
         full = _wait_redness(page, lambda red: red > half + MIN_REDNESS)
-        dark = _dark_share(plain_rgb, _frame(page))
+        dark = _dark_share(plain_rgb, _settled_frame(page))
         assert dark < 0.02, f"{100 * dark:.1f} % of the overlay is darker than its lowest drawn heat (low heat drawn)"
         page.screenshot(path=str(ARTIFACTS / "web_05_risk_gradcam.png"))
 

@@ -84,12 +84,17 @@ def _view_rgb(page, index: int = 0) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(page.locator("img.image-display-area").nth(index).screenshot())).convert("RGB"), dtype=float)
 
 
+# the mask twice (NIfTI, .seg.nrrd), its sidecar with the provenance record, the CSV and the report
+EXPORTED = ("_seg.nii.gz", ".seg.nrrd", "_volumes.json", "_volumes.csv", "_report.html")
+
+
 def _export(page, folder: Path) -> np.ndarray:
     from ichkit.io import load_mask
 
     page.fill("#export-dir", str(folder))
     page.click("#export-btn")
-    expect(page.locator("#exported li")).to_have_count(4, timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#exported li")).to_have_count(len(EXPORTED), timeout=UI_TIMEOUT_MS)
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith("a_ct")) == sorted(f"a_ct{s}" for s in EXPORTED)
     return load_mask(folder / "a_ct_seg.nii.gz").array
 
 
@@ -173,7 +178,7 @@ def test_7_warnings_and_errors_in_the_page(page, tmp_path):
     expect(page.locator("#warnings")).to_contain_text("slice thickness 6 mm exceeds 5 mm")
     page.fill("#export-dir", str(tmp_path))
     page.click("#export-btn")
-    expect(page.locator("#exported li")).to_have_count(4, timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#exported li")).to_have_count(len(EXPORTED), timeout=UI_TIMEOUT_MS)
     page.click("#export-btn")  # the same files again, no overwrite: refused, and the old list goes
     expect(page.locator("#export-error")).to_contain_text("replace existing files", timeout=UI_TIMEOUT_MS)
     expect(page.locator("#export-error")).not_to_contain_text("--overwrite")
