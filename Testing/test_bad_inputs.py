@@ -140,6 +140,27 @@ def test_series_option_picks_and_names(tmp_path, capsys):
     assert err.count("\n") == 1 and "has no CT series 1.2.3.4" in err and uids[0][1] in err
 
 
+def test_view_series_opens_the_named_series(tmp_path):
+    """`ich view --series UID` on a two-series folder: the workstation shows that series; without it, the one-line refusal."""
+    pytest.importorskip("trame_slicer", reason="the workstation needs the [scene] extra")
+    import pydicom
+    from trame.app import get_server
+
+    from bad_inputs import _dicom_two_patients
+    from ichkit.web.app import Workstation
+
+    folder = _dicom_two_patients(same_series=False)(tmp_path)
+    uids = sorted({p.name[0]: pydicom.dcmread(p).SeriesInstanceUID for p in folder.glob("*.dcm")}.items())
+    ws = Workstation(get_server("view-series", client_type="vue3"), workdir=tmp_path / "work")
+    try:
+        ws.load_files(folder, policy=ValidationPolicy(series=uids[1][1]))  # b: slices at 40..75 mm
+        assert ws.session.baseline.ct.origin[2] == 40.0 and ws.session.baseline.ct.shape[0] == 8
+        with pytest.raises(MixedSeriesError, match="--series UID"):
+            ws.load_files(folder)
+    finally:
+        ws.close()
+
+
 def test_no_patient_identity_in_mixed_series_messages(tmp_path):
     from bad_inputs import OTHER_PATIENT, _dicom_two_patients
     from dicom_factory import FAKE_IDENTITY
@@ -180,7 +201,7 @@ def test_spacing_rule(gaps, accepted):
             _spacing_runs("f", np.array(gaps), 0.05)
 
 
-@pytest.mark.parametrize("command", ["inspect", "volume", "radiomics", "segment", "predict", "readout", "report"])
+@pytest.mark.parametrize("command", ["inspect", "volume", "radiomics", "segment", "predict", "readout", "report", "view"])
 def test_ct_loading_commands_take_series_and_tilt(command):
     from ichkit.cli import build_parser
 

@@ -174,7 +174,7 @@ def test_job_output_parsing(tmp_path):
 
 def test_segment_job_reports_a_failure_line(tmp_path):
     """The real child process on a missing CT (or with no model installed): `failed` with the CLI's one line."""
-    running = job.SegmentJob(tmp_path / "missing.nii.gz", tmp_path / "out").start()
+    running = job.SegmentJob(segment.SegmentRequest(tmp_path / "missing.nii.gz", tmp_path / "out")).start()
     deadline = time.time() + 60
     events = []
     while not events and time.time() < deadline:

@@ -11,7 +11,7 @@ import socket
 import sys
 
 from ..errors import OptionError
-from .common import PORT, add_output
+from .common import PORT, add_ct_options, add_output, ct_policy
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -26,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("--port", type=PORT, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to serve on (default {DEFAULT_HOST}, this machine only)")
     p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host (a token is then required)")
+    add_ct_options(p)
     add_output(p, "--export-dir", help="default folder of the Export button (default: beside the CT)", kind="folder")
     p.set_defaults(func=run)
 
@@ -54,9 +55,9 @@ def run(args) -> int:
     server = get_server("ichkit", client_type="vue3")
     app = Workstation(server)
     if args.ct:
-        app.load_files(args.ct, args.mask)
-        if args.followup:
-            app.load_followup_files(args.followup, args.followup_mask)
+        app.load_files(args.ct, args.mask, ct_policy(args))
+        if args.followup:  # --series names the baseline's series; --tilt holds for both
+            app.load_followup_files(args.followup, args.followup_mask, ct_policy(args, series=False))
     if args.export_dir:
         app.export_default = app.state.export_dir = args.export_dir
     query = ""

@@ -28,7 +28,7 @@ from scipy.ndimage import gaussian_filter
 from ..errors import ModelError
 from ..image import Volume
 from ..progress import Progress, silent
-from .training.export import FACTS_FILE, FACTS_FORMAT, class_lookup
+from .nnunet_model import FACTS_FILE, FACTS_FORMAT, class_lookup
 from .result import SegmentationResult
 
 

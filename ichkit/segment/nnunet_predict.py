@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ModelError
 from ..image import Volume
 from ..progress import Progress, silent
-from .training.export import class_lookup, load_network
+from .nnunet_model import class_lookup, load_network
 from .nnunet_env import nnunet_quiet_stdout
 from .result import SegmentationResult
 

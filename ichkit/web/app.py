@@ -91,11 +91,11 @@ class Workstation(TrameApp):
             await asyncio.sleep(POLL_S)
 
     # --- what `ich view` calls -----------------------------------------------------------------
-    def load_files(self, ct_path: str | Path, mask_path: str | Path | None = None) -> None:
-        self.loader.load_files(ct_path, mask_path)
+    def load_files(self, ct_path: str | Path, mask_path: str | Path | None = None, policy=None) -> None:
+        self.loader.load_files(ct_path, mask_path, policy)
 
-    def load_followup_files(self, ct_path: str | Path, mask_path: str | Path | None = None) -> None:
-        self.loader.load_followup_files(ct_path, mask_path)
+    def load_followup_files(self, ct_path: str | Path, mask_path: str | Path | None = None, policy=None) -> None:
+        self.loader.load_followup_files(ct_path, mask_path, policy)
 
     def close(self) -> None:
         """Delete what this server made (uploaded copies, model outputs) unless the caller owns it."""

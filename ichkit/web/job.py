@@ -26,22 +26,19 @@ def segmentation_output(result: dict, outdir: Path) -> tuple[str, Any]:
 
 @dataclass
 class SegmentJob:
-    """One running `ich segment`; `poll()` drains its events without blocking."""
+    """One running `ich segment` of `request`; `poll()` drains its events without blocking."""
 
-    ct_path: Path
-    outdir: Path
-    model: str | None = None
-    device: str | None = None
-    ensemble: int = 1
+    request: SegmentRequest
     job: Job | None = field(default=None, repr=False)
 
     def start(self) -> "SegmentJob":
-        Path(self.outdir).mkdir(parents=True, exist_ok=True)
-        self.job = Job(SegmentRequest(self.ct_path, self.outdir, self.model, self.device, ensemble=self.ensemble).argv()).start()
+        Path(self.request.outdir).mkdir(parents=True, exist_ok=True)
+        self.job = Job(self.request.argv()).start()
         return self
 
     def poll(self) -> list[tuple[str, Any]]:
-        return [segmentation_output(payload, Path(self.outdir)) if kind == "done" else (kind, payload) for kind, payload in self.job.poll()]
+        outdir = Path(self.request.outdir)
+        return [segmentation_output(payload, outdir) if kind == "done" else (kind, payload) for kind, payload in self.job.poll()]
 
     def cancel(self) -> None:
         self.job.cancel()

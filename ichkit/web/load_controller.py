@@ -11,6 +11,7 @@ from pathlib import Path
 from ..segment.source import MaskSource
 from ..errors import ICHError, ICHWarning
 from ..io import load_ct, load_mask
+from ..validate import ValidationPolicy
 from .panel import CLINICAL_STATE
 from .upload import save_upload
 
@@ -24,9 +25,10 @@ class LoadController:
         self.state.change("ct_path")(self._on_ct_path)
         ws.actions(load=self.load, load_followup=self.load_followup)
 
-    def load_files(self, ct_path: str | Path, mask_path: str | Path | None = None) -> None:
-        """A new case: every field of the last one is cleared; the mask is the one named with it."""
-        ct, labels, notes = _read(ct_path, mask_path)
+    def load_files(self, ct_path: str | Path, mask_path: str | Path | None = None, policy: ValidationPolicy | None = None) -> None:
+        """A new case: every field of the last one is cleared; the mask is the one named with it.
+        `policy`: which series of a DICOM folder and what to do with gantry tilt (`ich view --series`)."""
+        ct, labels, notes = _read(ct_path, mask_path, policy)
         self.session.load(ct, ct_path, labels, mask_path=mask_path or "", warnings=notes)
         self._loaded = (str(ct_path), str(mask_path or ""))
         self.state.update({"ct_path": str(ct_path), "mask_path": str(mask_path or ""), "gt_case": self.session.baseline.name,
@@ -52,8 +54,8 @@ class LoadController:
         if ct_path.strip() != self._loaded[0] and self.state.mask_path.strip() == self._loaded[1]:
             self.state.mask_path = ""
 
-    def load_followup_files(self, ct_path: str | Path, mask_path: str | Path | None = None) -> None:
-        ct, labels, notes = _read(ct_path, mask_path)
+    def load_followup_files(self, ct_path: str | Path, mask_path: str | Path | None = None, policy: ValidationPolicy | None = None) -> None:
+        ct, labels, notes = _read(ct_path, mask_path, policy)
         scan = self.session.load(ct, ct_path, labels, mask_path=mask_path or "", followup=True, warnings=notes)
         if labels is None:
             self.session.status = f"Follow-up {scan.name} loaded; press Segment to measure it"
@@ -109,11 +111,11 @@ class LoadController:
         return folder
 
 
-def _read(ct_path: str | Path, mask_path: str | Path | None) -> tuple:
+def _read(ct_path: str | Path, mask_path: str | Path | None, policy: ValidationPolicy | None = None) -> tuple:
     """CT, mask (or None) and the loader's warnings (thick slices...) as the page shows them."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ICHWarning)
-        ct = load_ct(ct_path)
+        ct = load_ct(ct_path, policy)
         labels = load_mask(mask_path, ct) if mask_path else None
     notes = [str(w.message) for w in caught if issubclass(w.category, ICHWarning)]
     return ct, labels, [Path(n.split(": ", 1)[0]).name + ": " + n.split(": ", 1)[1] if ": " in n else n for n in notes]

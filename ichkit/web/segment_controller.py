@@ -7,7 +7,7 @@ import time
 
 from trame_server.utils.asynchronous import create_task
 
-from ..app.segment import model_choices
+from ..app.segment import SegmentRequest, model_choices
 from ..io import load_mask
 from .job import SegmentJob
 
@@ -33,8 +33,8 @@ class SegmentController:
         if scan is None or self.job is not None:
             return
         n = int(self.state.seg_ensemble)
-        self.job = SegmentJob(scan.path, self.ws.workdir / "segment" / scan.name / str(int(time.time())), self.state.seg_model or None,
-                              ensemble=n).start()
+        outdir = self.ws.workdir / "segment" / scan.name / str(int(time.time()))
+        self.job = SegmentJob(SegmentRequest(scan.path, outdir, self.state.seg_model or None, ensemble=n)).start()
         self.session.progress, self.session.status = 0.0, f"Segmenting {scan.name}" + (f" with {n} networks..." if n > 1 else "...")
         self.ws.push()
         create_task(self.ws.watch(lambda: self.job, lambda kind, payload: self._on_event(scan, kind, payload)))

@@ -26,7 +26,7 @@ from ...evaluate.segmentation import mask_agreement, mean_sd
 from ...io import load_ct, load_mask
 from ...progress import Progress, silent
 from ..training.dataset import check_dataset_dir, patient_folds, read_patients
-from ..training.export import class_lookup
+from ..nnunet_model import class_lookup
 from ..nnunet_predict import CHECKPOINT, NnUNetSegmenter
 from ..training.nnunet_train import CHECKPOINTS_FOR_RESUME, N_FOLDS, check_architecture, results_folder, train
 from ..training.presets import Preset

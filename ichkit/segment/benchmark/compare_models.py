@@ -27,7 +27,7 @@ from ...progress import Progress, silent
 from .architectures import BLAND_ALTMAN_PNG, METRICS, _csv
 from ..training.dataset import check_dataset_dir, patient_folds, read_patients
 from ..engines import create_segmenter
-from ..training.export import class_lookup
+from ..nnunet_model import class_lookup
 from ..run import segment_ct
 
 COMPARE_CSV, COMPARE_MD, COMPARE_CASES_CSV, COMPARE_TESTS_CSV = "compare.csv", "compare.md", "compare_cases.csv", "compare_wilcoxon.csv"

@@ -9,67 +9,14 @@ into an nnU-Net model folder (its own predictor, or fine-tuning from the shipped
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ...atomic import atomic_path, write_json
-from ...checkpoint import load_checkpoint
 from ...errors import ModelError
-from ...labels import label_for_name
-
-NETWORK_FILE = "network.pt"
-FACTS_FILE = "preprocessing.json"
-PLANS_FILE = "plans.json"
-DATASET_FILE = "dataset.json"
-FACTS_FORMAT = "ichkit-nnunet-torchscript"
-FACTS_VERSION = 1
-CONFIGURATION = "3d_fullres"
-
-
-def _read(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelError(path, f"is not readable JSON ({exc})") from None
-
-
-def class_lookup(classes: dict[int, str]):
-    """Network class index -> product label value (by name, `ichkit.labels`), as a uint8 lookup table,
-    plus {product value: the model's class name}; unknown names keep their index."""
-    lut = np.zeros(256, np.uint8)
-    names = {}
-    for k, name in classes.items():
-        if k:
-            label = label_for_name(name)
-            lut[k] = label.value if label else k
-            names[int(lut[k])] = name
-    return lut, names
-
-
-def load_network(model_dir: Path, fold: int | str, checkpoint: str = "checkpoint_final.pth"):
-    """nnU-Net's network for one fold, weights loaded, deep supervision off; plus (plans, dataset, checkpoint)."""
-    # deferred: nnU-Net (and torch) load only when a network is loaded (the bench and the lean engine import this module)
-    from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
-    from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
-
-    model_dir = Path(model_dir)
-    plans, dataset = _read(model_dir / PLANS_FILE), _read(model_dir / DATASET_FILE)
-    ckpt_path = model_dir / f"fold_{fold}" / checkpoint
-    if not ckpt_path.is_file():
-        raise ModelError(ckpt_path, "does not exist (the fold is not trained, or training has not finished)")
-    ckpt = load_checkpoint(ckpt_path)
-    manager = PlansManager(plans)
-    config = manager.get_configuration(model_dir.name.split("__")[-1] if "__" in model_dir.name else CONFIGURATION)
-    labels = manager.get_label_manager(dataset)
-    network = get_network_from_plans(config.network_arch_class_name, config.network_arch_init_kwargs,
-                                     config.network_arch_init_kwargs_req_import, 1, labels.num_segmentation_heads,
-                                     allow_init=True, deep_supervision=False)
-    state = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in ckpt["network_weights"].items()}
-    network.load_state_dict(state)
-    return network.eval(), plans, dataset, ckpt, config
-
+from ..nnunet_model import (CONFIGURATION, DATASET_FILE, FACTS_FILE, FACTS_FORMAT, FACTS_VERSION, NETWORK_FILE, PLANS_FILE,
+                            load_network, read_json)
 
 def preprocessing_facts(plans: dict, dataset: dict, ckpt: dict, config) -> dict:
     """Everything the lean sliding window needs, in the network's axis order (see `transpose_forward`)."""
@@ -142,7 +89,7 @@ def nnunet_model_folder(exported_dir: str | Path, out_dir: str | Path) -> Path:
     missing = [n for n in (NETWORK_FILE, FACTS_FILE, PLANS_FILE, DATASET_FILE) if not (exported_dir / n).is_file()]
     if missing:
         raise ModelError(exported_dir, f"lacks {', '.join(missing)} (exported before plans travelled along: export it again)")
-    facts, plans, dataset = (_read(exported_dir / n) for n in (FACTS_FILE, PLANS_FILE, DATASET_FILE))
+    facts, plans, dataset = (read_json(exported_dir / n) for n in (FACTS_FILE, PLANS_FILE, DATASET_FILE))
     weights = torch.jit.load(str(exported_dir / NETWORK_FILE), map_location="cpu").float().state_dict()
     ckpt = {"network_weights": dict(weights), "trainer_name": "nnUNetTrainer", "current_epoch": facts["source"].get("epochs"),
             "init_args": {"plans": plans, "configuration": CONFIGURATION, "fold": "all", "dataset_json": dataset},
