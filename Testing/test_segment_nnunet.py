@@ -18,7 +18,7 @@ from ichkit.cli import main
 from ichkit.errors import GeometryMismatchError, OptionError
 from ichkit.labels import IPH, IVH
 from ichkit.phantom import make_phantom, write_phantom_cohort
-from ichkit.segment.training.dataset import build_dataset, patient_folds, read_patients
+from ichkit.segment.training.dataset import build_dataset, patient_folds, read_cases, read_patients
 
 SMALL = dict(shape=(16, 64, 64), spacing=(2.0, 2.0, 5.0))
 
@@ -83,7 +83,17 @@ def test_dataset_build_refuses_bad_input(tmp_path, capsys):
         build_dataset(csv_path, tmp_path / "Dataset951_Bad")
     (tmp_path / "bad.csv").write_text("patient_id,ct\nA,x.nii.gz\n")
     assert main(["dataset", "build", str(tmp_path / "bad.csv"), "-o", str(tmp_path / "Dataset952_X"), "--no-progress"]) == 2
-    assert "missing column(s) scan_id, mask" in capsys.readouterr().err
+    assert "needs the column(s) ct and mask" in capsys.readouterr().err
+    # the one cohort reader: Excel's byte-order mark is skipped; a row without a patient is named
+    rows = csv_path.read_text(encoding="utf-8").splitlines()
+    (tmp_path / "bom.csv").write_text("\ufeff" + "\n".join(rows) + "\n", encoding="utf-8")
+    assert [c.scan_id for c in read_cases(tmp_path / "bom.csv")] == [c.scan_id for c in read_cases(csv_path)]
+    header = rows[0].split(",")
+    nobody = rows[1].split(",")
+    nobody[header.index("patient_id")] = ""
+    (tmp_path / "nobody.csv").write_text("\n".join([rows[0], ",".join(nobody)]) + "\n")
+    with pytest.raises(OptionError, match="line 2: .* has no patient_id"):
+        read_cases(tmp_path / "nobody.csv")
 
 
 def test_umamba_needs_cuda_and_mamba(tmp_path, capsys):

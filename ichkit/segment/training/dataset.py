@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from ...atomic import atomic_path, check_writable, write_json
+from ...cohort import read_cohort
 from ...errors import OptionError
 from ...labels import EAH, EDEMA, IPH, IVH, LABELS
 from ...parallel import map_cases
 from ...progress import Progress, silent
 
-REQUIRED_COLUMNS = ("patient_id", "scan_id", "ct", "mask")
 COHORT_CSV = "cohort.csv"
 PATIENTS_CSV = "patients.csv"
 SPLITS_JSON = "splits_final.json"
@@ -49,28 +49,22 @@ def check_dataset_dir(path: str | Path) -> Path:
     return path
 
 
-def read_cohort(source: str | Path) -> list[Case]:
-    """Rows of a cohort CSV (or of `cohort.csv` in a folder); relative paths are relative to the CSV."""
+def read_cases(source: str | Path) -> list[Case]:
+    """The cohort CSV (or `cohort.csv` in a folder), read by `ichkit.cohort` as every command reads
+    it; here every row needs a mask and a patient (the folds are grouped by patient)."""
     source = Path(source)
     csv_path = source / COHORT_CSV if source.is_dir() else source
     if not csv_path.is_file():
-        raise OptionError(csv_path, "no cohort CSV here (expected columns " + ", ".join(REQUIRED_COLUMNS) + ")")
-    with open(csv_path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise OptionError(csv_path, f"missing column(s) {', '.join(missing)}")
-        rows = list(reader)
-    if not rows:
-        raise OptionError(csv_path, "has no rows")
-    cases, seen = [], set()
-    for row in rows:
-        scan = row["scan_id"].strip()
-        case_id = re.sub(r"[^A-Za-z0-9_-]+", "_", scan)
-        if not scan or case_id in seen:
-            raise OptionError(csv_path, f"scan_id {scan!r} is empty or not unique")
-        seen.add(case_id)
-        cases.append(Case(case_id, row["patient_id"].strip(), scan, csv_path.parent / row["ct"], csv_path.parent / row["mask"]))
+        raise OptionError(csv_path, "no cohort CSV here (columns: patient_id, scan_id, ct, mask)")
+    cases, seen = [], {}
+    for line, scan in enumerate(read_cohort(csv_path, require_mask=True), start=2):
+        if not scan.patient_id:
+            raise OptionError(csv_path, f"line {line}: scan {scan.scan_id!r} has no patient_id (the folds are grouped by patient)")
+        case_id = re.sub(r"[^A-Za-z0-9_-]+", "_", scan.scan_id)
+        if case_id in seen:
+            raise OptionError(csv_path, f"lines {seen[case_id]} and {line}: two scan ids make the one case id {case_id!r}")
+        seen[case_id] = line
+        cases.append(Case(case_id, scan.patient_id, scan.scan_id, Path(scan.ct), Path(scan.mask)))
     return cases
 
 
@@ -84,7 +78,7 @@ def build_dataset(source: str | Path, out: str | Path, *, overwrite: bool = Fals
     """
     out = check_dataset_dir(out)
     check_writable(out / "dataset.json", overwrite)
-    cases = read_cohort(source)
+    cases = read_cases(source)
     present: set[int] = set()
     for i, labels in enumerate(map_cases(_labels_present, cases, workers)):
         progress(i, 2 * len(cases), f"checked {cases[i].scan_id}")
