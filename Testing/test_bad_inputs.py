@@ -141,24 +141,33 @@ def test_series_option_picks_and_names(tmp_path, capsys):
 
 
 def test_view_series_opens_the_named_series(tmp_path):
-    """`ich view --series UID` on a two-series folder: the workstation shows that series; without it, the one-line refusal."""
+    """`ich view --series UID` on a two-series folder: the workstation shows that series; without
+    it, the one-line refusal. In its own process: the workstation's OpenGL (Mesa's LLVM) loaded
+    beside torch's triton (its own LLVM) crashes a later import in this one."""
     pytest.importorskip("trame_slicer", reason="the workstation needs the [scene] extra")
     import pydicom
-    from trame.app import get_server
 
     from bad_inputs import _dicom_two_patients
-    from ichkit.web.app import Workstation
 
     folder = _dicom_two_patients(same_series=False)(tmp_path)
     uids = sorted({p.name[0]: pydicom.dcmread(p).SeriesInstanceUID for p in folder.glob("*.dcm")}.items())
-    ws = Workstation(get_server("view-series", client_type="vue3"), workdir=tmp_path / "work")
-    try:
-        ws.load_files(folder, policy=ValidationPolicy(series=uids[1][1]))  # b: slices at 40..75 mm
-        assert ws.session.baseline.ct.origin[2] == 40.0 and ws.session.baseline.ct.shape[0] == 8
-        with pytest.raises(MixedSeriesError, match="--series UID"):
-            ws.load_files(folder)
-    finally:
-        ws.close()
+    script = f"""
+from trame.app import get_server
+from ichkit.errors import MixedSeriesError
+from ichkit.validate import ValidationPolicy
+from ichkit.web.app import Workstation
+ws = Workstation(get_server("view-series", client_type="vue3"), workdir={str(tmp_path / "work")!r})
+ws.load_files({str(folder)!r}, policy=ValidationPolicy(series={uids[1][1]!r}))
+print(ws.session.baseline.ct.origin[2], ws.session.baseline.ct.shape[0])
+try:
+    ws.load_files({str(folder)!r})
+except MixedSeriesError as exc:
+    print("refused", "--series UID" in exc.message)
+ws.close()
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("\n")[:2] == ["40.0 8", "refused True"]  # b: slices at 40..75 mm
 
 
 def test_no_patient_identity_in_mixed_series_messages(tmp_path):
