@@ -128,7 +128,8 @@ def test_whole_volume_equals_patchwise_with_edge_padding(net):
     """predict_probabilities (tiles + constant background fill) = BLAST-CT's padded 30^3 patches."""
     image = np.full((40, 70, 50), -1.0, np.float32)
     image[5:30, 20:45, 15:35] = _noise((25, 25, 20), seed=1)  # a 'head' surrounded by air
-    probs = predict_probabilities([net], image, tile_max=30)
+    probs, box = predict_probabilities([net], image, tile_max=30)
+    assert box == tuple(slice(0, n) for n in image.shape)
     padded = np.pad(image, [(40, 70)] * 3, mode="edge")
     for z, y, x in np.ndindex(*(n // 30 + 1 for n in image.shape)):
         patch = padded[30 * z : 30 * z + PATCH, 30 * y : 30 * y + PATCH, 30 * x : 30 * x + PATCH]
@@ -152,17 +153,19 @@ def test_model_grid_reorients_exactly_and_spans_blast_ct_extent():
 
 
 def test_tiles_where_the_mask_is_equal_the_full_grid_there(net):
-    """`where` runs only tiles holding a True voxel: those equal the full grid, the rest keep the
-    constant background answer."""
+    """`where` runs only tiles holding a True voxel: those equal the full grid, the rest of the
+    tiles' box keeps the constant background answer, and nothing outside that box is held."""
     image = np.full((60, 75, 60), -1.0, np.float32)
     image[5:55, 10:65, 10:50] = _noise((50, 55, 40), seed=2)
     where = np.zeros(image.shape, bool)
     where[20:28, 30:40, 12:20] = True
-    full = predict_probabilities([net], image, tile_max=30)
-    part = predict_probabilities([net], image, tile_max=30, where=where)
-    np.testing.assert_allclose(part[:, where], full[:, where], atol=1e-5)
-    far = part[:, 45:, :, 35:]  # no tile there: one constant answer
-    assert np.ptp(far.reshape(5, -1), axis=1).max() == 0 and not np.allclose(full[:, 45:, :, 35:], far)
+    where[40:42, 60:62, 40:42] = True  # a second island: the box spans both, two tiles fill it in part
+    full, _ = predict_probabilities([net], image, tile_max=30)
+    part, box = predict_probabilities([net], image, tile_max=30, where=where)
+    assert box == (slice(15, 42), slice(30, 62), slice(0, 42)) and part.shape == (5, 27, 32, 42)
+    np.testing.assert_allclose(part[:, where[box]], full[:, where], atol=1e-5)
+    far = part[:, :, :30, 20:]  # in the box, in no tile (y 30-59, x 20-41): one constant answer
+    assert np.ptp(far.reshape(5, -1), axis=1).max() == 0 and not np.allclose(full[:, 15:42, 30:60, 20:42], far)
 
 
 def test_no_skull_falls_back_to_the_whole_grid_and_says_so(weights_dir):

@@ -156,6 +156,20 @@ def _mask_tiles(where: np.ndarray, tile_max: int, grid: int) -> list:
     return [t for t in tiles if where[tuple(slice(s, s + n) for s, n in t)].any()]
 
 
+def _tiles_box(tiles: list) -> tuple[slice, ...]:
+    """The smallest box holding every tile's output (an empty box at 0 for no tile)."""
+    if not tiles:
+        return (slice(0, 0),) * 3
+    return tuple(slice(min(t[a][0] for t in tiles), max(t[a][0] + t[a][1] for t in tiles)) for a in range(3))
+
+
+def _on_grid(shape: tuple[int, ...], box: tuple[slice, ...], values: np.ndarray) -> np.ndarray:
+    """`values`, computed over `box`, in an array of the model grid's `shape`, zeros (background) elsewhere."""
+    out = np.zeros(shape, values.dtype)
+    out[box] = values
+    return out
+
+
 def _edge_tile(image: np.ndarray, start, need, margin: int) -> np.ndarray:
     """The network input of the tile whose output starts at `start`: `margin` voxels of context
     before it, `need` voxels in all, the image's edge voxels repeated past its border (as
@@ -166,8 +180,10 @@ def _edge_tile(image: np.ndarray, start, need, margin: int) -> np.ndarray:
 
 def predict_probabilities(networks: list, image: np.ndarray, *, device="cpu", dtype=None,
                           tile_max: int = TILE_MAX, where: np.ndarray | None = None,
-                          progress: Progress = silent) -> np.ndarray:
-    """Ensemble-mean softmax (classes, z, y, x) of windowed `image` [z, y, x] on its own grid.
+                          progress: Progress = silent) -> tuple[np.ndarray, tuple[slice, ...]]:
+    """Ensemble-mean softmax (classes, z, y, x) of windowed `image` [z, y, x] on its own grid, over
+    `box` (returned with it): the whole image, or with `where` the tiles' union, so the
+    probabilities of a head's air and scalp are never held.
 
     Equal, voxel for voxel, to BLAST-CT's 30^3-patch inference with edge padding (up to float
     rounding); outputs that see only the image's constant background value are filled in. With
@@ -191,9 +207,10 @@ def predict_probabilities(networks: list, image: np.ndarray, *, device="cpu", dt
         tiles = list(itertools.product(*(_splits(lo, hi, tile_max, GRID) for lo, hi in box)))
     else:
         tiles = _mask_tiles(where, tile_max, GRID)
+    box = _tiles_box(tiles) if where is not None else tuple(slice(0, n) for n in image.shape)
     autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
     total = len(networks) * (len(tiles) + 1)
-    probs = np.zeros((len(MODEL_CLASSES), *image.shape), np.float32)
+    probs = np.zeros((len(MODEL_CLASSES), *(b.stop - b.start for b in box)), np.float32)
     done = 0
     with torch.inference_mode(), autocast:
         for net in networks:
@@ -207,17 +224,17 @@ def predict_probabilities(networks: list, image: np.ndarray, *, device="cpu", dt
                 start = [s for s, _ in tile]
                 size = tuple(n for _, n in tile)
                 need = DeepMedic.input_shape(size)
-                region = (slice(None), *(slice(s, s + n) for s, n in zip(start, size)))
+                region = (slice(None), *(slice(s - b.start, s - b.start + n) for s, n, b in zip(start, size, box)))
                 x = torch.from_numpy(_edge_tile(image, start, need, MARGIN)).to(device)[None, None]
                 if where is None:
                     probs[region] += torch.softmax(net(x, size).float(), 1)[0].cpu().numpy() - constant
                 else:
-                    w = where[region[1:]]
+                    w = where[tuple(slice(s, s + n) for s, n in zip(start, size))]
                     out = torch.softmax(net(x, size, torch.from_numpy(w).to(device)).float(), 1)[0].cpu().numpy()
                     probs[region][:, w] += out[:, w] - constant[:, :, 0, 0]
                 done += 1
                 progress(done, total, "BLAST-CT tiles")
-    return probs / len(networks)
+    return probs / len(networks), box
 
 
 def ensemble_entry(entry, n: int):
@@ -299,23 +316,25 @@ class BlastCTSegmenter:
                 def step(done, total, what, i=i):
                     progress(i * total + done, n * total, what)
 
-                p = predict_probabilities([net], image, device=self.device, dtype=self.dtype, tile_max=self.tile_max,
-                                          where=where, progress=step)
+                p, box = predict_probabilities([net], image, device=self.device, dtype=self.dtype, tile_max=self.tile_max,
+                                               where=where, progress=step)
                 if probs is None:
                     probs = p
                 else:
                     probs += p  # in place: one probability volume, not two
                 if n > 1:
-                    members.append(self._on_ct(grid.with_array(lut[p.argmax(0)]), ct, mask))
+                    members.append(self._on_ct(grid.with_array(_on_grid(grid.shape, box, lut[p.argmax(0)])), ct, mask))
             probs /= n
         finally:
             torch.set_num_threads(threads)
+        # outside the box lie only voxels outside the (dilated) intracranial mask: background on the CT grid
         names = {int(v): name for v, name in zip(PRODUCT_LABEL, MODEL_CLASSES) if v}
-        labels = self._on_ct(grid.with_array(lut[probs.argmax(0)]), ct, mask)
+        labels = self._on_ct(grid.with_array(_on_grid(grid.shape, box, lut[probs.argmax(0)])), ct, mask)
         probabilities = None
         if self.keep_probabilities:
             order = np.argsort(PRODUCT_LABEL)  # channel c = product label value c
-            probabilities = np.stack([resample_like(grid.with_array(probs[k]), ct, is_label=True).array for k in order])
+            probabilities = np.stack([resample_like(grid.with_array(_on_grid(grid.shape, box, probs[k])), ct, is_label=True).array
+                                      for k in order])
             if mask is not None:
                 probabilities[:, mask.array == 0] = np.eye(len(order), 1, dtype=np.float32)
         segments = {v: LABELS[v].key for v in names}
