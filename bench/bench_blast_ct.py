@@ -10,7 +10,7 @@ Dice, per-label Dice against the peer, IPH volume difference, voxels labelled ou
 intracranial mask. The machine's load is printed: compare runs of the same invocation only.
 
 The peer runs on a copy of the weights with their subnormal floats zeroed (as ichkit loads them,
-`DeepMedic.flush_denormals`: no output above 1e-30 changes). With the file as shipped, x86 float
+`deepmedic.flush_subnormals`: no output above 1e-30 changes). With the file as shipped, x86 float
 arithmetic on those values makes the peer pathologically slow on this input (not finished after
 22 min wall, 41 CPU min, where it ran ~5 min on a real scan): `--peer-as-shipped MIN` adds that
 run, stopped after MIN minutes, so the ratio is never measured where the baseline is pathological.
@@ -118,7 +118,7 @@ def main() -> None:
               f"{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f}; truth {ph.volumes_ml}")
 
         def ours(name, out, models, *extra):
-            return name, me + ["--worker", str(ct_path), str(tmp / out), "--models", *models, *extra], out
+            return name, me + ["--worker", str(ct_path), str(tmp / out), "--models", *models, *extra], out, None
 
         runs = [ours("ours model_1 (intracranial)", "ours.nii.gz", [model_1])]
         if not args.no_full_grid:
@@ -129,23 +129,22 @@ def main() -> None:
             members = [str(args.weights / f"model_{i}.pt") for i in range(1, args.ensemble + 1)]
             runs.append(ours(f"ours ensemble of {args.ensemble}", "ens.nii.gz", members))
         if not args.no_peer:
-            def peer(name, weights, out):
-                return name, [peer_python, str(ROOT / "bench" / "peer_blast_ct.py"), "infer", weights, "--image", str(ct_path), "--out", str(tmp / out)], out
+            def peer(name, weights, out, limit=None):
+                return name, [peer_python, str(ROOT / "bench" / "peer_blast_ct.py"), "infer", weights, "--image", str(ct_path), "--out", str(tmp / out)], out, limit
 
             runs.append(peer("peer model_1 (blast-ct 2.1.0)", flushed_copy(Path(model_1), tmp), "peer.nii.gz"))
             if args.peer_as_shipped:
-                runs.append(peer("peer, weights as shipped", model_1, "peer_shipped.nii.gz"))
-        for name, cmd, out in runs:
+                runs.append(peer("peer, weights as shipped", model_1, "peer_shipped.nii.gz", 60 * args.peer_as_shipped))
+        for name, cmd, out, limit in runs:
             print(f"running {name} ...", flush=True)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            limit = 60 * args.peer_as_shipped if out == "peer_shipped.nii.gz" else None
             wall, gb = run_measured(cmd, timeout_s=limit)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-            print(f"  {wall:.1f} s wall, {cpu:.1f} s CPU, {gb:.2f} GB", flush=True)
             if wall == float("inf"):
-                print(f"  stopped after {limit / 60:.0f} min: not finished", flush=True)
+                print(f"  stopped after {limit / 60:g} min ({cpu:.1f} s CPU, {gb:.2f} GB): not finished", flush=True)
                 continue
+            print(f"  {wall:.1f} s wall, {cpu:.1f} s CPU, {gb:.2f} GB", flush=True)
             rows.append((name, wall, cpu, gb, out))
         masks = {out: read(tmp / out) for *_, out in rows}
     for out in ("peer.nii.gz", "peer_shipped.nii.gz"):  # the peer writes network class indices; map them to product labels

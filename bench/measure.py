@@ -32,9 +32,7 @@ def run_measured(cmd: list[str], poll_s: float = 0.05, timeout_s: float | None =
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     t = time.perf_counter()
     child = subprocess.Popen(cmd, env=env)
-    peak, done = [0], threading.Event()
-
-    timed_out = threading.Event()
+    peak, done, timed_out = [0], threading.Event(), threading.Event()
 
     def sample() -> None:
         proc = psutil.Process(child.pid)

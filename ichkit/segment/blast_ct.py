@@ -9,7 +9,7 @@ Why it is fast: the network runs on large tiles whose origins lie on the subsamp
 `deepmedic`), so it computes what BLAST-CT's 30^3 patches compute without recomputing their
 80-voxel context 400 times; outputs whose receptive field holds only air are the network's
 constant answer to a constant input and are filled, not computed; convolutions run channels-last
-and the weights' subnormal floats are flushed (see `DeepMedic.flush_denormals`).
+and the weights' subnormal floats are flushed (see `deepmedic.flush_subnormals`).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def build_network(state_dict: dict, path: str | Path | None = None):
     except RuntimeError as exc:
         first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
         raise ModelError(path, f"not a BLAST-CT v1 DeepMedic state_dict ({first[:160]})") from None
-    return net.eval().flush_denormals().to(memory_format=CHANNELS_LAST).requires_grad_(False)
+    return net.eval().flush_subnormals().to(memory_format=CHANNELS_LAST).requires_grad_(False)
 
 
 def reoriented_reference(img: sitk.Image) -> sitk.Image:
@@ -200,14 +200,15 @@ def predict_probabilities(networks: list, image: np.ndarray, *, device="cpu", dt
     device = torch.device(device)
     reach = MARGIN + max(SCALE_FACTORS) // 2  # widest receptive field half-width, in output voxels
     background = float(image.min())
-    if where is None:
+    if where is None:  # every voxel held; those outside the active range keep the constant answer
         varies = image != background
-        box = [_active_range(varies.any(axis=tuple(a for a in range(3) if a != ax)), n, reach, GRID)
-               for ax, n in enumerate(image.shape)]
-        tiles = list(itertools.product(*(_splits(lo, hi, tile_max, GRID) for lo, hi in box)))
+        active = [_active_range(varies.any(axis=tuple(a for a in range(3) if a != ax)), n, reach, GRID)
+                  for ax, n in enumerate(image.shape)]
+        tiles = list(itertools.product(*(_splits(lo, hi, tile_max, GRID) for lo, hi in active)))
+        box = tuple(slice(0, n) for n in image.shape)
     else:
         tiles = _mask_tiles(where, tile_max, GRID)
-    box = _tiles_box(tiles) if where is not None else tuple(slice(0, n) for n in image.shape)
+        box = _tiles_box(tiles)
     autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
     total = len(networks) * (len(tiles) + 1)
     probs = np.zeros((len(MODEL_CLASSES), *(b.stop - b.start for b in box)), np.float32)

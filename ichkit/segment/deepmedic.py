@@ -127,7 +127,7 @@ class DeepMedic(nn.Module):
         widths = (feature_maps[-1] * len(scale_factors), *fully_connected, num_classes)
         self.fully_connected = nn.ModuleList(PreActBlock(widths[i], widths[i + 1], 1) for i in range(len(widths) - 1))
 
-    def flush_denormals(self) -> "DeepMedic":
+    def flush_subnormals(self) -> "DeepMedic":
         """Zero the subnormal floats in the weights (`flush_subnormals`)."""
         with torch.no_grad():
             flush_subnormals(self.state_dict())

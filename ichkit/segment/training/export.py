@@ -18,6 +18,7 @@ from ...errors import ModelError
 from ..nnunet_model import (CONFIGURATION, DATASET_FILE, FACTS_FILE, FACTS_FORMAT, FACTS_VERSION, NETWORK_FILE, PLANS_FILE,
                             load_network, read_json)
 
+
 def preprocessing_facts(plans: dict, dataset: dict, ckpt: dict, config) -> dict:
     """Everything the lean sliding window needs, in the network's axis order (see `transpose_forward`)."""
     scheme = config.normalization_schemes[0]
